@@ -1,0 +1,443 @@
+//! Applies a plan to an object: walks every element at every depth, asks the decider,
+//! carries out the decision and records it.
+
+use crate::clean::{clean_text, Identifiers};
+use crate::dates;
+use crate::decide::{Action, Decider, Decision, Facts, PrivateKind, Source};
+use crate::error::{Error, Result};
+use crate::key::Key;
+use crate::markers::{add_markers, Temporal};
+use crate::plan::{DateShift, Plan};
+use crate::private::{block_of, is_creator, safe_private};
+use crate::pseudonym;
+use crate::record::{Entry, Mappings, Record};
+use crate::tag::{keyword, tag_id};
+use dicom_core::header::Header;
+use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
+use dicom_core::{DataElement, Length, Tag, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::mem::InMemElement;
+use dicom_object::meta::FileMetaTableBuilder;
+use dicom_object::{DefaultDicomObject, InMemDicomObject};
+use std::collections::{HashMap, HashSet};
+
+/// The de-identified object with what was decided and the identifier mappings made.
+pub struct Outcome {
+    pub object: DefaultDicomObject,
+    pub record: Record,
+    pub mappings: Mappings,
+}
+
+const DICOMDIR_CLASS: &str = "1.2.840.10008.1.3.10";
+/// dcmask's Implementation Class UID, written into every file meta group it creates.
+pub const IMPLEMENTATION_CLASS_UID: &str = "2.25.302043645349391587962478346374416470071";
+pub const IMPLEMENTATION_VERSION: &str = concat!("DCMASK_", env!("CARGO_PKG_VERSION"));
+
+/// De-identifies one object according to the plan. Pixel data is not touched here.
+pub fn deidentify(obj: DefaultDicomObject, plan: &Plan, key: &Key) -> Result<Outcome> {
+    plan.validate()?;
+    let meta = obj.meta().clone();
+    if meta.media_storage_sop_class_uid().trim_end_matches('\0') == DICOMDIR_CLASS {
+        return Err(Error::Unsupported(
+            "DICOMDIR: its records point into the original file set; it is not copied \
+             (regenerate it from the de-identified files)"
+                .into(),
+        ));
+    }
+    let ds = obj.into_inner();
+    let text = |t: Tag| {
+        ds.get(t)
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim().to_string())
+    };
+    let offset = match plan.date_shift {
+        Some(DateShift::Days(n)) => n,
+        Some(DateShift::Auto(_)) => pseudonym::date_offset(key, text(tags::PATIENT_ID).as_deref()),
+        None => 0,
+    };
+    let mut walker = Walker {
+        decider: Decider::new(plan),
+        facts: facts(&ds),
+        ids: Identifiers::collect(&ds),
+        key,
+        offset,
+        record: Record {
+            profile: plan.label(),
+            options: plan
+                .effective_options()
+                .iter()
+                .map(|o| o.id().to_string())
+                .collect(),
+            edition: crate::table::EDITION,
+            key_fingerprint: key.fingerprint(),
+            date_shift: match plan.date_shift {
+                Some(DateShift::Days(_)) => "fixed",
+                Some(DateShift::Auto(_)) => "auto",
+                None => "none",
+            },
+            ..Record::default()
+        },
+        maps: Mappings::default(),
+        temporal: Temporal::default(),
+    };
+    let original_identity = [text(tags::PATIENT_NAME), text(tags::PATIENT_ID)];
+    let mut out = walker.walk(ds, "");
+    let identity_kept = [tags::PATIENT_NAME, tags::PATIENT_ID]
+        .iter()
+        .zip(&original_identity)
+        .any(|(t, orig)| {
+            let now = out
+                .get(*t)
+                .and_then(|e| e.to_str().ok())
+                .map(|s| s.trim().to_string());
+            orig.as_ref()
+                .is_some_and(|o| !o.is_empty() && now.as_ref() == Some(o))
+        });
+    add_markers(&mut out, plan, walker.temporal, identity_kept, false);
+
+    let instance = match out
+        .get(tags::SOP_INSTANCE_UID)
+        .and_then(|e| e.to_str().ok())
+    {
+        Some(uid) => uid.trim_end_matches('\0').to_string(),
+        None => walker.map_uid(meta.media_storage_sop_instance_uid()),
+    };
+    let new_meta = FileMetaTableBuilder::new()
+        .transfer_syntax(meta.transfer_syntax())
+        .media_storage_sop_class_uid(meta.media_storage_sop_class_uid().trim_end_matches('\0'))
+        .media_storage_sop_instance_uid(instance)
+        .implementation_class_uid(IMPLEMENTATION_CLASS_UID)
+        .implementation_version_name(IMPLEMENTATION_VERSION)
+        .build()
+        .map_err(|e| Error::Write(format!("file meta group: {e}")))?;
+    Ok(Outcome {
+        object: out.with_exact_meta(new_meta),
+        record: walker.record,
+        mappings: walker.maps,
+    })
+}
+
+/// Facts from the whole object that single-element rules need.
+fn facts(ds: &InMemDicomObject) -> Facts {
+    let text = |t: Tag| {
+        ds.get(t)
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.to_string())
+    };
+    let from_age = text(tags::PATIENT_AGE).and_then(|a| dates::age_years(&a));
+    let from_dates = text(tags::PATIENT_BIRTH_DATE).and_then(|b| {
+        [
+            tags::STUDY_DATE,
+            tags::SERIES_DATE,
+            tags::ACQUISITION_DATE,
+            tags::CONTENT_DATE,
+        ]
+        .into_iter()
+        .find_map(|t| text(t).and_then(|d| dates::years_between(&b, &d)))
+    });
+    Facts {
+        age_90_plus: from_age.max(from_dates).is_some_and(|y| y >= 90),
+    }
+}
+
+struct Walker<'a> {
+    decider: Decider,
+    facts: Facts,
+    ids: Identifiers,
+    key: &'a Key,
+    offset: i64,
+    record: Record,
+    maps: Mappings,
+    temporal: Temporal,
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, ds: InMemDicomObject, prefix: &str) -> InMemDicomObject {
+        let creators: HashMap<(u16, u16), String> = ds
+            .iter()
+            .filter(|e| is_creator(e.tag()))
+            .filter_map(|e| Some(((e.tag().0, e.tag().1), e.to_str().ok()?.to_string())))
+            .collect();
+        let mut out = InMemDicomObject::new_empty();
+        let mut kept_blocks = HashSet::new();
+        let mut creator_elems = Vec::new();
+        for elem in ds {
+            let tag = elem.tag();
+            if is_creator(tag) {
+                creator_elems.push(elem);
+                continue;
+            }
+            let private = if tag.0 % 2 == 0 {
+                PrivateKind::Standard
+            } else {
+                let creator = block_of(tag).and_then(|b| creators.get(&(tag.0, b)));
+                PrivateKind::Element {
+                    safe: creator.is_some_and(|c| safe_private().is_safe(tag, c)),
+                }
+            };
+            let decision = self.decider.decide(tag, elem.vr(), private, &self.facts);
+            let path = format!("{prefix}{:04X},{:04X}", tag.0, tag.1);
+            if let Some(kept) = self.apply(elem, &decision, &path) {
+                if let Some(b) = block_of(tag) {
+                    kept_blocks.insert((tag.0, b));
+                }
+                out.put(kept);
+            }
+        }
+        // A private creator stays exactly when some element of its block stays.
+        for elem in creator_elems {
+            let tag = elem.tag();
+            let keep = kept_blocks.contains(&(tag.0, tag.1));
+            let decision = Decision {
+                action: if keep { Action::Keep } else { Action::Remove },
+                rule: crate::decide::Rule {
+                    source: Source::Private,
+                    id: "gggg,0010-00FF".into(),
+                    code: None,
+                    option: None,
+                    explanation: if keep {
+                        "private creator kept with the safe elements of its block".into()
+                    } else {
+                        "private creator removed with its block".into()
+                    },
+                    note: None,
+                },
+            };
+            let path = format!("{prefix}{:04X},{:04X}", tag.0, tag.1);
+            if let Some(kept) = self.apply(elem, &decision, &path) {
+                out.put(kept);
+            }
+        }
+        out
+    }
+
+    /// Carries out a decision on one element; `None` when it is removed.
+    fn apply(
+        &mut self,
+        elem: InMemElement,
+        decision: &Decision,
+        path: &str,
+    ) -> Option<InMemElement> {
+        let tag = elem.tag();
+        let vr = elem.vr();
+        let (result, changed) = match (&decision.action, elem.value()) {
+            (Action::Remove, _) => (None, true),
+            (Action::Empty, Value::Sequence(s)) => {
+                let changed = !s.items().is_empty();
+                (
+                    Some(DataElement::new(
+                        tag,
+                        VR::SQ,
+                        DataSetSequence::new(Vec::new(), Length::UNDEFINED),
+                    )),
+                    changed,
+                )
+            }
+            (_, Value::Sequence(_)) => {
+                let before = self.record.changed_count();
+                let items = elem.into_value().into_items().expect("sequence");
+                let items: Vec<InMemDicomObject> = items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, item)| self.walk(item, &format!("{path}/{i}/")))
+                    .collect();
+                let changed = self.record.changed_count() > before;
+                (
+                    Some(DataElement::new(
+                        tag,
+                        VR::SQ,
+                        DataSetSequence::new(items, Length::UNDEFINED),
+                    )),
+                    changed,
+                )
+            }
+            (Action::Keep, _) => {
+                self.note_temporal(vr, &decision.action, &elem);
+                (Some(elem), false)
+            }
+            (Action::Empty, v) => {
+                let changed = !v
+                    .primitive()
+                    .is_none_or(|p| p.multiplicity() == 0 || p.to_str().trim().is_empty());
+                (
+                    Some(DataElement::new(tag, vr, PrimitiveValue::Empty)),
+                    changed,
+                )
+            }
+            (action, Value::Primitive(p)) => {
+                let new = self.transform(action, tag, vr, p);
+                let changed = new != *p;
+                self.note_temporal(vr, action, &elem);
+                (Some(DataElement::new(tag, vr, new)), changed)
+            }
+            // Encapsulated pixel data reached by a value-changing rule: only removal is safe.
+            (_, Value::PixelSequence(_)) => (None, true),
+        };
+        let silent = decision.rule.source == Source::Residual
+            && decision.rule.id == "not-listed"
+            && !changed;
+        if !silent {
+            self.record.entries.push(Entry {
+                path: path.to_string(),
+                tag: tag_id(tag),
+                keyword: keyword(tag),
+                vr: vr.to_string(),
+                action: decision.action.clone(),
+                rule: decision.rule.clone(),
+                changed,
+            });
+        }
+        result
+    }
+
+    fn note_temporal(&mut self, vr: VR, action: &Action, elem: &InMemElement) {
+        if !matches!(vr, VR::DA | VR::DT)
+            || elem.to_str().map(|s| s.trim().is_empty()).unwrap_or(true)
+        {
+            return;
+        }
+        match action {
+            Action::Keep => self.temporal.kept = true,
+            Action::ShiftDate | Action::YearOnly => self.temporal.modified = true,
+            _ => {}
+        }
+    }
+
+    /// The new value of a primitive element under a value-changing action.
+    fn transform(
+        &mut self,
+        action: &Action,
+        tag: Tag,
+        vr: VR,
+        value: &PrimitiveValue,
+    ) -> PrimitiveValue {
+        let strings = || -> Vec<String> { value.to_multi_str().into_owned() };
+        let map_each = |f: &mut dyn FnMut(&str) -> Option<String>| -> PrimitiveValue {
+            let out: Vec<String> = strings().iter().filter_map(|s| f(s)).collect();
+            if out.is_empty() || out.iter().all(String::is_empty) {
+                PrimitiveValue::Empty
+            } else {
+                PrimitiveValue::Strs(out.into())
+            }
+        };
+        match action {
+            Action::Dummy => dummy(vr),
+            Action::ReplaceUid => map_each(&mut |s| Some(self.map_uid(s))),
+            Action::Pseudonymize if vr == VR::UI => map_each(&mut |s| Some(self.map_uid(s))),
+            Action::Pseudonymize if tag == tags::PATIENT_ID => map_each(&mut |s| {
+                let new = pseudonym::patient_id(self.key, s);
+                self.maps
+                    .patient_ids
+                    .insert(s.trim().to_string(), new.clone());
+                Some(new)
+            }),
+            Action::Pseudonymize if is_binary(vr) => dummy(vr),
+            Action::Pseudonymize => map_each(&mut |s| Some(pseudonym::token(self.key, vr, s))),
+            Action::Clean => {
+                let (ids, counts) = (&self.ids, &mut self.record.cleaned);
+                map_each(&mut |s| Some(clean_text(s, ids, counts)))
+            }
+            Action::ShiftDate => {
+                let days = self.offset;
+                map_each(&mut |s| dates::shift(s, days))
+            }
+            Action::YearOnly => map_each(&mut dates::year_only),
+            Action::AgeCap => map_each(&mut |s| match dates::age_years(s) {
+                Some(y) if y >= 90 => Some("090Y".into()),
+                Some(_) => Some(s.trim().to_string()),
+                None => None,
+            }),
+            Action::Replace(v) => replacement(vr, v),
+            Action::Keep | Action::Remove | Action::Empty => value.clone(),
+        }
+    }
+
+    fn map_uid(&mut self, original: &str) -> String {
+        let orig = original.trim_end_matches(['\0', ' ']);
+        if orig.is_empty() {
+            return String::new();
+        }
+        let new = pseudonym::uid(self.key, orig);
+        self.maps.uids.insert(orig.to_string(), new.clone());
+        new
+    }
+}
+
+fn is_binary(vr: VR) -> bool {
+    matches!(
+        vr,
+        VR::OB
+            | VR::OW
+            | VR::OF
+            | VR::OD
+            | VR::OL
+            | VR::OV
+            | VR::UN
+            | VR::US
+            | VR::SS
+            | VR::UL
+            | VR::SL
+            | VR::FL
+            | VR::FD
+            | VR::UV
+            | VR::SV
+            | VR::AT
+    )
+}
+
+/// A dummy value valid for the VR and identifying no one.
+fn dummy(vr: VR) -> PrimitiveValue {
+    match vr {
+        VR::DA => "19000101".into(),
+        VR::TM => "000000".into(),
+        VR::DT => "19000101000000".into(),
+        VR::AS => "000D".into(),
+        VR::IS | VR::DS => "0".into(),
+        VR::US => PrimitiveValue::from(0u16),
+        VR::SS => PrimitiveValue::from(0i16),
+        VR::UL => PrimitiveValue::from(0u32),
+        VR::SL => PrimitiveValue::from(0i32),
+        VR::FL | VR::OF => PrimitiveValue::from(0f32),
+        VR::FD | VR::OD => PrimitiveValue::from(0f64),
+        VR::OW => PrimitiveValue::U16([0u16][..].into()),
+        VR::OB | VR::UN | VR::OL | VR::OV | VR::UV | VR::SV | VR::AT => {
+            PrimitiveValue::U8([0u8, 0u8][..].into())
+        }
+        VR::UR => "urn:anonymized".into(),
+        _ => "ANONYMIZED".into(),
+    }
+}
+
+/// A user-given replacement, converted for numeric VRs; unparseable numbers become empty.
+fn replacement(vr: VR, v: &str) -> PrimitiveValue {
+    let t = v.trim();
+    match vr {
+        VR::US => t
+            .parse::<u16>()
+            .map(PrimitiveValue::from)
+            .unwrap_or(PrimitiveValue::Empty),
+        VR::SS => t
+            .parse::<i16>()
+            .map(PrimitiveValue::from)
+            .unwrap_or(PrimitiveValue::Empty),
+        VR::UL => t
+            .parse::<u32>()
+            .map(PrimitiveValue::from)
+            .unwrap_or(PrimitiveValue::Empty),
+        VR::SL => t
+            .parse::<i32>()
+            .map(PrimitiveValue::from)
+            .unwrap_or(PrimitiveValue::Empty),
+        VR::FL => t
+            .parse::<f32>()
+            .map(PrimitiveValue::from)
+            .unwrap_or(PrimitiveValue::Empty),
+        VR::FD => t
+            .parse::<f64>()
+            .map(PrimitiveValue::from)
+            .unwrap_or(PrimitiveValue::Empty),
+        _ if is_binary(vr) => PrimitiveValue::Empty,
+        _ if v.is_empty() => PrimitiveValue::Empty,
+        _ => PrimitiveValue::Strs(v.split('\\').map(str::to_string).collect()),
+    }
+}

@@ -1,0 +1,254 @@
+//! Clean (C) for free text: drop the words that identify, keep the rest.
+//!
+//! A token is dropped when it equals an identifying value of the same object
+//! (name parts, IDs, accession number, birth date in common spellings, address
+//! parts), or when it is a date, phone number, e-mail address or a run of five
+//! or more digits. Only counts per category are recorded, never the text.
+
+use dicom_core::Tag;
+use dicom_object::InMemDicomObject;
+use regex::Regex;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Why a token was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Name,
+    Identifier,
+    Date,
+    Address,
+    Phone,
+    Email,
+    Number,
+}
+
+/// Dropped tokens per category.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CleanCounts(pub std::collections::BTreeMap<Category, usize>);
+
+impl CleanCounts {
+    fn add(&mut self, c: Category) {
+        *self.0.entry(c).or_default() += 1;
+    }
+
+    pub fn merge(&mut self, other: &CleanCounts) {
+        for (c, n) in &other.0 {
+            *self.0.entry(*c).or_default() += n;
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.0.values().sum()
+    }
+}
+
+/// The identifying words of one object, normalised to lower-case alphanumerics.
+#[derive(Debug, Default, Clone)]
+pub struct Identifiers(HashMap<String, Category>);
+
+const NAMES: &[Tag] = &[
+    Tag(0x0010, 0x0010),
+    Tag(0x0010, 0x1001),
+    Tag(0x0010, 0x1005),
+    Tag(0x0010, 0x1060),
+    Tag(0x0010, 0x2297),
+    Tag(0x0008, 0x0090),
+    Tag(0x0008, 0x1050),
+    Tag(0x0008, 0x1060),
+    Tag(0x0008, 0x1070),
+    Tag(0x0032, 0x1032),
+];
+const IDS: &[Tag] = &[
+    Tag(0x0010, 0x0020),
+    Tag(0x0010, 0x1000),
+    Tag(0x0008, 0x0050),
+    Tag(0x0020, 0x0010),
+    Tag(0x0038, 0x0010),
+    Tag(0x0010, 0x1090),
+    Tag(0x0018, 0x1000),
+];
+const ADDRESSES: &[Tag] = &[
+    Tag(0x0010, 0x1040),
+    Tag(0x0008, 0x0081),
+    Tag(0x0008, 0x0080),
+    Tag(0x0010, 0x2154),
+];
+
+fn normalise(token: &str) -> String {
+    token
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+impl Identifiers {
+    /// Collects the identifying values found at the top level of an object.
+    pub fn collect(obj: &InMemDicomObject) -> Identifiers {
+        let mut ids = Identifiers::default();
+        let mut add = |tags: &[Tag], cat: Category| {
+            for &t in tags {
+                let Some(text) = obj.get(t).and_then(|e| e.to_str().ok()) else {
+                    continue;
+                };
+                ids.insert(&text, cat);
+            }
+        };
+        add(NAMES, Category::Name);
+        add(IDS, Category::Identifier);
+        add(ADDRESSES, Category::Address);
+        if let Some(birth) = obj.get(Tag(0x0010, 0x0030)).and_then(|e| e.to_str().ok()) {
+            ids.insert_date(birth.trim());
+        }
+        ids
+    }
+
+    fn insert(&mut self, text: &str, cat: Category) {
+        let whole = normalise(text);
+        if whole.len() >= 2 {
+            self.0.insert(whole, cat);
+        }
+        for part in
+            text.split(|c: char| c == '^' || c == '\\' || c == '=' || c.is_whitespace() || c == ',')
+        {
+            let n = normalise(part);
+            // Single letters (initials) and very short parts would drop ordinary words.
+            if n.chars().count() >= 2
+                && !matches!(
+                    n.as_str(),
+                    "dr" | "mr" | "mrs" | "ms" | "md" | "the" | "of" | "and"
+                )
+            {
+                self.0.entry(n).or_insert(cat);
+            }
+        }
+    }
+
+    /// A birth date in the spellings people type: 19600412, 1960-04-12, 12/04/1960, 04/12/1960, 12.04.1960.
+    fn insert_date(&mut self, da: &str) {
+        if da.len() != 8 || !da.bytes().all(|b| b.is_ascii_digit()) {
+            return;
+        }
+        let (y, m, d) = (&da[..4], &da[4..6], &da[6..8]);
+        for s in [
+            da.to_string(),
+            format!("{y}-{m}-{d}"),
+            format!("{d}/{m}/{y}"),
+            format!("{m}/{d}/{y}"),
+            format!("{d}.{m}.{y}"),
+            format!("{d}{m}{y}"),
+            format!("{m}{d}{y}"),
+        ] {
+            self.0.insert(normalise(&s), Category::Date);
+        }
+    }
+
+    fn category_of(&self, token: &str) -> Option<Category> {
+        let n = normalise(token);
+        if n.is_empty() {
+            return None;
+        }
+        self.0.get(&n).copied()
+    }
+}
+
+fn patterns() -> &'static [(Regex, Category)] {
+    static P: OnceLock<Vec<(Regex, Category)>> = OnceLock::new();
+    P.get_or_init(|| {
+        let month = "(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\\.?";
+        let r = |s: &str| Regex::new(s).expect("valid pattern");
+        vec![
+            (r(r"(?i)[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}"), Category::Email),
+            (
+                r(&format!(
+                    r"(?i)\b\d{{4}}[-/.]\d{{1,2}}[-/.]\d{{1,2}}\b|\b\d{{1,2}}[-/.]\d{{1,2}}[-/.]\d{{2,4}}\b|\b\d{{1,2}}\s+{month}\s+\d{{2,4}}\b|\b{month}\s+\d{{1,2}},?\s+\d{{2,4}}\b"
+                )),
+                Category::Date,
+            ),
+            (
+                r(r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\b\d{2,4}[\s.-]\d{3,4}[\s.-]\d{3,4}\b"),
+                Category::Phone,
+            ),
+            (r(r"\d{5,}"), Category::Number),
+        ]
+    })
+}
+
+/// Removes identifying tokens from a free-text value and counts what went.
+pub fn clean_text(text: &str, ids: &Identifiers, counts: &mut CleanCounts) -> String {
+    let mut s = text.to_string();
+    for (re, cat) in patterns() {
+        if re.is_match(&s) {
+            let n = re.find_iter(&s).count();
+            for _ in 0..n {
+                counts.add(*cat);
+            }
+            s = re.replace_all(&s, " ").into_owned();
+        }
+    }
+    let mut kept: Vec<&str> = Vec::new();
+    for token in s.split_whitespace() {
+        let core = token.trim_matches(|c: char| !c.is_alphanumeric());
+        match ids.category_of(core) {
+            Some(cat) => counts.add(cat),
+            None => kept.push(token),
+        }
+    }
+    kept.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dicom_core::{DataElement, VR};
+
+    fn object() -> InMemDicomObject {
+        InMemDicomObject::from_element_iter([
+            DataElement::new(Tag(0x0010, 0x0010), VR::PN, "Doe^Johnathan"),
+            DataElement::new(Tag(0x0010, 0x0020), VR::LO, "MRN778899"),
+            DataElement::new(Tag(0x0010, 0x0030), VR::DA, "19600412"),
+            DataElement::new(Tag(0x0008, 0x0050), VR::SH, "ACC42"),
+        ])
+    }
+
+    #[test]
+    fn drops_identifying_tokens_and_patterns() {
+        let ids = Identifiers::collect(&object());
+        let mut counts = CleanCounts::default();
+        let out = clean_text(
+            "CT head for JOHNATHAN doe (MRN778899) acc ACC42 born 12/04/1960 call 555-123-4567 j.doe@example.org 1234567",
+            &ids,
+            &mut counts,
+        );
+        for bad in [
+            "JOHNATHAN",
+            "doe",
+            "MRN778899",
+            "ACC42",
+            "1960",
+            "555",
+            "example",
+            "1234567",
+        ] {
+            assert!(!out.contains(bad), "{bad} survived in {out}");
+        }
+        assert!(out.starts_with("CT head for"), "{out}");
+        assert_eq!(counts.0[&Category::Name], 2);
+        assert_eq!(counts.0[&Category::Email], 1);
+        assert!(counts.total() >= 7);
+    }
+
+    #[test]
+    fn leaves_clinical_text_alone() {
+        let ids = Identifiers::collect(&object());
+        let mut counts = CleanCounts::default();
+        assert_eq!(
+            clean_text("T1 AX POST GAD 3mm", &ids, &mut counts),
+            "T1 AX POST GAD 3mm"
+        );
+        assert_eq!(counts.total(), 0);
+    }
+}

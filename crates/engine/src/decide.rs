@@ -1,0 +1,637 @@
+//! The one place that decides what happens to an element. The engine applies these
+//! decisions; the CLI, the workbench and the reports only read them.
+
+use crate::code::Code;
+use crate::hipaa::{safe_harbor, DEVICE_SERIAL_NUMBER, PATIENT_AGE, PATIENT_BIRTH_DATE};
+use crate::options::ProfileOption;
+use crate::plan::Plan;
+use crate::rules::{CustomAction, CustomRule};
+use crate::table::{table, Row};
+use crate::tag::{dictionary_vr, display_name, tag_id};
+use dicom_core::{Tag, VR};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// What is done to one element.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+pub enum Action {
+    Keep,
+    Remove,
+    /// Zero-length value (a sequence with no items).
+    Empty,
+    /// A fixed dummy value valid for the VR.
+    Dummy,
+    /// The keyed `2.25.` UID pseudonym.
+    ReplaceUid,
+    /// Free text with identifying tokens dropped.
+    Clean,
+    /// Dates moved by the patient's offset.
+    ShiftDate,
+    /// Dates cut to `YYYY0101`.
+    YearOnly,
+    /// Ages of 90 years and more pooled as `090Y`.
+    AgeCap,
+    /// A value the user gave.
+    Replace(String),
+    /// A keyed replacement valid for the VR (Patient ID, custom rules).
+    Pseudonymize,
+}
+
+impl Action {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Action::Keep => "keep",
+            Action::Remove => "remove",
+            Action::Empty => "empty",
+            Action::Dummy => "dummy",
+            Action::ReplaceUid => "replace UID",
+            Action::Clean => "clean",
+            Action::ShiftDate => "shift date",
+            Action::YearOnly => "year only",
+            Action::AgeCap => "cap age at 90",
+            Action::Replace(_) => "replace",
+            Action::Pseudonymize => "pseudonymize",
+        }
+    }
+}
+
+/// Which layer a decision came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// A row of Table E.1-1, Basic Profile column.
+    Table,
+    /// A row of Table E.1-1, an option's column.
+    Option,
+    /// The HIPAA Safe Harbor layer.
+    Hipaa,
+    /// A custom rule.
+    Custom,
+    /// Private attributes (the `gggg,eeee` row and Table E.3.10-1).
+    Private,
+    /// Attributes outside the table: dcmask's residual rule.
+    Residual,
+    /// File structure (group lengths, group 0002 and 0004).
+    Structural,
+}
+
+/// Why an element was treated as it was; printable and serialisable, never holding values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    pub source: Source,
+    /// The rule's key: a table row id (`0010,0010`, `60xx,3000`), a tag id, or a residual rule name.
+    pub id: String,
+    /// The table code before resolution, e.g. `X/Z/D`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub option: Option<ProfileOption>,
+    pub explanation: String,
+    /// The expert's rationale of a custom rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The outcome for one element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub action: Action,
+    pub rule: Rule,
+}
+
+/// What the engine knows of a private element when deciding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivateKind {
+    /// Standard (even group) element.
+    Standard,
+    /// A private element whose block creator and Table E.3.10-1 say it is safe (or not).
+    Element { safe: bool },
+}
+
+/// Facts about the whole object that some rules need.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Facts {
+    /// The patient is 90 or older (from Patient's Age, or birth date and study date).
+    pub age_90_plus: bool,
+}
+
+/// Compound codes need the IOD's type for the attribute, which Table E.1-1 does not carry.
+/// dcmask never removes an attribute that a compound code allows to keep empty or dummied,
+/// because the object's IOD may require it: X/Z and Z/D become Z, X/D becomes D, X/Z/D
+/// becomes Z, and D where the attribute is Type 1 in a standard IOD (listed here), and
+/// X/Z/U* keeps the references with their UIDs replaced. Removing instead would be equally
+/// private but could break a Type 1 or Type 2 attribute.
+const TYPE_1_SOMEWHERE: &[Tag] = &[
+    Tag(0x0008, 0x0023), // Content Date: Type 1 in SR Document General
+    Tag(0x0008, 0x0033), // Content Time: Type 1 in SR Document General
+    Tag(0x0008, 0x002A), // Acquisition DateTime: Type 1 in enhanced multi-frame images
+    Tag(0x0018, 0x1000), // Device Serial Number: Type 1 in Enhanced General Equipment
+    Tag(0x0010, 0x0020), // Patient ID: a keyed pseudonym keeps each patient's files together
+];
+
+fn resolve(code: Code, tag: Tag) -> Code {
+    match code {
+        Code::XZ => Code::Z,
+        Code::XD => Code::D,
+        Code::ZD | Code::XZD if TYPE_1_SOMEWHERE.contains(&tag) => Code::D,
+        Code::ZD | Code::XZD => Code::Z,
+        Code::XZU => Code::U,
+        simple => simple,
+    }
+}
+
+const PATIENT_ID: Tag = Tag(0x0010, 0x0020);
+
+fn is_text(vr: VR) -> bool {
+    matches!(
+        vr,
+        VR::LO | VR::SH | VR::ST | VR::LT | VR::UT | VR::UC | VR::PN | VR::AE | VR::CS
+    )
+}
+
+/// The action a simple code means for an element of this VR.
+fn action_for(code: Code, tag: Tag, vr: VR, option: Option<ProfileOption>) -> Action {
+    match code {
+        Code::K => Action::Keep,
+        Code::X => Action::Remove,
+        Code::Z => Action::Empty,
+        Code::D if tag == PATIENT_ID => Action::Pseudonymize,
+        Code::D | Code::U if vr == VR::UI => Action::ReplaceUid,
+        Code::D => Action::Dummy,
+        Code::U if vr == VR::SQ => Action::Keep,
+        Code::U => Action::Pseudonymize,
+        Code::C => match (option, vr) {
+            (Some(ProfileOption::RetainLongModifiedDates), VR::DA | VR::DT) => Action::ShiftDate,
+            // A whole-day shift leaves times of day as they were.
+            (Some(ProfileOption::RetainLongModifiedDates), _) => Action::Keep,
+            (_, VR::SQ) => Action::Keep,
+            (_, vr) if is_text(vr) => Action::Clean,
+            // Binary content (overlay bitmaps, curves) cannot be cleaned without a reader for it.
+            (_, VR::OB | VR::OW | VR::OF | VR::OD | VR::OL | VR::OV | VR::UN) => Action::Remove,
+            _ => Action::Keep,
+        },
+        compound => action_for(resolve(compound, tag), tag, vr, option),
+    }
+}
+
+/// Decides per element for one plan.
+pub struct Decider {
+    options: Vec<ProfileOption>,
+    hipaa: bool,
+    custom: HashMap<Tag, CustomRule>,
+}
+
+impl Decider {
+    pub fn new(plan: &Plan) -> Decider {
+        let custom = if plan.profile == crate::plan::ProfileId::Custom {
+            plan.custom_rules
+                .iter()
+                .map(|r| (r.tag(), r.clone()))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        Decider {
+            options: plan.effective_options(),
+            hipaa: plan.is_hipaa(),
+            custom,
+        }
+    }
+
+    pub fn has(&self, option: ProfileOption) -> bool {
+        self.options.contains(&option)
+    }
+
+    /// The decision for one element, wherever it sits in the object.
+    pub fn decide(&self, tag: Tag, vr: VR, private: PrivateKind, facts: &Facts) -> Decision {
+        if let Some(rule) = self.custom.get(&tag) {
+            return custom_decision(rule);
+        }
+        if let Some(d) = structural(tag) {
+            return d;
+        }
+        if let PrivateKind::Element { safe } = private {
+            return self.private(safe);
+        }
+        if self.hipaa {
+            if let Some(d) = self.hipaa_rule(tag, vr, facts) {
+                return d;
+            }
+        }
+        match table().lookup(tag) {
+            Some(row) => self.table_rule(row, tag, vr),
+            None => self.residual(tag, vr),
+        }
+    }
+
+    fn private(&self, safe: bool) -> Decision {
+        let row = table().private_row();
+        let (code, option) = row.code_with(&self.options);
+        let (action, explanation) = match (code, safe) {
+            (Code::C, true) => (
+                Action::Keep,
+                "listed as safe in Table E.3.10-1 for its private creator",
+            ),
+            (Code::C, false) => (
+                Action::Remove,
+                "not known to be safe (Retain Safe Private keeps only Table E.3.10-1)",
+            ),
+            _ => (
+                Action::Remove,
+                "private attributes are removed by the Basic Profile",
+            ),
+        };
+        Decision {
+            action,
+            rule: Rule {
+                source: Source::Private,
+                id: row.id.clone(),
+                code: Some(code.as_str()),
+                option,
+                explanation: explanation.into(),
+                note: None,
+            },
+        }
+    }
+
+    fn hipaa_rule(&self, tag: Tag, vr: VR, facts: &Facts) -> Option<Decision> {
+        let types = safe_harbor().types(tag);
+        let (action, explanation) = if tag == PATIENT_AGE {
+            (
+                Action::AgeCap,
+                "ages of 90 and over are pooled as 090Y (45 CFR 164.514(b)(2)(i)(C))",
+            )
+        } else if tag == PATIENT_BIRTH_DATE && facts.age_90_plus {
+            (
+                Action::Remove,
+                "birth date removed: for patients of 90 and over even the year identifies",
+            )
+        } else if types.contains(&'C') && matches!(vr, VR::DA | VR::DT) {
+            (
+                Action::YearOnly,
+                "dates are reduced to their year (45 CFR 164.514(b)(2)(i)(C))",
+            )
+        } else if types.contains(&'B') || tag == DEVICE_SERIAL_NUMBER {
+            (Action::Remove, "removed outright under Safe Harbor (geography smaller than a state, device identifiers)")
+        } else {
+            return None;
+        };
+        let letter = if tag == DEVICE_SERIAL_NUMBER {
+            'M'
+        } else {
+            types.first().copied().unwrap_or('C')
+        };
+        Some(Decision {
+            action,
+            rule: Rule {
+                source: Source::Hipaa,
+                id: format!("{}", letter),
+                code: None,
+                option: None,
+                explanation: explanation.into(),
+                note: None,
+            },
+        })
+    }
+
+    fn table_rule(&self, row: &Row, tag: Tag, vr: VR) -> Decision {
+        let (code, option) = row.code_with(&self.options);
+        let action = action_for(code, tag, vr, option);
+        let resolved = resolve(code, tag);
+        let mut explanation = match option {
+            Some(o) => format!("{} option: {}", o.label(), code.as_str()),
+            None => format!("Basic Profile: {}", code.as_str()),
+        };
+        if resolved != code {
+            explanation.push_str(&format!(
+                " resolved to {} (presence kept: the IOD may require it)",
+                resolved.as_str()
+            ));
+        }
+        Decision {
+            action,
+            rule: Rule {
+                source: if option.is_some() {
+                    Source::Option
+                } else {
+                    Source::Table
+                },
+                id: row.id.clone(),
+                code: Some(code.as_str()),
+                option,
+                explanation,
+                note: None,
+            },
+        }
+    }
+
+    /// Attributes Table E.1-1 does not list. dcmask removes what is risky by construction
+    /// and keeps the rest: every DA, DT and TM is handled as a date (as E.1.1 suggests),
+    /// every PN as a name, and standard tags unknown to the dictionary are removed because
+    /// nothing is known of them. Other standard attributes (pixel module, geometry,
+    /// acquisition parameters, coded values) are kept.
+    fn residual(&self, tag: Tag, vr: VR) -> Decision {
+        let rule = |id: &str, explanation: &str, option: Option<ProfileOption>| Rule {
+            source: Source::Residual,
+            id: id.into(),
+            code: None,
+            option,
+            explanation: explanation.into(),
+            note: None,
+        };
+        let (action, rule) = match vr {
+            VR::DA | VR::DT | VR::TM => {
+                if self.hipaa && vr != VR::TM {
+                    (
+                        Action::YearOnly,
+                        rule(
+                            "date",
+                            "date outside Table E.1-1, reduced to its year (Safe Harbor)",
+                            None,
+                        ),
+                    )
+                } else if self.has(ProfileOption::RetainLongFullDates) {
+                    (
+                        Action::Keep,
+                        rule(
+                            "date",
+                            "date outside Table E.1-1, kept (Retain Full Dates)",
+                            Some(ProfileOption::RetainLongFullDates),
+                        ),
+                    )
+                } else if self.has(ProfileOption::RetainLongModifiedDates) {
+                    let action = if vr == VR::TM {
+                        Action::Keep
+                    } else {
+                        Action::ShiftDate
+                    };
+                    (
+                        action,
+                        rule(
+                            "date",
+                            "date outside Table E.1-1, shifted (Retain Modified Dates)",
+                            Some(ProfileOption::RetainLongModifiedDates),
+                        ),
+                    )
+                } else {
+                    (
+                        Action::Remove,
+                        rule(
+                            "date",
+                            "dates and times outside Table E.1-1 are removed like the listed ones",
+                            None,
+                        ),
+                    )
+                }
+            }
+            VR::PN => (
+                Action::Remove,
+                rule(
+                    "person-name",
+                    "person names outside Table E.1-1 are removed",
+                    None,
+                ),
+            ),
+            _ if dictionary_vr(tag).is_none() => (
+                Action::Remove,
+                rule(
+                    "unknown",
+                    "standard tag unknown to the data dictionary: nothing shows it is safe",
+                    None,
+                ),
+            ),
+            _ => (
+                Action::Keep,
+                rule(
+                    "not-listed",
+                    "not in Table E.1-1: not identifying by the standard",
+                    None,
+                ),
+            ),
+        };
+        Decision { action, rule }
+    }
+}
+
+fn custom_decision(rule: &CustomRule) -> Decision {
+    let action = match rule.act {
+        CustomAction::Keep => Action::Keep,
+        CustomAction::Remove => Action::Remove,
+        CustomAction::Empty => Action::Empty,
+        CustomAction::Replace => Action::Replace(rule.value.clone().unwrap_or_default()),
+        CustomAction::Pseudonymize => Action::Pseudonymize,
+    };
+    Decision {
+        action,
+        rule: Rule {
+            source: Source::Custom,
+            id: rule.id.clone(),
+            code: None,
+            option: None,
+            explanation: format!("custom rule: {}", rule.act.id()),
+            note: rule.note.clone(),
+        },
+    }
+}
+
+fn structural(tag: Tag) -> Option<Decision> {
+    let explanation = if tag.1 == 0x0000 {
+        "group lengths are dropped; readers recompute them"
+    } else if tag.0 == 0x0002 {
+        "file meta elements belong in the file meta group, which is rebuilt"
+    } else if tag.0 == 0x0004 {
+        "group 0004 belongs only in a DICOMDIR (E.1.1)"
+    } else {
+        return None;
+    };
+    Some(Decision {
+        action: Action::Remove,
+        rule: Rule {
+            source: Source::Structural,
+            id: format!("{:04X},xxxx", tag.0),
+            code: None,
+            option: None,
+            explanation: explanation.into(),
+            note: None,
+        },
+    })
+}
+
+/// One line of a profile listing (`dcmask profile show`, the workbench's rule count).
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleEntry {
+    /// Tag id or table row id.
+    pub id: String,
+    pub name: String,
+    pub action: String,
+    pub rule: Rule,
+}
+
+/// Every rule of a plan, layer by layer: Table E.1-1 rows (with options), then the
+/// HIPAA layer, then custom rules. Its length is the profile's rule count.
+pub fn rule_list(plan: &Plan) -> Vec<RuleEntry> {
+    let decider = Decider::new(plan);
+    let base_only = Decider {
+        custom: HashMap::new(),
+        hipaa: false,
+        ..Decider::new(plan)
+    };
+    let mut out = Vec::new();
+    for row in &table().rows {
+        let (tag, vr) = match row.pattern {
+            crate::table::TagPattern::Exact(t) => (t, dictionary_vr(t).unwrap_or(VR::UN)),
+            crate::table::TagPattern::Masked { value, .. } => {
+                let t = Tag((value >> 16) as u16, value as u16);
+                (t, dictionary_vr(t).unwrap_or(VR::OB))
+            }
+            crate::table::TagPattern::Private => (Tag(0x0009, 0x1000), VR::UN),
+        };
+        let d = if row.pattern == crate::table::TagPattern::Private {
+            base_only.private(false)
+        } else {
+            base_only.table_rule(row, tag, vr)
+        };
+        out.push(RuleEntry {
+            id: format!("({})", row.id.to_uppercase().replace('X', "x")),
+            name: row.name.clone(),
+            action: d.action.label().into(),
+            rule: d.rule,
+        });
+    }
+    if decider.hipaa {
+        for (tag, _) in safe_harbor().overridden() {
+            let vr = dictionary_vr(tag).unwrap_or(VR::UN);
+            if let Some(d) = decider.hipaa_rule(tag, vr, &Facts::default()) {
+                out.push(RuleEntry {
+                    id: tag_id(tag),
+                    name: display_name(tag),
+                    action: d.action.label().into(),
+                    rule: d.rule,
+                });
+            }
+        }
+    }
+    for rule in decider.custom.values() {
+        let d = custom_decision(rule);
+        out.push(RuleEntry {
+            id: rule.id.clone(),
+            name: display_name(rule.tag()),
+            action: d.action.label().into(),
+            rule: d.rule,
+        });
+    }
+    out.sort_by_key(|e| {
+        (
+            e.rule.source == Source::Custom,
+            e.rule.source == Source::Hipaa,
+        )
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{DateShift, ProfileId};
+    use crate::rules::parse_rules;
+
+    fn decide(plan: &Plan, tag: Tag, vr: VR) -> Action {
+        Decider::new(plan)
+            .decide(tag, vr, PrivateKind::Standard, &Facts::default())
+            .action
+    }
+
+    #[test]
+    fn basic_profile_actions() {
+        let p = Plan::builtin(ProfileId::Basic);
+        assert_eq!(decide(&p, Tag(0x0010, 0x0010), VR::PN), Action::Empty);
+        assert_eq!(
+            decide(&p, Tag(0x0010, 0x0020), VR::LO),
+            Action::Pseudonymize
+        );
+        assert_eq!(decide(&p, Tag(0x0008, 0x0018), VR::UI), Action::ReplaceUid);
+        assert_eq!(decide(&p, Tag(0x0008, 0x103E), VR::LO), Action::Remove);
+        assert_eq!(decide(&p, Tag(0x0008, 0x0080), VR::LO), Action::Empty);
+        assert_eq!(decide(&p, Tag(0x0008, 0x0023), VR::DA), Action::Dummy);
+        assert_eq!(decide(&p, Tag(0x0008, 0x1140), VR::SQ), Action::Keep);
+        assert_eq!(decide(&p, Tag(0x0028, 0x0010), VR::US), Action::Keep);
+        assert_eq!(decide(&p, Tag(0x6000, 0x3000), VR::OW), Action::Remove);
+        assert_eq!(decide(&p, Tag(0x0400, 0x0561), VR::SQ), Action::Remove);
+        assert_eq!(decide(&p, Tag(0x0018, 0x9074), VR::DT), Action::Dummy);
+        assert_eq!(decide(&p, Tag(0x0040, 0xA123), VR::PN), Action::Dummy);
+    }
+
+    #[test]
+    fn options_change_their_column() {
+        let mut p = Plan::builtin(ProfileId::Basic);
+        p.options = vec![ProfileOption::RetainUids, ProfileOption::CleanDescriptors];
+        assert_eq!(decide(&p, Tag(0x0008, 0x0018), VR::UI), Action::Keep);
+        assert_eq!(decide(&p, Tag(0x0008, 0x103E), VR::LO), Action::Clean);
+        p.date_shift = Some(DateShift::Days(5));
+        assert_eq!(decide(&p, Tag(0x0008, 0x0020), VR::DA), Action::ShiftDate);
+        assert_eq!(decide(&p, Tag(0x0008, 0x0030), VR::TM), Action::Keep);
+    }
+
+    #[test]
+    fn hipaa_layer() {
+        let p = Plan::builtin(ProfileId::Hipaa);
+        assert_eq!(decide(&p, Tag(0x0008, 0x0020), VR::DA), Action::YearOnly);
+        assert_eq!(decide(&p, PATIENT_AGE, VR::AS), Action::AgeCap);
+        assert_eq!(decide(&p, DEVICE_SERIAL_NUMBER, VR::LO), Action::Remove);
+        assert_eq!(decide(&p, Tag(0x0008, 0x0081), VR::ST), Action::Remove);
+        assert_eq!(decide(&p, Tag(0x0008, 0x103E), VR::LO), Action::Clean);
+        let old = Facts { age_90_plus: true };
+        let d = Decider::new(&p).decide(PATIENT_BIRTH_DATE, VR::DA, PrivateKind::Standard, &old);
+        assert_eq!(d.action, Action::Remove);
+    }
+
+    #[test]
+    fn custom_rules_override_and_carry_notes() {
+        let mut p = Plan::builtin(ProfileId::Custom);
+        p.custom_rules = parse_rules(
+            r#"[{"id":"(0008,103E)","act":"keep","note":"no PHI in our series names"},{"id":"(0010,0010)","act":"remove"}]"#,
+        )
+        .unwrap();
+        let d = Decider::new(&p).decide(
+            Tag(0x0008, 0x103E),
+            VR::LO,
+            PrivateKind::Standard,
+            &Facts::default(),
+        );
+        assert_eq!(d.action, Action::Keep);
+        assert_eq!(d.rule.note.as_deref(), Some("no PHI in our series names"));
+        assert_eq!(decide(&p, Tag(0x0010, 0x0010), VR::PN), Action::Remove);
+        assert_eq!(decide(&p, Tag(0x0010, 0x0030), VR::DA), Action::Empty);
+    }
+
+    #[test]
+    fn private_elements() {
+        let mut p = Plan::builtin(ProfileId::Basic);
+        let d = |p: &Plan, safe| {
+            Decider::new(p)
+                .decide(
+                    Tag(0x0019, 0x100C),
+                    VR::IS,
+                    PrivateKind::Element { safe },
+                    &Facts::default(),
+                )
+                .action
+        };
+        assert_eq!(d(&p, true), Action::Remove);
+        p.options = vec![ProfileOption::RetainSafePrivate];
+        assert_eq!(d(&p, true), Action::Keep);
+        assert_eq!(d(&p, false), Action::Remove);
+    }
+
+    #[test]
+    fn rule_counts_grow_by_layer() {
+        let basic = rule_list(&Plan::builtin(ProfileId::Basic)).len();
+        assert_eq!(basic, 655);
+        let hipaa = rule_list(&Plan::builtin(ProfileId::Hipaa)).len();
+        assert!(hipaa > basic);
+        let mut custom = Plan::builtin(ProfileId::Custom);
+        custom.custom_rules = parse_rules(r#"[{"id":"(0008,103E)","act":"remove"}]"#).unwrap();
+        assert_eq!(rule_list(&custom).len(), basic + 1);
+    }
+}

@@ -1,0 +1,20 @@
+//! Errors the engine reports. Messages name what is wrong, never a patient value.
+
+/// Why an object could not be read, de-identified or written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not a DICOM file: {0}")]
+    NotDicom(String),
+    #[error("unreadable DICOM: {0}")]
+    Malformed(String),
+    #[error("not supported: {0}")]
+    Unsupported(String),
+    #[error("invalid plan: {0}")]
+    Plan(#[from] crate::plan::PlanError),
+    #[error("could not write the de-identified object: {0}")]
+    Write(String),
+    #[error("pixel data: {0}")]
+    Pixel(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,98 @@
+//! Reading objects from bytes and writing them to any writer, with clear typed errors.
+
+use crate::error::{Error, Result};
+use dicom_dictionary_std::tags;
+use dicom_encoding::TransferSyntaxIndex;
+use dicom_object::file::ReadPreamble;
+use dicom_object::meta::FileMetaTableBuilder;
+use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+
+const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
+
+/// Reads a DICOM object from a file's bytes: with or without the 128-byte preamble, and,
+/// for old files with no file meta group, as a bare Implicit VR Little Endian data set.
+pub fn read_object(bytes: &[u8]) -> Result<DefaultDicomObject> {
+    let body = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+        &bytes[128..]
+    } else if bytes.starts_with(b"DICM") {
+        bytes
+    } else {
+        return read_bare_dataset(bytes);
+    };
+    let obj = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Never)
+        .from_reader(body)
+        .map_err(|e| Error::Malformed(describe(&e)))?;
+    let ts = obj
+        .meta()
+        .transfer_syntax()
+        .trim_end_matches('\0')
+        .to_string();
+    if TransferSyntaxRegistry.get(&ts).is_none() {
+        return Err(Error::Unsupported(format!("transfer syntax {ts}")));
+    }
+    Ok(obj)
+}
+
+/// Old ACR-NEMA style files: the data set alone, Implicit VR Little Endian.
+fn read_bare_dataset(bytes: &[u8]) -> Result<DefaultDicomObject> {
+    let plausible = bytes.len() >= 8 && {
+        let group = u16::from_le_bytes([bytes[0], bytes[1]]);
+        group == 0x0008 || group == 0x0002
+    };
+    if !plausible {
+        return Err(Error::NotDicom(
+            "no DICM marker and no data set at the start of the file".into(),
+        ));
+    }
+    let ts = TransferSyntaxRegistry
+        .get(IMPLICIT_VR_LE)
+        .expect("implicit VR little endian is built in");
+    let ds = InMemDicomObject::read_dataset_with_ts(bytes, ts)
+        .map_err(|e| Error::Malformed(format!("no file meta group, and {}", describe(&e))))?;
+    let uid = |t| {
+        ds.get(t)
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim_end_matches('\0').to_string())
+    };
+    let (Some(class), Some(instance)) = (uid(tags::SOP_CLASS_UID), uid(tags::SOP_INSTANCE_UID))
+    else {
+        return Err(Error::NotDicom(
+            "no file meta group and no SOP Class/Instance UID".into(),
+        ));
+    };
+    let meta = FileMetaTableBuilder::new()
+        .transfer_syntax(IMPLICIT_VR_LE)
+        .media_storage_sop_class_uid(class)
+        .media_storage_sop_instance_uid(instance)
+        .implementation_class_uid(crate::apply::IMPLEMENTATION_CLASS_UID)
+        .build()
+        .map_err(|e| Error::Malformed(format!("file meta group: {e}")))?;
+    Ok(ds.with_exact_meta(meta))
+}
+
+/// Writes preamble, file meta group and data set.
+pub fn write_object(obj: &DefaultDicomObject, to: impl std::io::Write) -> Result<()> {
+    obj.write_all(to).map_err(|e| Error::Write(describe(&e)))
+}
+
+/// Writes an object to a byte vector.
+pub fn to_bytes(obj: &DefaultDicomObject) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    write_object(obj, &mut out)?;
+    Ok(out)
+}
+
+/// The outermost message of a dicom-rs error: it names the structure that failed
+/// (tags, lengths, positions), never a decoded value.
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    if let Some(src) = e.source() {
+        let s = src.to_string();
+        if s.len() < 160 && !s.contains('"') && !s.contains('\'') {
+            msg = format!("{msg}: {s}");
+        }
+    }
+    msg
+}

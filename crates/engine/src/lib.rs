@@ -1,0 +1,33 @@
+//! dcmask-engine: DICOM PS3.15 Annex E de-identification.
+//!
+//! Input: a DICOM object and a [`Plan`] (profile, options, custom rules) with a [`Key`].
+//! Output: the de-identified object, a [`Record`] of every decision (no original values)
+//! and the identifier [`Mappings`]. No web, terminal or filesystem code lives here.
+
+pub mod apply;
+pub mod clean;
+pub mod code;
+pub mod dates;
+pub mod decide;
+pub mod error;
+pub mod hipaa;
+pub mod io;
+pub mod key;
+pub mod markers;
+pub mod options;
+pub mod plan;
+pub mod private;
+pub mod pseudonym;
+pub mod record;
+pub mod rules;
+pub mod table;
+pub mod tag;
+
+pub use apply::{deidentify, Outcome};
+pub use decide::{rule_list, Action, Decider, Decision, RuleEntry};
+pub use error::{Error, Result};
+pub use key::Key;
+pub use options::ProfileOption;
+pub use plan::{DateShift, Plan, ProfileId};
+pub use record::{Mappings, Record};
+pub use rules::{parse_rules, rules_to_json, CustomAction, CustomRule};

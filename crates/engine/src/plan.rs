@@ -1,0 +1,211 @@
+//! A plan: which profile, which options, how to shift dates, and the custom rules.
+
+use crate::options::ProfileOption;
+use crate::rules::CustomRule;
+use serde::{Deserialize, Serialize};
+
+/// The built-in profiles, plus Custom (a base profile with per-tag overrides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileId {
+    Basic,
+    Hipaa,
+    Pixel,
+    Custom,
+}
+
+impl ProfileId {
+    pub const ALL: [ProfileId; 4] = [Self::Basic, Self::Hipaa, Self::Pixel, Self::Custom];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Basic => "basic",
+            Self::Hipaa => "hipaa",
+            Self::Pixel => "pixel",
+            Self::Custom => "custom",
+        }
+    }
+
+    pub fn from_id(s: &str) -> Option<ProfileId> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.id() == s.to_ascii_lowercase())
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Basic => "Basic",
+            Self::Hipaa => "HIPAA",
+            Self::Pixel => "+Pixel",
+            Self::Custom => "Custom",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Basic => "PS3.15 Basic Application Level Confidentiality Profile: every row of Table E.1-1",
+            Self::Hipaa => "Safe Harbor: Basic plus the 18 HIPAA identifiers; dates kept to the year, ages 90+ pooled",
+            Self::Pixel => "Basic plus Clean Pixel Data: burned-in text blanked in the image",
+            Self::Custom => "Your per-tag rules, overriding a base profile (Basic unless chosen otherwise)",
+        }
+    }
+
+    /// Options a built-in profile always switches on.
+    fn implied_options(self) -> &'static [ProfileOption] {
+        match self {
+            Self::Hipaa => &[ProfileOption::CleanDescriptors],
+            Self::Pixel => &[ProfileOption::CleanPixelData],
+            Self::Basic | Self::Custom => &[],
+        }
+    }
+}
+
+/// How dates are moved when Retain Longitudinal Temporal Information with Modified Dates is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DateShift {
+    /// A fixed number of days for every patient.
+    Days(i64),
+    /// "auto": a keyed offset per Patient ID.
+    Auto(AutoShift),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoShift {
+    Auto,
+}
+
+/// Everything the engine needs besides the object and the key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub profile: ProfileId,
+    /// The profile Custom rules override; ignored for built-in profiles.
+    #[serde(default = "basic")]
+    pub base: ProfileId,
+    #[serde(default)]
+    pub options: Vec<ProfileOption>,
+    /// Setting a shift switches on Modified Dates.
+    #[serde(default)]
+    pub date_shift: Option<DateShift>,
+    #[serde(default)]
+    pub custom_rules: Vec<CustomRule>,
+}
+
+fn basic() -> ProfileId {
+    ProfileId::Basic
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("the base of a Custom profile must be Basic, HIPAA or +Pixel")]
+    CustomBase,
+    #[error("Retain Full Dates and Retain Modified Dates cannot both be chosen")]
+    DatesConflict,
+    #[error("HIPAA Safe Harbor keeps only the year of dates; it cannot be combined with {0}")]
+    HipaaDates(&'static str),
+    #[error("a date shift of 0 days would keep the dates; choose Retain Full Dates instead")]
+    ZeroShift,
+}
+
+impl Plan {
+    pub fn builtin(profile: ProfileId) -> Plan {
+        Plan {
+            profile,
+            base: ProfileId::Basic,
+            options: Vec::new(),
+            date_shift: None,
+            custom_rules: Vec::new(),
+        }
+    }
+
+    /// The profile whose table rules apply (Custom resolves to its base).
+    pub fn base_profile(&self) -> ProfileId {
+        if self.profile == ProfileId::Custom {
+            self.base
+        } else {
+            self.profile
+        }
+    }
+
+    pub fn is_hipaa(&self) -> bool {
+        self.base_profile() == ProfileId::Hipaa
+    }
+
+    /// The options in force: the user's, the profile's own, and Modified Dates when a shift is set.
+    pub fn effective_options(&self) -> Vec<ProfileOption> {
+        let mut opts: Vec<ProfileOption> = self.options.clone();
+        opts.extend_from_slice(self.base_profile().implied_options());
+        if self.date_shift.is_some() {
+            opts.push(ProfileOption::RetainLongModifiedDates);
+        }
+        opts.sort();
+        opts.dedup();
+        opts
+    }
+
+    pub fn validate(&self) -> Result<(), PlanError> {
+        if self.profile == ProfileId::Custom && self.base == ProfileId::Custom {
+            return Err(PlanError::CustomBase);
+        }
+        let opts = self.effective_options();
+        let full = opts.contains(&ProfileOption::RetainLongFullDates);
+        let modified = opts.contains(&ProfileOption::RetainLongModifiedDates);
+        if full && modified {
+            return Err(PlanError::DatesConflict);
+        }
+        if self.is_hipaa() && full {
+            return Err(PlanError::HipaaDates("Retain Full Dates"));
+        }
+        if self.is_hipaa() && modified {
+            return Err(PlanError::HipaaDates("date shifting"));
+        }
+        if self.date_shift == Some(DateShift::Days(0)) {
+            return Err(PlanError::ZeroShift);
+        }
+        Ok(())
+    }
+
+    /// The name written into reports and De-identification Method.
+    pub fn label(&self) -> String {
+        if self.profile == ProfileId::Custom {
+            format!(
+                "Custom ({} rules over {})",
+                self.custom_rules.len(),
+                self.base.label()
+            )
+        } else {
+            self.profile.label().to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_json_accepts_days_and_auto() {
+        let p: Plan = serde_json::from_str(
+            r#"{"profile":"custom","options":["retain_uids"],"date_shift":"auto","custom_rules":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(p.date_shift, Some(DateShift::Auto(AutoShift::Auto)));
+        assert!(p
+            .effective_options()
+            .contains(&ProfileOption::RetainLongModifiedDates));
+        let p: Plan = serde_json::from_str(r#"{"profile":"basic","date_shift":10}"#).unwrap();
+        assert_eq!(p.date_shift, Some(DateShift::Days(10)));
+    }
+
+    #[test]
+    fn conflicting_plans_are_refused() {
+        let mut p = Plan::builtin(ProfileId::Hipaa);
+        p.date_shift = Some(DateShift::Days(3));
+        assert!(p.validate().is_err());
+        let mut p = Plan::builtin(ProfileId::Basic);
+        p.options = vec![ProfileOption::RetainLongFullDates];
+        p.date_shift = Some(DateShift::Days(3));
+        assert_eq!(p.validate(), Err(PlanError::DatesConflict));
+    }
+}

@@ -1,0 +1,137 @@
+//! Tag notation: parsing every spelling users type, and one canonical way to print a tag.
+
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+use dicom_core::{Tag, VR};
+use dicom_dictionary_std::StandardDataDictionary;
+
+/// Why a tag id could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TagParseError {
+    #[error("empty tag id")]
+    Empty,
+    #[error("`{0}` is not a tag: expected (GGGG,EEEE), GGGG,EEEE, GGGGEEEE or a keyword such as SeriesDescription")]
+    Unrecognised(String),
+}
+
+/// Parses `(0008,103e)`, `(0008,103E)`, `0008,103E`, `0008103E` or a dictionary keyword.
+pub fn parse_tag(text: &str) -> Result<Tag, TagParseError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(TagParseError::Empty);
+    }
+    let inner = t
+        .strip_prefix('(')
+        .and_then(|s| s.strip_suffix(')'))
+        .unwrap_or(t);
+    let hex: String = match inner.split_once(',') {
+        Some((g, e)) if g.trim().len() == 4 && e.trim().len() == 4 => {
+            format!("{}{}", g.trim(), e.trim())
+        }
+        Some(_) => return Err(TagParseError::Unrecognised(short(t))),
+        None => inner.to_string(),
+    };
+    if hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let v = u32::from_str_radix(&hex, 16).expect("checked hex");
+        return Ok(Tag((v >> 16) as u16, (v & 0xFFFF) as u16));
+    }
+    if inner.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if let Some(entry) = StandardDataDictionary.by_name(inner) {
+            if let dicom_core::dictionary::TagRange::Single(tag) = entry.tag_range() {
+                return Ok(tag);
+            }
+        }
+    }
+    Err(TagParseError::Unrecognised(short(t)))
+}
+
+/// Keeps user input out of long error messages.
+fn short(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// The canonical spelling: `(GGGG,EEEE)` in upper case.
+pub fn tag_id(tag: Tag) -> String {
+    format!("({:04X},{:04X})", tag.0, tag.1)
+}
+
+/// The dictionary keyword of a standard tag, `""` when unknown.
+pub fn keyword(tag: Tag) -> &'static str {
+    if tag.0 % 2 == 1 {
+        return "";
+    }
+    StandardDataDictionary
+        .by_tag(tag)
+        .map(|e| e.alias())
+        .unwrap_or("")
+}
+
+/// The dictionary VR of a standard tag.
+pub fn dictionary_vr(tag: Tag) -> Option<VR> {
+    if tag.0 % 2 == 1 {
+        return None;
+    }
+    StandardDataDictionary.by_tag(tag).map(|e| e.vr().relaxed())
+}
+
+/// A readable attribute name: "SeriesDescription" becomes "Series Description".
+pub fn display_name(tag: Tag) -> String {
+    if tag.0 % 2 == 1 {
+        return if tag.1 >= 0x0010 && tag.1 <= 0x00FF {
+            "Private Creator".into()
+        } else {
+            "Private Attribute".into()
+        };
+    }
+    let kw = keyword(tag);
+    if kw.is_empty() {
+        return "Unknown Attribute".into();
+    }
+    let mut out = String::with_capacity(kw.len() + 8);
+    let chars: Vec<char> = kw.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+        let prev = if i > 0 { Some(chars[i - 1]) } else { None };
+        let boundary = c.is_uppercase()
+            && prev.is_some_and(|p| p.is_lowercase() || (p.is_uppercase() && next_lower));
+        if boundary {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_notation_normalises_to_the_same_id() {
+        for s in [
+            "(0008,103e)",
+            "(0008,103E)",
+            "0008,103E",
+            "0008103E",
+            "0008103e",
+            " SeriesDescription ",
+        ] {
+            assert_eq!(tag_id(parse_tag(s).unwrap()), "(0008,103E)", "{s}");
+        }
+        assert_eq!(tag_id(parse_tag("00100010").unwrap()), "(0010,0010)");
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(parse_tag("(0008,zzzz)").is_err());
+        assert!(parse_tag("").is_err());
+        assert!(parse_tag("NotAKeyword").is_err());
+        assert!(parse_tag("0008,103").is_err());
+    }
+
+    #[test]
+    fn names_read_well() {
+        assert_eq!(display_name(Tag(0x0008, 0x103E)), "Series Description");
+        assert_eq!(display_name(Tag(0x0020, 0x000D)), "Study Instance UID");
+        assert_eq!(display_name(Tag(0x0029, 0x0010)), "Private Creator");
+    }
+}
