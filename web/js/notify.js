@@ -1,0 +1,64 @@
+// Status line (role=status, polite) and error banner (role=alert).
+import { $, h, replaceChildren } from './dom.js';
+
+let statusTimer = null;
+
+/** Show a short, polite progress/result message in the top status line. */
+export function info(message, { sticky = false } = {}) {
+  const el = document.getElementById('status');
+  if (!el) return;
+  clearTimeout(statusTimer);
+  el.textContent = message || '';
+  el.classList.toggle('empty', !message);
+  if (message && !sticky) {
+    statusTimer = setTimeout(() => {
+      el.textContent = '';
+      el.classList.add('empty');
+    }, 8000);
+  }
+}
+
+/** Show an error in the alert banner, with a Dismiss button. */
+export function error(message, { title = null } = {}) {
+  const el = document.getElementById('alert');
+  if (!el) return;
+  const msg = message instanceof Error ? message.message : String(message);
+  replaceChildren(
+    el,
+    h('span', { class: 'alert-icon', 'aria-hidden': 'true' }, '⚠'),
+    h('span', { class: 'alert-text' }, title ? h('strong', {}, title + ' ') : null, msg),
+    h('button', {
+      type: 'button', class: 'icon-btn alert-close', 'aria-label': 'Dismiss error',
+      onclick: () => clearError(),
+    }, '✕'),
+  );
+  el.hidden = false;
+}
+
+export function clearError() {
+  const el = document.getElementById('alert');
+  if (!el) return;
+  el.hidden = true;
+  el.textContent = '';
+}
+
+/** Report an exception from an API call (ignores aborted requests). */
+export function fail(e, title) {
+  if (e && e.name === 'AbortError') return;
+  console.error(e);
+  error(e, { title });
+}
+
+/** Promise<boolean> — an accessible replacement for window.confirm(). */
+export function confirmDialog(text, { title = 'Export', ok = 'Export anyway' } = {}) {
+  const dlg = $('#confirm-dialog');
+  $('#confirm-title').textContent = title;
+  $('#confirm-text').textContent = text;
+  $('#confirm-ok').textContent = ok;
+  dlg.returnValue = '';
+  return new Promise((resolve) => {
+    dlg.addEventListener('close', () => resolve(dlg.returnValue === 'ok'), { once: true });
+    dlg.showModal();
+    $('#confirm-cancel').focus();
+  });
+}
