@@ -52,6 +52,20 @@ export function initView() {
   $('#frame-prev').addEventListener('click', () => stepFrame(-1));
   $('#frame-next').addEventListener('click', () => stepFrame(1));
   subscribe(() => refresh());
+  // Fit the image to the viewport (small images are enlarged, large ones reduced).
+  new ResizeObserver(() => fit()).observe(vp);
+}
+
+function fit() {
+  const img = $('#view-img');
+  const vp = $('#viewport');
+  const nw = img.naturalWidth;
+  const nh = img.naturalHeight;
+  if (!nw || !nh || img.hidden) return;
+  const pad = 8;
+  const scale = Math.max(0.01, Math.min((vp.clientWidth - pad) / nw, (vp.clientHeight - pad) / nh));
+  img.style.width = `${Math.floor(nw * scale)}px`;
+  img.style.height = `${Math.floor(nh * scale)}px`;
 }
 
 function renderPresets() {
@@ -182,6 +196,7 @@ async function pump() {
       v.objectUrl = obj;
       v.shownUrl = url;
       img.hidden = false;
+      fit();
       img.alt = `${currentFile()?.name || 'Image'}, frame ${v.frame + 1}`;
       hideMessage();
     }
