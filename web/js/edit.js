@@ -196,6 +196,8 @@ function render() {
     return out;
   };
 
+  const f = currentFile();
+  $('#tree-file').textContent = f ? f.name : '';
   const all = build(t.nodes, 1, false);
   for (const r of all) frag.appendChild(r);
   replaceChildren(body, frag);

@@ -262,6 +262,8 @@ function updateReadouts() {
   $('#frame-prev').disabled = v.frame <= 0;
   $('#frame-next').disabled = v.frame >= n - 1;
   $('#zoom-readout').textContent = `${Math.round(v.zoom * 100)}%`;
+  const f = currentFile();
+  $('#view-file').textContent = f ? [f.name, f.modality].filter(Boolean).join(' · ') : '';
   const color = isColor();
   $('#wl-presets').hidden = color || !(v.info && v.info.has_image);
   const w = v.window;
