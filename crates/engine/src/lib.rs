@@ -19,6 +19,7 @@ pub mod plan;
 pub mod private;
 pub mod pseudonym;
 pub mod record;
+pub mod report;
 pub mod rules;
 pub mod table;
 pub mod tag;

@@ -91,8 +91,12 @@ pub fn display_name(tag: Tag) -> String {
     for (i, &c) in chars.iter().enumerate() {
         let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
         let prev = if i > 0 { Some(chars[i - 1]) } else { None };
+        // "IDs" and "UIDs" are plurals, not a word boundary before the s.
+        let plural =
+            chars.get(i + 1) == Some(&'s') && chars.get(i + 2).is_none_or(|c| c.is_uppercase());
         let boundary = c.is_uppercase()
-            && prev.is_some_and(|p| p.is_lowercase() || (p.is_uppercase() && next_lower));
+            && prev
+                .is_some_and(|p| p.is_lowercase() || (p.is_uppercase() && next_lower && !plural));
         if boundary {
             out.push(' ');
         }
@@ -133,5 +137,6 @@ mod tests {
         assert_eq!(display_name(Tag(0x0008, 0x103E)), "Series Description");
         assert_eq!(display_name(Tag(0x0020, 0x000D)), "Study Instance UID");
         assert_eq!(display_name(Tag(0x0029, 0x0010)), "Private Creator");
+        assert_eq!(display_name(Tag(0x0010, 0x1000)), "Other Patient IDs");
     }
 }

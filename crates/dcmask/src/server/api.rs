@@ -1,0 +1,685 @@
+//! The JSON API of the workbench (docs/api.md). Handlers are thin: they find the
+//! session, call the engine, and shape its answers for the page.
+
+use super::diff::{tree, Node};
+use super::session::{Session, Snapshot, Staged};
+use super::{edit, render, ApiError, Shared};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use dcmask_engine::options::ProfileOption;
+use dcmask_engine::report::{summarize, to_html};
+use dcmask_engine::tag::{dictionary_vr, display_name, keyword, parse_tag, tag_id};
+use dcmask_engine::{
+    deidentify, io, parse_rules, rule_list, rules_to_json, CustomAction, CustomRule, Mappings,
+    Plan, ProfileId,
+};
+use dicom_core::dictionary::UidDictionary;
+use dicom_dictionary_std::{tags, StandardSopClassDictionary};
+use dicom_object::DefaultDicomObject;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Largest upload accepted in one request.
+const UPLOAD_LIMIT: usize = 1 << 30;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/api/sessions", post(create_session))
+        .route("/api/sessions/{sid}", delete(close_session))
+        .route("/api/sessions/{sid}/state", get(state))
+        .route(
+            "/api/sessions/{sid}/files",
+            post(upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
+        .route("/api/sessions/{sid}/files/{fid}", delete(close_file))
+        .route("/api/sessions/{sid}/apply", post(apply))
+        .route("/api/sessions/{sid}/undo", post(undo))
+        .route("/api/sessions/{sid}/redo", post(redo))
+        .route("/api/sessions/{sid}/files/{fid}/tree", get(file_tree))
+        .route("/api/sessions/{sid}/files/{fid}/element", put(edit_element))
+        .route("/api/sessions/{sid}/files/{fid}/image", get(image_info))
+        .route("/api/sessions/{sid}/files/{fid}/frame/{frame}", get(frame))
+        .route("/api/sessions/{sid}/files/{fid}/export", get(export_file))
+        .route("/api/sessions/{sid}/export.zip", get(export_zip))
+        .route("/api/sessions/{sid}/report.json", get(report_json))
+        .route("/api/sessions/{sid}/report.html", get(report_html))
+        .route("/api/profiles", get(profiles))
+        .route("/api/tags/lookup", get(lookup_tag))
+        .route("/api/rules/parse", post(parse_rules_text))
+        .route("/api/rules/serialize", post(serialize_rules))
+}
+
+fn session(app: &Shared, sid: &str) -> ApiResult<Arc<Mutex<Session>>> {
+    app.sessions.get(sid)
+}
+
+async fn create_session(State(app): State<Shared>) -> Json<Value> {
+    Json(json!({ "id": app.sessions.create() }))
+}
+
+async fn close_session(
+    State(app): State<Shared>,
+    Path(sid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    if app.sessions.remove(&sid) {
+        Ok(Json(json!({ "closed": true })))
+    } else {
+        Err(ApiError::not_found("session"))
+    }
+}
+
+#[derive(Serialize)]
+struct FileSummary {
+    id: String,
+    name: String,
+    patient: String,
+    study: String,
+    series: String,
+    modality: String,
+    sop_class: String,
+    rows: u32,
+    columns: u32,
+    frames: u32,
+    has_image: bool,
+    modified: usize,
+}
+
+fn text(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> String {
+    obj.get(tag)
+        .and_then(|e| e.to_str().ok())
+        .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
+        .unwrap_or_default()
+}
+
+fn changes(original: &DefaultDicomObject, staged: &DefaultDicomObject) -> usize {
+    Node::count_changes(&tree(Some(original), Some(staged), ""))
+}
+
+fn summary(s: &Session, id: &str, staged: &DefaultDicomObject) -> FileSummary {
+    let file = s.file(id).expect("file of the snapshot is open");
+    let info = serde_json::to_value(render::info(staged)).unwrap_or_default();
+    let num = |k: &str| info[k].as_u64().unwrap_or(0) as u32;
+    let or = |v: String, d: &str| if v.is_empty() { d.to_string() } else { v };
+    let patient = or(text(staged, tags::PATIENT_NAME), "");
+    let patient = if patient.is_empty() {
+        or(text(staged, tags::PATIENT_ID), "(no patient)")
+    } else {
+        patient
+    };
+    let study_desc = text(staged, tags::STUDY_DESCRIPTION);
+    let study = [
+        text(staged, tags::STUDY_DATE),
+        study_desc,
+        text(staged, tags::STUDY_INSTANCE_UID),
+    ]
+    .into_iter()
+    .filter(|s| !s.is_empty())
+    .collect::<Vec<_>>()
+    .join(" · ");
+    let modality = text(staged, tags::MODALITY);
+    let series = [
+        text(staged, tags::SERIES_NUMBER).trim().to_string(),
+        modality.clone(),
+        text(staged, tags::SERIES_DESCRIPTION),
+    ]
+    .into_iter()
+    .filter(|s| !s.is_empty())
+    .collect::<Vec<_>>()
+    .join(" · ");
+    let class_uid = text(staged, tags::SOP_CLASS_UID);
+    let sop_class = StandardSopClassDictionary
+        .by_uid(&class_uid)
+        .map(|e| e.name.to_string())
+        .unwrap_or(class_uid);
+    FileSummary {
+        id: id.to_string(),
+        name: file.name.clone(),
+        patient,
+        study: or(study, "(no study)"),
+        series: or(format!("Series {series}"), "(no series)"),
+        modality,
+        sop_class,
+        rows: num("rows"),
+        columns: num("columns"),
+        frames: num("frames"),
+        has_image: info["has_image"].as_bool().unwrap_or(false),
+        modified: changes(&file.original, staged),
+    }
+}
+
+fn state_json(s: &Session) -> Value {
+    let snap = s.current();
+    let files: Vec<FileSummary> = snap
+        .files
+        .iter()
+        .map(|(id, _, staged)| summary(s, id, &staged.object))
+        .collect();
+    let modified: usize = files.iter().map(|f| f.modified).sum();
+    let label = |i: usize| s.history.get(i).map(|h| h.label.clone());
+    json!({
+        "files": files,
+        "modified": modified,
+        "can_undo": s.pos > 0,
+        "can_redo": s.pos + 1 < s.history.len(),
+        "undo_label": if s.pos > 0 { label(s.pos) } else { None },
+        "redo_label": label(s.pos + 1),
+        "applied": snap.applied,
+    })
+}
+
+async fn state(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<Json<Value>> {
+    let s = session(&app, &sid)?;
+    let s = s.lock().expect("session lock");
+    Ok(Json(state_json(&s)))
+}
+
+async fn upload(
+    State(app): State<Shared>,
+    Path(sid): Path<String>,
+    mut form: Multipart,
+) -> ApiResult<Json<Value>> {
+    let s = session(&app, &sid)?;
+    let mut rejected = Vec::new();
+    let mut opened = Vec::new();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad(format!("upload: {e}")))?
+    {
+        let name = field
+            .file_name()
+            .unwrap_or("file")
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or("file")
+            .to_string();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::bad(format!("upload: {e}")))?;
+        let parsed = tokio::task::spawn_blocking(move || io::read_object(&bytes))
+            .await
+            .map_err(|_| ApiError::bad("upload: reading failed"))?;
+        match parsed {
+            Ok(obj) => opened.push(obj),
+            Err(e) => rejected.push(json!({ "name": name, "error": e.to_string() })),
+        }
+    }
+    let mut s = s.lock().expect("session lock");
+    for obj in opened {
+        let name = format!("file-{}.dcm", s.next_id);
+        s.add_file(name, obj);
+    }
+    tracing::info!(
+        opened = s.files.len(),
+        rejected = rejected.len(),
+        "files uploaded"
+    );
+    Ok(Json(
+        json!({ "state": state_json(&s), "rejected": rejected }),
+    ))
+}
+
+async fn close_file(
+    State(app): State<Shared>,
+    Path((sid, fid)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let s = session(&app, &sid)?;
+    let mut s = s.lock().expect("session lock");
+    s.close_file(&fid)?;
+    Ok(Json(state_json(&s)))
+}
+
+/// The plan as the page sends it: the engine's plan plus the private-tag policy.
+#[derive(Deserialize)]
+struct ApplyRequest {
+    #[serde(flatten)]
+    plan: Plan,
+    #[serde(default)]
+    private: Option<String>,
+}
+
+fn plan_from(req: ApplyRequest) -> ApiResult<Plan> {
+    let mut plan = req.plan;
+    // Rules from the page go through the same validation as a rule file.
+    let text =
+        serde_json::to_string(&plan.custom_rules).map_err(|e| ApiError::bad(e.to_string()))?;
+    plan.custom_rules = parse_rules(&text).map_err(|e| ApiError::bad(e.to_string()))?;
+    match req.private.as_deref() {
+        None | Some("remove") => {}
+        Some("safe") => plan.options.push(ProfileOption::RetainSafePrivate),
+        Some(other) => {
+            return Err(ApiError::bad(format!(
+                "unknown private tag policy `{}`",
+                other.chars().take(20).collect::<String>()
+            )))
+        }
+    }
+    plan.validate().map_err(|e| ApiError::bad(e.to_string()))?;
+    Ok(plan)
+}
+
+async fn apply(
+    State(app): State<Shared>,
+    Path(sid): Path<String>,
+    Json(req): Json<ApplyRequest>,
+) -> ApiResult<Json<Value>> {
+    let plan = plan_from(req)?;
+    let s = session(&app, &sid)?;
+    let sources: Vec<(String, Arc<DefaultDicomObject>)> = {
+        let s = s.lock().expect("session lock");
+        s.current()
+            .files
+            .iter()
+            .map(|(id, src, _)| (id.clone(), src.clone()))
+            .collect()
+    };
+    let key = app.key.clone();
+    let plan2 = plan.clone();
+    let results = tokio::task::spawn_blocking(move || {
+        sources
+            .into_par_iter()
+            .map(|(id, src)| {
+                let out = deidentify((*src).clone(), &plan2, &key);
+                (id, src, out)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|_| ApiError::bad("apply failed"))?;
+    let mut s = s.lock().expect("session lock");
+    let mut files = Vec::new();
+    let mut failed = Vec::new();
+    let mut changed = 0;
+    for (id, src, out) in results {
+        match out {
+            Ok(o) => {
+                changed += o.record.changed_count();
+                let staged = Staged {
+                    object: Arc::new(o.object),
+                    record: Some(Arc::new(o.record)),
+                    mappings: Arc::new(o.mappings),
+                };
+                files.push((id, src, staged));
+            }
+            Err(e) => {
+                let name = s.file(&id).map(|f| f.name.clone()).unwrap_or_default();
+                failed.push(json!({ "name": name, "error": e.to_string() }));
+                let previous = s.staged(&id)?.clone();
+                files.push((id, src, previous));
+            }
+        }
+    }
+    let label = plan.label();
+    s.push(Snapshot {
+        label: format!("Apply {label}"),
+        files,
+        applied: Some(plan.profile.id().to_string()),
+    });
+    tracing::info!(files = s.files.len(), changed, "profile applied");
+    Ok(Json(
+        json!({ "state": state_json(&s), "changed": changed, "failed": failed }),
+    ))
+}
+
+async fn undo(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<Json<Value>> {
+    let s = session(&app, &sid)?;
+    let mut s = s.lock().expect("session lock");
+    if s.pos == 0 {
+        return Err(ApiError::bad("nothing to undo"));
+    }
+    s.pos -= 1;
+    Ok(Json(state_json(&s)))
+}
+
+async fn redo(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<Json<Value>> {
+    let s = session(&app, &sid)?;
+    let mut s = s.lock().expect("session lock");
+    if s.pos + 1 >= s.history.len() {
+        return Err(ApiError::bad("nothing to redo"));
+    }
+    s.pos += 1;
+    Ok(Json(state_json(&s)))
+}
+
+async fn file_tree(
+    State(app): State<Shared>,
+    Path((sid, fid)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let s = session(&app, &sid)?;
+    let s = s.lock().expect("session lock");
+    let original = s.file(&fid)?.original.clone();
+    let staged = s.staged(&fid)?.object.clone();
+    let mut nodes = tree(Some(&original), Some(&staged), "");
+    // The file meta group is shown too, read-only, so users see what Export writes.
+    let meta_orig = meta_object(&original);
+    let meta_new = meta_object(&staged);
+    let mut meta_nodes = tree(Some(&meta_orig), Some(&meta_new), "meta/");
+    meta_nodes.append(&mut nodes);
+    Ok(Json(json!({ "nodes": meta_nodes })))
+}
+
+fn meta_object(obj: &DefaultDicomObject) -> dicom_object::InMemDicomObject {
+    dicom_object::InMemDicomObject::from_element_iter(obj.meta().to_element_iter().filter_map(
+        |e| {
+            let (header, value) = e.into_parts();
+            let p = value.primitive()?.clone();
+            Some(dicom_core::DataElement::new(header.tag, header.vr, p))
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct EditRequest {
+    path: String,
+    value: String,
+}
+
+async fn edit_element(
+    State(app): State<Shared>,
+    Path((sid, fid)): Path<(String, String)>,
+    Json(req): Json<EditRequest>,
+) -> ApiResult<Json<Value>> {
+    if req.path.starts_with("meta/") {
+        return Err(ApiError::bad(
+            "the file meta group is written by dcmask and cannot be edited",
+        ));
+    }
+    let s = session(&app, &sid)?;
+    let mut s = s.lock().expect("session lock");
+    let mut snap = s.current().clone();
+    let applied = snap.applied.is_some();
+    let entry = snap
+        .files
+        .iter_mut()
+        .find(|(id, _, _)| *id == fid)
+        .ok_or_else(|| ApiError::not_found("file"))?;
+    let mut object = (*entry.2.object).clone();
+    edit::set_value(&mut object, &req.path, &req.value)?;
+    let object = Arc::new(object);
+    // Before any Apply, an edit changes what Apply will start from; after, only the result.
+    if !applied {
+        entry.1 = object.clone();
+    }
+    entry.2 = Staged {
+        object,
+        ..entry.2.clone()
+    };
+    let tag = req.path.rsplit('/').next().unwrap_or("").to_string();
+    snap.label = format!("Edit ({tag})");
+    s.push(snap);
+    Ok(Json(state_json(&s)))
+}
+
+async fn image_info(
+    State(app): State<Shared>,
+    Path((sid, fid)): Path<(String, String)>,
+) -> ApiResult<Json<render::ImageInfo>> {
+    let s = session(&app, &sid)?;
+    let obj = s.lock().expect("session lock").staged(&fid)?.object.clone();
+    Ok(Json(render::info(&obj)))
+}
+
+#[derive(Deserialize)]
+struct WindowQuery {
+    wc: Option<f64>,
+    ww: Option<f64>,
+}
+
+async fn frame(
+    State(app): State<Shared>,
+    Path((sid, fid, frame)): Path<(String, String, String)>,
+    Query(q): Query<WindowQuery>,
+) -> ApiResult<Response> {
+    let n: u32 = frame
+        .trim_end_matches(".png")
+        .parse()
+        .map_err(|_| ApiError::bad("frame must be a number"))?;
+    let s = session(&app, &sid)?;
+    let obj = s.lock().expect("session lock").staged(&fid)?.object.clone();
+    let window = q.wc.zip(q.ww);
+    let png = tokio::task::spawn_blocking(move || render::frame_png(&obj, n, window))
+        .await
+        .map_err(|_| ApiError::bad("rendering failed"))??;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        png,
+    )
+        .into_response())
+}
+
+fn download(bytes: Vec<u8>, mime: &'static str, filename: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn export_file(
+    State(app): State<Shared>,
+    Path((sid, fid)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let s = session(&app, &sid)?;
+    let (obj, name) = {
+        let s = s.lock().expect("session lock");
+        (s.staged(&fid)?.object.clone(), s.file(&fid)?.name.clone())
+    };
+    let bytes = tokio::task::spawn_blocking(move || io::to_bytes(&obj))
+        .await
+        .map_err(|_| ApiError::bad("export failed"))??;
+    Ok(download(bytes, "application/dicom", &name))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn mapping_csv(map: &BTreeMap<String, String>) -> String {
+    let mut out = String::from("id_old,id_new\n");
+    for (old, new) in map {
+        out.push_str(&format!("{},{}\n", csv_field(old), csv_field(new)));
+    }
+    out
+}
+
+async fn export_zip(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<Response> {
+    let s = session(&app, &sid)?;
+    let files: Vec<(String, Staged)> = {
+        let s = s.lock().expect("session lock");
+        s.current()
+            .files
+            .iter()
+            .map(|(id, _, st)| {
+                (
+                    s.file(id).map(|f| f.name.clone()).unwrap_or_default(),
+                    st.clone(),
+                )
+            })
+            .collect()
+    };
+    let bytes = tokio::task::spawn_blocking(move || -> ApiResult<Vec<u8>> {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default();
+        let err = |e: zip::result::ZipError| ApiError::bad(format!("zip: {e}"));
+        let mut maps = Mappings::default();
+        for (name, st) in &files {
+            zip.start_file(name.as_str(), opts).map_err(err)?;
+            zip.write_all(&io::to_bytes(&st.object)?)
+                .map_err(|e| ApiError::bad(e.to_string()))?;
+            maps.merge((*st.mappings).clone());
+        }
+        let records: Vec<_> = files
+            .iter()
+            .filter_map(|(_, st)| st.record.clone())
+            .collect();
+        let extra = [
+            ("uid_mapping.csv", mapping_csv(&maps.uids)),
+            ("patid_mapping.csv", mapping_csv(&maps.patient_ids)),
+            (
+                "report.json",
+                serde_json::to_string_pretty(&summarize(records.iter().map(|r| &**r)))
+                    .unwrap_or_default(),
+            ),
+        ];
+        for (name, content) in extra {
+            zip.start_file(name, opts).map_err(err)?;
+            zip.write_all(content.as_bytes())
+                .map_err(|e| ApiError::bad(e.to_string()))?;
+        }
+        Ok(zip.finish().map_err(err)?.into_inner())
+    })
+    .await
+    .map_err(|_| ApiError::bad("export failed"))??;
+    Ok(download(bytes, "application/zip", "dcmask-export.zip"))
+}
+
+fn determination(app: &Shared, sid: &str) -> ApiResult<dcmask_engine::report::Determination> {
+    let s = session(app, sid)?;
+    let s = s.lock().expect("session lock");
+    let records: Vec<_> = s
+        .current()
+        .files
+        .iter()
+        .filter_map(|(_, _, st)| st.record.clone())
+        .collect();
+    if records.is_empty() {
+        return Err(ApiError::bad(
+            "nothing has been applied yet: choose a profile and Apply first",
+        ));
+    }
+    Ok(summarize(records.iter().map(|r| &**r)))
+}
+
+async fn report_json(
+    State(app): State<Shared>,
+    Path(sid): Path<String>,
+) -> ApiResult<Json<dcmask_engine::report::Determination>> {
+    Ok(Json(determination(&app, &sid)?))
+}
+
+async fn report_html(
+    State(app): State<Shared>,
+    Path(sid): Path<String>,
+) -> ApiResult<Html<String>> {
+    Ok(Html(to_html(&determination(&app, &sid)?)))
+}
+
+async fn profiles() -> Json<Value> {
+    let profiles: Vec<Value> = ProfileId::ALL
+        .iter()
+        .map(|&id| {
+            json!({
+                "id": id.id(),
+                "label": id.label(),
+                "rule_count": rule_list(&Plan::builtin(id)).len(),
+                "description": id.description(),
+            })
+        })
+        .collect();
+    let options: Vec<Value> = ProfileOption::ALL
+        .iter()
+        .filter(|o| **o != ProfileOption::RetainSafePrivate)
+        .map(|o| json!({ "id": o.id(), "label": o.label(), "code": o.code().0, "description": o.description() }))
+        .collect();
+    let actions: Vec<Value> = CustomAction::ALL
+        .iter()
+        .map(|a| json!({ "id": a.id(), "label": a.id(), "needs_value": *a == CustomAction::Replace }))
+        .collect();
+    Json(json!({
+        "profiles": profiles,
+        "options": options,
+        "private_policies": [
+            { "id": "remove", "label": "Remove all private tags" },
+            { "id": "safe", "label": "Keep safe private tags (Table E.3.10-1)" },
+        ],
+        "actions": actions,
+    }))
+}
+
+#[derive(Deserialize)]
+struct LookupQuery {
+    q: String,
+}
+
+async fn lookup_tag(Query(q): Query<LookupQuery>) -> ApiResult<Json<Value>> {
+    let tag = parse_tag(&q.q).map_err(|e| ApiError::bad(e.to_string()))?;
+    Ok(Json(json!({
+        "id": tag_id(tag),
+        "keyword": keyword(tag),
+        "name": display_name(tag),
+        "vr": dictionary_vr(tag).map(|v| v.to_string()),
+    })))
+}
+
+async fn parse_rules_text(body: Bytes) -> ApiResult<Json<Value>> {
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad("the profile file is not UTF-8 text"))?;
+    let rules = parse_rules(text).map_err(|e| ApiError::bad(e.to_string()))?;
+    Ok(Json(json!({ "rules": with_names(&rules) })))
+}
+
+/// Rules as the page lists them: the file's fields plus the attribute name.
+fn with_names(rules: &[CustomRule]) -> Vec<Value> {
+    rules
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap_or_default();
+            v["name"] = json!(display_name(r.tag()));
+            v
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct SerializeRequest {
+    rules: Vec<Value>,
+}
+
+async fn serialize_rules(Json(req): Json<SerializeRequest>) -> ApiResult<Response> {
+    // Only the file's own fields are kept (the page may add display fields such as `name`).
+    let clean: Vec<Value> = req
+        .rules
+        .into_iter()
+        .map(|r| {
+            let mut o = serde_json::Map::new();
+            for k in ["id", "act", "value", "note"] {
+                if let Some(v) = r.get(k).filter(|v| !v.is_null()) {
+                    o.insert(k.into(), v.clone());
+                }
+            }
+            Value::Object(o)
+        })
+        .collect();
+    let rules =
+        parse_rules(&Value::Array(clean).to_string()).map_err(|e| ApiError::bad(e.to_string()))?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        rules_to_json(&rules),
+    )
+        .into_response())
+}

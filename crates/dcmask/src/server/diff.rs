@@ -1,0 +1,174 @@
+//! The metadata tree of a file compared with the file as opened: what Edit mode shows
+//! and what the `N modified` counter counts.
+
+use dcmask_engine::private::{block_of, is_creator};
+use dcmask_engine::tag::{display_name, keyword, tag_id};
+use dicom_core::header::Header;
+use dicom_core::value::Value;
+use dicom_core::{Tag, VR};
+use dicom_object::mem::InMemElement;
+use dicom_object::InMemDicomObject;
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+#[derive(Serialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Unchanged,
+    Modified,
+    Added,
+    Removed,
+}
+
+#[derive(Serialize)]
+pub struct Node {
+    pub path: String,
+    pub tag: String,
+    pub keyword: &'static str,
+    pub name: String,
+    pub vr: &'static str,
+    pub value: String,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creator: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<Vec<Node>>>,
+}
+
+const MAX_SHOWN: usize = 160;
+
+/// The value as shown to the user: text, or a short description of binary content.
+pub fn display(elem: &InMemElement) -> String {
+    match elem.value() {
+        Value::Sequence(s) => format!("{} items", s.items().len()),
+        Value::PixelSequence(p) => format!(
+            "(encapsulated pixel data, {} fragments)",
+            p.fragments().len()
+        ),
+        Value::Primitive(p) => match elem.vr() {
+            VR::OB | VR::OW | VR::OF | VR::OD | VR::OL | VR::OV | VR::UN => {
+                format!("({} bytes)", p.calculate_byte_len())
+            }
+            _ => {
+                let s = p.to_str();
+                let s = s.trim_end_matches(['\0', ' ']);
+                if s.chars().count() > MAX_SHOWN {
+                    format!("{}…", s.chars().take(MAX_SHOWN).collect::<String>())
+                } else {
+                    s.to_string()
+                }
+            }
+        },
+    }
+}
+
+fn same(a: &InMemElement, b: &InMemElement) -> bool {
+    match (a.value(), b.value()) {
+        (Value::Primitive(x), Value::Primitive(y)) => a.vr() == b.vr() && x == y,
+        (Value::PixelSequence(x), Value::PixelSequence(y)) => x.fragments() == y.fragments(),
+        (Value::Sequence(_), Value::Sequence(_)) => true, // compared item by item
+        _ => false,
+    }
+}
+
+fn creators(ds: Option<&InMemDicomObject>) -> Vec<(u16, u16, String)> {
+    ds.map(|d| {
+        d.iter()
+            .filter(|e| is_creator(e.tag()))
+            .filter_map(|e| Some((e.tag().0, e.tag().1, e.to_str().ok()?.trim().to_string())))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Compares two data sets (either may be absent) into tree nodes.
+pub fn tree(
+    original: Option<&InMemDicomObject>,
+    current: Option<&InMemDicomObject>,
+    prefix: &str,
+) -> Vec<Node> {
+    let mut tags: BTreeSet<Tag> = BTreeSet::new();
+    tags.extend(original.iter().flat_map(|d| d.tags()));
+    tags.extend(current.iter().flat_map(|d| d.tags()));
+    let (oc, cc) = (creators(original), creators(current));
+    tags.into_iter()
+        .map(|tag| {
+            let o = original.and_then(|d| d.get(tag));
+            let c = current.and_then(|d| d.get(tag));
+            let path = format!("{prefix}{:04X},{:04X}", tag.0, tag.1);
+            let shown = c.or(o).expect("tag from one side");
+            let status = match (o, c) {
+                (Some(_), None) => Status::Removed,
+                (None, Some(_)) => Status::Added,
+                (Some(a), Some(b)) if !same(a, b) => Status::Modified,
+                _ => Status::Unchanged,
+            };
+            let creator = block_of(tag).and_then(|b| {
+                cc.iter()
+                    .chain(&oc)
+                    .find(|(g, e, _)| *g == tag.0 && *e == b)
+                    .map(|(_, _, s)| s.clone())
+            });
+            let items = match (o.map(|e| e.value()), c.map(|e| e.value())) {
+                (Some(Value::Sequence(_)), _) | (_, Some(Value::Sequence(_))) => {
+                    let oi = o.and_then(|e| e.items()).unwrap_or(&[]);
+                    let ci = c.and_then(|e| e.items()).unwrap_or(&[]);
+                    let n = oi.len().max(ci.len());
+                    Some(
+                        (0..n)
+                            .map(|i| tree(oi.get(i), ci.get(i), &format!("{path}/{i}/")))
+                            .collect::<Vec<Vec<Node>>>(),
+                    )
+                }
+                _ => None,
+            };
+            let status = match (&items, status) {
+                (Some(items), Status::Unchanged) if items.iter().flatten().any(Node::changed) => {
+                    Status::Modified
+                }
+                (_, s) => s,
+            };
+            Node {
+                path,
+                tag: tag_id(tag),
+                keyword: keyword(tag),
+                name: display_name(tag),
+                vr: shown.vr().to_string(),
+                value: c.map(display).unwrap_or_default(),
+                status,
+                original: if status == Status::Unchanged || o.is_none() {
+                    None
+                } else {
+                    o.map(display)
+                },
+                creator,
+                items,
+            }
+        })
+        .collect()
+}
+
+impl Node {
+    fn changed(&self) -> bool {
+        self.status != Status::Unchanged
+    }
+
+    /// Changed leaves: a removed or added element counts once, a sequence by its contents.
+    pub fn count_changes(nodes: &[Node]) -> usize {
+        nodes
+            .iter()
+            .map(|n| match (&n.items, n.status) {
+                (_, Status::Unchanged) => 0,
+                (_, Status::Removed | Status::Added) => 1,
+                (Some(items), Status::Modified) => items
+                    .iter()
+                    .map(|i| Node::count_changes(i))
+                    .sum::<usize>()
+                    .max(1),
+                (None, Status::Modified) => 1,
+            })
+            .sum()
+    }
+}

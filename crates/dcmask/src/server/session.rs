@@ -1,0 +1,173 @@
+//! Sessions: the files a user opened, the staged results, and the undo history.
+//!
+//! History is a list of snapshots; each Apply or edit pushes one. A snapshot holds
+//! `source` (the files as opened, plus edits made before any Apply) and `staged`
+//! (what Export would write). Apply always starts again from `source`, so applying
+//! another profile replaces the previous result instead of compounding it.
+
+use super::{ApiError, Shared};
+use dcmask_engine::{Mappings, Record};
+use dicom_object::DefaultDicomObject;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Sessions idle this long are dropped with their files.
+const IDLE: Duration = Duration::from_secs(30 * 60);
+
+/// One de-identified (or edited) version of a file.
+#[derive(Clone)]
+pub struct Staged {
+    pub object: Arc<DefaultDicomObject>,
+    /// The engine's record of the last Apply that produced this version.
+    pub record: Option<Arc<Record>>,
+    pub mappings: Arc<Mappings>,
+}
+
+/// The state of every open file at one point of the history.
+#[derive(Clone, Default)]
+pub struct Snapshot {
+    pub label: String,
+    /// Files in opening order: id → (source before Apply, staged result).
+    pub files: Vec<(String, Arc<DefaultDicomObject>, Staged)>,
+    /// The profile of the Apply in effect, if any.
+    pub applied: Option<String>,
+}
+
+pub struct OpenFile {
+    pub id: String,
+    pub name: String,
+    /// Exactly as opened; never changed.
+    pub original: Arc<DefaultDicomObject>,
+}
+
+pub struct Session {
+    pub files: Vec<OpenFile>,
+    pub history: Vec<Snapshot>,
+    /// Index of the current snapshot in `history`.
+    pub pos: usize,
+    pub next_id: usize,
+    pub last_used: Instant,
+}
+
+impl Session {
+    fn new() -> Session {
+        Session {
+            files: Vec::new(),
+            history: vec![Snapshot {
+                label: "Open".into(),
+                ..Snapshot::default()
+            }],
+            pos: 0,
+            next_id: 1,
+            last_used: Instant::now(),
+        }
+    }
+
+    pub fn current(&self) -> &Snapshot {
+        &self.history[self.pos]
+    }
+
+    /// Pushes a new snapshot, dropping any redo branch.
+    pub fn push(&mut self, snapshot: Snapshot) {
+        self.history.truncate(self.pos + 1);
+        self.history.push(snapshot);
+        self.pos += 1;
+    }
+
+    /// Opening or closing files is not an undoable step: it rewrites every snapshot.
+    pub fn add_file(&mut self, name: String, object: DefaultDicomObject) -> String {
+        let id = format!("f{}", self.next_id);
+        self.next_id += 1;
+        let object = Arc::new(object);
+        let staged = Staged {
+            object: object.clone(),
+            record: None,
+            mappings: Arc::default(),
+        };
+        for snap in &mut self.history {
+            snap.files
+                .push((id.clone(), object.clone(), staged.clone()));
+        }
+        self.files.push(OpenFile {
+            id: id.clone(),
+            name,
+            original: object,
+        });
+        id
+    }
+
+    pub fn close_file(&mut self, id: &str) -> Result<(), ApiError> {
+        let before = self.files.len();
+        self.files.retain(|f| f.id != id);
+        if self.files.len() == before {
+            return Err(ApiError::not_found("file"));
+        }
+        for snap in &mut self.history {
+            snap.files.retain(|(fid, _, _)| fid != id);
+        }
+        Ok(())
+    }
+
+    pub fn file(&self, id: &str) -> Result<&OpenFile, ApiError> {
+        self.files
+            .iter()
+            .find(|f| f.id == id)
+            .ok_or_else(|| ApiError::not_found("file"))
+    }
+
+    /// The current staged version of a file.
+    pub fn staged(&self, id: &str) -> Result<&Staged, ApiError> {
+        self.current()
+            .files
+            .iter()
+            .find(|(fid, _, _)| fid == id)
+            .map(|(_, _, s)| s)
+            .ok_or_else(|| ApiError::not_found("file"))
+    }
+}
+
+#[derive(Default)]
+pub struct Sessions(Mutex<HashMap<String, Arc<Mutex<Session>>>>);
+
+impl Sessions {
+    pub fn create(&self) -> String {
+        let mut raw = [0u8; 12];
+        getrandom::fill(&mut raw).expect("system randomness");
+        let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        self.0
+            .lock()
+            .expect("sessions lock")
+            .insert(id.clone(), Arc::new(Mutex::new(Session::new())));
+        id
+    }
+
+    pub fn get(&self, id: &str) -> Result<Arc<Mutex<Session>>, ApiError> {
+        let s = self
+            .0
+            .lock()
+            .expect("sessions lock")
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found("session"))?;
+        s.lock().expect("session lock").last_used = Instant::now();
+        Ok(s)
+    }
+
+    pub fn remove(&self, id: &str) -> bool {
+        self.0.lock().expect("sessions lock").remove(id).is_some()
+    }
+}
+
+/// Drops sessions idle for longer than `IDLE`, with their files.
+pub async fn reap_idle(app: Shared) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let mut map = app.sessions.0.lock().expect("sessions lock");
+        map.retain(|_, s| {
+            s.lock()
+                .map(|s| s.last_used.elapsed() < IDLE)
+                .unwrap_or(false)
+        });
+    }
+}
