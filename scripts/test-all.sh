@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every check of the project: format, lints, Rust unit and integration tests
+# (engine, batch, corpus, dciodvfy/dcmdump), and the browser tests in headless Chromium.
+# Needs: the Rust toolchain, Node.js with npm, /usr/bin/chromium, dcmtk and dicom3tools
+# (.ci/run installs them on a fresh Debian machine), and the corpus in ../shared/corpus
+# (or DCMASK_CORPUS).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DCMASK_CORPUS="${DCMASK_CORPUS:-$(cd .. && pwd)/shared/corpus}"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --workspace
+echo "== browser tests (headless Chromium)"
+cargo build -p dcmask
+(
+  cd tests/browser
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+  DCMASK_BIN="$(pwd)/../../target/debug/dcmask" npm test
+)
+echo "== all tests passed"
