@@ -43,14 +43,16 @@ pub fn year_only(value: &str) -> Option<String> {
     }
 }
 
-/// An AS value in years (`045Y` → 45, `006M` → 0).
+/// An AS value in years (`045Y` → 45, `006M` → 0); writers that drop the
+/// leading zeros (`75Y`) are read too.
 pub fn age_years(age: &str) -> Option<u32> {
     let a = age.trim();
-    if a.len() != 4 {
+    let (digits, unit) = a.split_at(a.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let n: u32 = a[..3].parse().ok()?;
-    match &a[3..] {
+    let n: u32 = digits.parse().ok()?;
+    match unit {
         "Y" => Some(n),
         "M" => Some(n / 12),
         "W" => Some(n / 52),
@@ -91,6 +93,8 @@ mod tests {
         assert_eq!(year_only("19350412").unwrap(), "19350101");
         assert_eq!(age_years("091Y"), Some(91));
         assert_eq!(age_years("018M"), Some(1));
+        assert_eq!(age_years("75Y"), Some(75));
+        assert_eq!(age_years("Y"), None);
         assert_eq!(years_between("19300615", "20200614"), Some(89));
         assert_eq!(years_between("19300615", "20200615"), Some(90));
     }
