@@ -157,6 +157,13 @@ test('seed: expert determination workflow with a custom profile', async () => {
 
   const inspected = inspectJson(exportPath);
   if (inspected !== null) {
+    // `dcmask inspect FILE --json` lists an entry per element of the file.
+    const report = JSON.parse(inspected);
+    if (Array.isArray(report.entries)) {
+      assert.ok(report.entries.length > 0, 'dcmask inspect lists the elements');
+      const hit = report.entries.filter((e) => e.tag === '(0008,103E)' || e.keyword === 'SeriesDescription');
+      assert.deepEqual(hit, [], 'dcmask inspect: Series Description absent');
+    }
     assert.ok(!/0008,?103E|SeriesDescription/i.test(inspected), 'dcmask inspect: Series Description absent');
     if (originalSeries) assert.ok(!inspected.includes(originalSeries.trim()), 'dcmask inspect: old Series Description text absent');
   }

@@ -94,11 +94,12 @@ test('view: frames, window presets, window/level drag, zoom, pan, reset', async 
   await page.mouse.up();
   await page.keyboard.up('Shift');
   assert.match(await img.evaluate((i) => i.style.transform), /translate\(50px, 30px\)/);
-  await screenshot(page, 'view-multiframe.png');
   await page.getByRole('button', { name: 'Reset' }).click();
   assert.equal(await page.locator('#zoom-readout').textContent(), '100%');
   assert.match(await img.evaluate((i) => i.style.transform), /translate\(0px, 0px\) scale\(1\)/);
   assert.equal(await page.getByRole('button', { name: 'Default' }).getAttribute('aria-pressed'), 'true');
+  await page.waitForTimeout(300);
+  await screenshot(page, 'view-multiframe.png');
 
   // Keyboard frame navigation on the focused viewport.
   await vp.focus();
