@@ -1,5 +1,11 @@
 // Shared helpers for the browser tests: start the real `dcmask serve`,
 // launch Chromium through playwright-core, open the page, find corpus files.
+//
+// Run:   cd tests/browser && npm install && npm test
+// Env:   DCMASK_BIN    server binary (default ../../target/debug/dcmask)
+//        DCMASK_CORPUS test corpus   (default ../../../shared/corpus)
+//        CHROMIUM_BIN  browser       (default /usr/bin/chromium)
+// Screenshots and downloads land in tests/browser/out/ (git-ignored).
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -46,6 +46,12 @@ export function clearError() {
 export function fail(e, title) {
   if (e && e.name === 'AbortError') return;
   console.error(e);
+  if (e && e.status === 404 && /^session not found/i.test(e.message || '')) {
+    // Sessions end after 30 minutes idle; the staged changes are gone with them.
+    error('This workbench session has ended (sessions close after 30 minutes without activity). '
+      + 'Reload the page and open the files again; nothing was written to disk.', { title: 'Session ended.' });
+    return;
+  }
   error(e, { title });
 }
 
