@@ -151,7 +151,7 @@ function renderPicker() {
       onclick: () => selectProfile(p.id),
     },
     h('span', { class: 'profile-label' }, p.label || p.id),
-    h('span', { class: 'badge rule-count', 'aria-label': `, ${count} rules` }, `${count} rules`));
+    h('span', { class: 'badge rule-count' }, `${count} rules`));
   }));
   const cur = profileById(a.profile);
   $('#profile-desc').textContent = cur ? (cur.description || '') : '';
