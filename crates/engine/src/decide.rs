@@ -393,6 +393,34 @@ impl Decider {
                     None,
                 ),
             ),
+            // Free text the table does not list (e.g. SR Text Value) can hold anything;
+            // it is often Type 1 in its item, so it is dummied, or cleaned when asked.
+            VR::ST | VR::LT | VR::UT | VR::UC => {
+                let cleaning = [
+                    ProfileOption::CleanDescriptors,
+                    ProfileOption::CleanStructuredContent,
+                ]
+                .into_iter()
+                .find(|o| self.has(*o));
+                match cleaning {
+                    Some(o) => (
+                        Action::Clean,
+                        rule(
+                            "free-text",
+                            "free text outside Table E.1-1, cleaned",
+                            Some(o),
+                        ),
+                    ),
+                    None => (
+                        Action::Dummy,
+                        rule(
+                            "free-text",
+                            "free text outside Table E.1-1 is replaced by a dummy",
+                            None,
+                        ),
+                    ),
+                }
+            }
             _ if dictionary_vr(tag).is_none() => (
                 Action::Remove,
                 rule(
@@ -560,6 +588,10 @@ mod tests {
         assert_eq!(decide(&p, Tag(0x0400, 0x0561), VR::SQ), Action::Remove);
         assert_eq!(decide(&p, Tag(0x0018, 0x9074), VR::DT), Action::Dummy);
         assert_eq!(decide(&p, Tag(0x0040, 0xA123), VR::PN), Action::Dummy);
+        assert_eq!(decide(&p, Tag(0x0040, 0xA160), VR::UT), Action::Dummy);
+        let mut c = p.clone();
+        c.options = vec![ProfileOption::CleanStructuredContent];
+        assert_eq!(decide(&c, Tag(0x0040, 0xA160), VR::UT), Action::Clean);
     }
 
     #[test]
