@@ -7,6 +7,8 @@ use crate::decide::{Action, Decider, Decision, Facts, PrivateKind, Source};
 use crate::error::{Error, Result};
 use crate::key::Key;
 use crate::markers::{add_markers, Temporal};
+use crate::options::ProfileOption;
+use crate::pixel::{self, RegionRules};
 use crate::plan::{DateShift, Plan};
 use crate::private::{block_of, is_creator, safe_private};
 use crate::pseudonym;
@@ -33,8 +35,20 @@ const DICOMDIR_CLASS: &str = "1.2.840.10008.1.3.10";
 pub const IMPLEMENTATION_CLASS_UID: &str = "2.25.302043645349391587962478346374416470071";
 pub const IMPLEMENTATION_VERSION: &str = concat!("DCMASK_", env!("CARGO_PKG_VERSION"));
 
-/// De-identifies one object according to the plan. Pixel data is not touched here.
+/// De-identifies one object according to the plan. With Clean Pixel Data, the shipped
+/// region rules blank burned-in text.
 pub fn deidentify(obj: DefaultDicomObject, plan: &Plan, key: &Key) -> Result<Outcome> {
+    deidentify_with_regions(obj, plan, key, RegionRules::shipped())
+}
+
+/// [`deidentify`] with the region rules to use for Clean Pixel Data (e.g. the shipped
+/// ones merged with a user's, [`RegionRules::shipped_with`]).
+pub fn deidentify_with_regions(
+    obj: DefaultDicomObject,
+    plan: &Plan,
+    key: &Key,
+    regions: &RegionRules,
+) -> Result<Outcome> {
     plan.validate()?;
     let meta = obj.meta().clone();
     if meta.media_storage_sop_class_uid().trim_end_matches('\0') == DICOMDIR_CLASS {
@@ -81,7 +95,16 @@ pub fn deidentify(obj: DefaultDicomObject, plan: &Plan, key: &Key) -> Result<Out
         temporal: Temporal::default(),
     };
     let original_identity = [text(tags::PATIENT_NAME), text(tags::PATIENT_ID)];
-    let mut out = walker.walk(ds, "");
+    // Boxes come from the original header: the walk empties Manufacturer and the like.
+    let pixel_assessment = plan
+        .effective_options()
+        .contains(&ProfileOption::CleanPixelData)
+        .then(|| pixel::assess(&ds, regions));
+    let out = walker.walk(ds, "");
+    let (mut out, transfer_syntax, pixels_cleaned) = match pixel_assessment {
+        Some(a) => pixel::clean(out, &meta, a, &mut walker.record)?,
+        None => (out, meta.transfer_syntax().to_string(), false),
+    };
     let identity_kept = [tags::PATIENT_NAME, tags::PATIENT_ID]
         .iter()
         .zip(&original_identity)
@@ -93,7 +116,13 @@ pub fn deidentify(obj: DefaultDicomObject, plan: &Plan, key: &Key) -> Result<Out
             orig.as_ref()
                 .is_some_and(|o| !o.is_empty() && now.as_ref() == Some(o))
         });
-    add_markers(&mut out, plan, walker.temporal, identity_kept, false);
+    add_markers(
+        &mut out,
+        plan,
+        walker.temporal,
+        identity_kept,
+        pixels_cleaned,
+    );
 
     let instance = match out
         .get(tags::SOP_INSTANCE_UID)
@@ -103,7 +132,7 @@ pub fn deidentify(obj: DefaultDicomObject, plan: &Plan, key: &Key) -> Result<Out
         None => walker.map_uid(meta.media_storage_sop_instance_uid()),
     };
     let new_meta = FileMetaTableBuilder::new()
-        .transfer_syntax(meta.transfer_syntax())
+        .transfer_syntax(transfer_syntax)
         .media_storage_sop_class_uid(meta.media_storage_sop_class_uid().trim_end_matches('\0'))
         .media_storage_sop_instance_uid(instance)
         .implementation_class_uid(IMPLEMENTATION_CLASS_UID)

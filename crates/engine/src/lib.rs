@@ -15,6 +15,7 @@ pub mod io;
 pub mod key;
 pub mod markers;
 pub mod options;
+pub mod pixel;
 pub mod plan;
 pub mod private;
 pub mod pseudonym;
@@ -24,7 +25,7 @@ pub mod rules;
 pub mod table;
 pub mod tag;
 
-pub use apply::{deidentify, Outcome};
+pub use apply::{deidentify, deidentify_with_regions, Outcome};
 pub use decide::{rule_list, Action, Decider, Decision, RuleEntry};
 pub use error::{Error, Result};
 pub use key::Key;

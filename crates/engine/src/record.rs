@@ -34,6 +34,8 @@ pub struct Record {
     pub cleaned: CleanCounts,
     /// Pixel regions blanked, with their source (filled by the pixel cleaner).
     pub pixel_boxes: Vec<PixelBox>,
+    /// Why the image may still carry burned-in text that was not cleaned.
+    pub pixel_warnings: Vec<String>,
 }
 
 /// A blanked rectangle of the image and why.

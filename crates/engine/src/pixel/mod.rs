@@ -1,0 +1,92 @@
+//! Clean Pixel Data: blanking burned-in identifying text.
+//!
+//! Regions come from header-matched rules ([`RegionRules`], shipped and user-given) or,
+//! later, from rectangles drawn in the workbench; both go through [`blank_boxes`].
+//! Text is not detected in the pixels (no OCR): when no rule matches an image that may
+//! carry text, the record says so instead of claiming it clean.
+
+pub mod blank;
+pub mod regions;
+
+pub use blank::{blank_boxes, clip, EXPLICIT_VR_LE};
+pub use regions::{Condition, RegionError, RegionRule, RegionRules};
+
+use crate::error::Result;
+use crate::record::{PixelBox, Record};
+use dicom_dictionary_std::tags;
+use dicom_object::meta::FileMetaTable;
+use dicom_object::InMemDicomObject;
+
+/// Modalities whose images often carry burned-in text.
+pub const TEXT_PRONE_MODALITIES: [&str; 5] = ["US", "SC", "OT", "XC", "ES"];
+
+/// What the original header says about the pixels, taken before the header is cleaned.
+#[derive(Debug, Clone, Default)]
+pub struct Assessment {
+    /// Boxes of every matching rule, clipped to the image.
+    pub boxes: Vec<PixelBox>,
+    /// Why text may be in the image although no rule matched.
+    pub warning: Option<String>,
+}
+
+/// Finds the boxes for an original (not yet de-identified) header.
+pub fn assess(ds: &InMemDicomObject, rules: &RegionRules) -> Assessment {
+    let boxes = rules.boxes(ds);
+    let warning = if boxes.is_empty() && ds.get(tags::PIXEL_DATA).is_some() {
+        text_risk(ds)
+    } else {
+        None
+    };
+    Assessment { boxes, warning }
+}
+
+/// Why an image may carry burned-in text, if its header suggests so.
+pub fn text_risk(ds: &InMemDicomObject) -> Option<String> {
+    let text = |t| {
+        ds.get(t)
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim_matches(['\0', ' ']).to_ascii_uppercase())
+    };
+    if text(tags::BURNED_IN_ANNOTATION).as_deref() == Some("YES") {
+        return Some(
+            "burned-in text possible, not cleaned: Burned In Annotation (0028,0301) is YES \
+             and no region rule matches"
+                .into(),
+        );
+    }
+    let modality = text(tags::MODALITY)?;
+    TEXT_PRONE_MODALITIES.contains(&modality.as_str()).then(|| {
+        format!(
+            "burned-in text possible, not cleaned: modality {modality} often carries \
+                 text and no region rule matches"
+        )
+    })
+}
+
+/// Applies an assessment to the de-identified data set: blanks the boxes (recording each)
+/// or records the warning. Returns the data set, its transfer syntax and whether pixels
+/// were blanked.
+pub(crate) fn clean(
+    out: InMemDicomObject,
+    meta: &FileMetaTable,
+    assessment: Assessment,
+    record: &mut Record,
+) -> Result<(InMemDicomObject, String, bool)> {
+    let ts = meta.transfer_syntax().trim_end_matches('\0').to_string();
+    if let Some(w) = assessment.warning {
+        record.pixel_warnings.push(w);
+    }
+    if assessment.boxes.is_empty() || out.get(tags::PIXEL_DATA).is_none() {
+        return Ok((out, ts, false));
+    }
+    let mut file = out.with_exact_meta(meta.clone());
+    let applied = blank_boxes(&mut file, &assessment.boxes)?;
+    let ts = file
+        .meta()
+        .transfer_syntax()
+        .trim_end_matches('\0')
+        .to_string();
+    let cleaned = !applied.is_empty();
+    record.pixel_boxes.extend(applied);
+    Ok((file.into_inner(), ts, cleaned))
+}
