@@ -248,12 +248,23 @@ struct ApplyRequest {
     private: Option<String>,
 }
 
-fn plan_from(req: ApplyRequest) -> ApiResult<Plan> {
+/// Parses a JSON body into `T`, answering a JSON error (not axum's plain-text rejection).
+fn body_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("invalid request: {e}")))
+}
+
+fn plan_from(body: &[u8]) -> ApiResult<Plan> {
+    let mut value: Value = body_json(body)?;
+    // Rules from the page go through the same validation, and messages, as a rule file.
+    let rules = value
+        .as_object_mut()
+        .and_then(|o| o.remove("custom_rules"))
+        .unwrap_or(Value::Array(Vec::new()));
+    let rules = parse_rules(&rules.to_string()).map_err(|e| ApiError::bad(e.to_string()))?;
+    let req: ApplyRequest =
+        serde_json::from_value(value).map_err(|e| ApiError::bad(format!("invalid plan: {e}")))?;
     let mut plan = req.plan;
-    // Rules from the page go through the same validation as a rule file.
-    let text =
-        serde_json::to_string(&plan.custom_rules).map_err(|e| ApiError::bad(e.to_string()))?;
-    plan.custom_rules = parse_rules(&text).map_err(|e| ApiError::bad(e.to_string()))?;
+    plan.custom_rules = rules;
     match req.private.as_deref() {
         None | Some("remove") => {}
         Some("safe") => plan.options.push(ProfileOption::RetainSafePrivate),
@@ -271,9 +282,9 @@ fn plan_from(req: ApplyRequest) -> ApiResult<Plan> {
 async fn apply(
     State(app): State<Shared>,
     Path(sid): Path<String>,
-    Json(req): Json<ApplyRequest>,
+    body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let plan = plan_from(req)?;
+    let plan = plan_from(&body)?;
     let s = session(&app, &sid)?;
     let sources: Vec<(String, Arc<DefaultDicomObject>)> = {
         let s = s.lock().expect("session lock");
@@ -387,8 +398,9 @@ struct EditRequest {
 async fn edit_element(
     State(app): State<Shared>,
     Path((sid, fid)): Path<(String, String)>,
-    Json(req): Json<EditRequest>,
+    body: Bytes,
 ) -> ApiResult<Json<Value>> {
+    let req: EditRequest = body_json(&body)?;
     if req.path.starts_with("meta/") {
         return Err(ApiError::bad(
             "the file meta group is written by dcmask and cannot be edited",
@@ -660,7 +672,8 @@ struct SerializeRequest {
     rules: Vec<Value>,
 }
 
-async fn serialize_rules(Json(req): Json<SerializeRequest>) -> ApiResult<Response> {
+async fn serialize_rules(body: Bytes) -> ApiResult<Response> {
+    let req: SerializeRequest = body_json(&body)?;
     // Only the file's own fields are kept (the page may add display fields such as `name`).
     let clean: Vec<Value> = req
         .rules
