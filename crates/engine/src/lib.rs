@@ -22,6 +22,7 @@ pub mod pseudonym;
 pub mod record;
 pub mod report;
 pub mod rules;
+pub mod stream;
 pub mod table;
 pub mod tag;
 

@@ -1,0 +1,177 @@
+//! The resume journal, `OUTDIR/.dcmask/journal.jsonl`: one JSON line per finished file.
+//!
+//! A line is appended (one `write`) after the file's output was renamed into place, so a
+//! line means "this output is complete". A rerun with the same command skips a file whose
+//! line matches (same input path, size and modification time) and whose output still
+//! exists, and takes its report entry, counts and identifier mappings from the line: the
+//! report and mapping files of a resumed run are the same as those of an uninterrupted one.
+//! A torn last line (killed mid-write) is ignored. A file that was renamed but not yet
+//! journaled is simply done again (same bytes).
+//!
+//! The first line holds a keyed fingerprint of the configuration (dcmask version, plan,
+//! key, naming, inputs); a run with another configuration refuses to write into the
+//! folder. Inputs are identified by a keyed hash of their relative path, not the path.
+//! The journal holds the identifier mappings (originals!) like `uid_mapping.csv`; it is
+//! created readable by the user only. Nothing is fsynced: the guarantee covers
+//! interruption of the process (Ctrl-C, kill, crash), not loss of power.
+
+use anyhow::{bail, Context, Result};
+use dcmask_engine::Key;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub const DIR: &str = ".dcmask";
+const NAME: &str = "journal.jsonl";
+const FORMAT: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Head {
+    dcmask_journal: u32,
+    config: String,
+}
+
+/// One finished file, as journaled.
+#[derive(Serialize, Deserialize, Clone, Default)]
+pub struct Done {
+    /// Keyed hash of the input's root index and relative path.
+    pub k: String,
+    pub size: u64,
+    pub mtime: u64,
+    /// Output path relative to OUTDIR, `/`-separated.
+    pub out: String,
+    pub changed: u64,
+    pub bytes_out: u64,
+    pub mode: String,
+    pub actions: BTreeMap<String, u64>,
+    pub rules: BTreeMap<String, u64>,
+    pub uids: Vec<(String, String)>,
+    pub pids: Vec<(String, String)>,
+    /// This input's earlier line no longer holds (its output was taken by another input).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub void: bool,
+}
+
+pub struct Journal {
+    file: Mutex<File>,
+}
+
+/// Opens (or starts) the journal of `outdir`, locking it against a concurrent run, and
+/// returns the finished files of earlier runs by input hash.
+pub fn open(outdir: &Path, config: &str) -> Result<(Journal, HashMap<String, Done>)> {
+    let dir = outdir.join(DIR);
+    let path = dir.join(NAME);
+    let exists = path.exists();
+    if !exists {
+        let foreign = std::fs::read_dir(outdir)
+            .with_context(|| format!("cannot read the output folder {}", outdir.display()))?
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name() != DIR);
+        if foreign {
+            bail!(
+                "the output folder {} is not empty and holds no dcmask run: choose a new or empty folder",
+                outdir.display()
+            );
+        }
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut file = opts
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    if file.try_lock().is_err() {
+        bail!(
+            "another dcmask run is writing into {}: wait for it to finish",
+            outdir.display()
+        );
+    }
+    let mut done = HashMap::new();
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut lines = bytes.split(|&b| b == b'\n');
+    match lines.next().filter(|l| !l.is_empty()) {
+        None => {
+            let head = serde_json::to_string(&Head {
+                dcmask_journal: FORMAT,
+                config: config.to_string(),
+            })?;
+            file.write_all(format!("{head}\n").as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Some(first) => {
+            if !bytes.ends_with(b"\n") {
+                // End the torn line so the next one starts clean.
+                file.write_all(b"\n").context("cannot write the journal")?;
+            }
+            match serde_json::from_slice::<Head>(first) {
+                Ok(h) if h.dcmask_journal == FORMAT && h.config == config => {}
+                _ => bail!(
+                    "the output folder {} holds a dcmask run with other inputs, profile, options, naming, key or dcmask version: choose a new folder (or delete it to start over)",
+                    outdir.display()
+                ),
+            }
+            for line in lines {
+                // A torn line from an interrupted run is not JSON: skip it.
+                if let Ok(d) = serde_json::from_slice::<Done>(line) {
+                    if d.void {
+                        done.remove(&d.k);
+                    } else {
+                        done.insert(d.k.clone(), d);
+                    }
+                }
+            }
+        }
+    }
+    Ok((
+        Journal {
+            file: Mutex::new(file),
+        },
+        done,
+    ))
+}
+
+impl Journal {
+    pub fn append(&self, done: &Done) -> Result<()> {
+        let mut line = serde_json::to_vec(done)?;
+        line.push(b'\n');
+        let mut f = self.file.lock().expect("journal lock");
+        f.write_all(&line).context("cannot write the journal")
+    }
+}
+
+/// The journal key of an input: a keyed hash, so the journal names no input path.
+pub fn input_key(key: &Key, root: usize, rel: &Path) -> String {
+    let mut msg = root.to_string().into_bytes();
+    msg.push(0);
+    msg.extend_from_slice(rel.as_os_str().as_encoded_bytes());
+    hex(&key.mac_in("dcmask batch input", &msg)[..16])
+}
+
+/// A keyed fingerprint of everything that decides the output.
+pub fn config_fingerprint(key: &Key, parts: &serde_json::Value) -> String {
+    hex(&key.mac_in("dcmask batch config", parts.to_string().as_bytes())[..16])
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `a/b/c` for a relative path, whatever the platform.
+pub fn slash_path(p: &Path) -> String {
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+pub fn path_from_slash(s: &str) -> PathBuf {
+    s.split('/').collect()
+}

@@ -1,0 +1,324 @@
+//! Finding the input files and giving each a neutral output name.
+//!
+//! The walk is sorted (by file name bytes) so the same inputs always give the same
+//! layout. Every input folder maps to `DIR0001`-style names and every file to
+//! `IMG00001.dcm`-style names, numbered per folder in sorted order: input names can
+//! carry PHI (a folder named after the patient), output names never do. Numbers are
+//! given to every regular file, DICOM or not, so a file's output name does not depend on
+//! what the other files contain (the skipped ones leave gaps).
+//!
+//! One folder given as the only input maps to OUTDIR itself; otherwise each input folder
+//! becomes a `DIR0001`-style folder of OUTDIR and each input file an `IMG00001.dcm`-style
+//! file of OUTDIR, numbered in command-line order.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Component, Path, PathBuf};
+
+/// One input file and where its output goes (with counter naming).
+pub struct Item {
+    /// Index of the command-line input it was found under.
+    pub root: usize,
+    /// Path relative to that input (its file name when the input is a file).
+    pub rel: PathBuf,
+    /// Path to open.
+    pub src: PathBuf,
+    /// Output folder relative to OUTDIR (counter naming).
+    pub out_dir: PathBuf,
+    /// Output file name (counter naming).
+    pub out_name: String,
+    pub size: u64,
+    /// Modification time in nanoseconds since the epoch (0 when unknown).
+    pub mtime: u64,
+    /// A folder that could not be read: reported as a failure, never processed.
+    pub walk_error: Option<String>,
+}
+
+/// What the walk left out.
+#[derive(Default)]
+pub struct WalkStats {
+    /// Sockets, FIFOs, devices: never opened.
+    pub not_regular: u64,
+    /// Symbolic links to folders: not followed (loops).
+    pub dir_links: u64,
+}
+
+pub fn file_name(n: usize) -> String {
+    format!("IMG{n:05}.dcm")
+}
+
+pub fn dir_name(n: usize) -> String {
+    format!("DIR{n:04}")
+}
+
+/// Walks the inputs in order and names every file's output.
+pub fn walk(inputs: &[PathBuf]) -> Result<(Vec<Item>, WalkStats)> {
+    let mut items = Vec::new();
+    let mut stats = WalkStats::default();
+    if let [only] = inputs {
+        if only.is_dir() {
+            walk_dir(
+                only,
+                0,
+                Path::new(""),
+                Path::new(""),
+                &mut items,
+                &mut stats,
+            );
+            return Ok((items, stats));
+        }
+    }
+    let (mut files, mut dirs) = (0, 0);
+    for (root, input) in inputs.iter().enumerate() {
+        let meta = std::fs::metadata(input)
+            .with_context(|| format!("cannot read input {}", input.display()))?;
+        if meta.is_dir() {
+            dirs += 1;
+            walk_dir(
+                input,
+                root,
+                Path::new(""),
+                Path::new(&dir_name(dirs)),
+                &mut items,
+                &mut stats,
+            );
+        } else if meta.is_file() {
+            files += 1;
+            let name = input
+                .file_name()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| input.clone());
+            items.push(item(
+                root,
+                name,
+                input.clone(),
+                PathBuf::new(),
+                files,
+                &meta,
+            ));
+        } else {
+            bail!("input {} is neither a file nor a folder", input.display());
+        }
+    }
+    Ok((items, stats))
+}
+
+fn item(
+    root: usize,
+    rel: PathBuf,
+    src: PathBuf,
+    out_dir: PathBuf,
+    n: usize,
+    meta: &std::fs::Metadata,
+) -> Item {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    Item {
+        root,
+        rel,
+        src,
+        out_dir,
+        out_name: file_name(n),
+        size: meta.len(),
+        mtime,
+        walk_error: None,
+    }
+}
+
+fn walk_dir(
+    dir: &Path,
+    root: usize,
+    rel: &Path,
+    out: &Path,
+    items: &mut Vec<Item>,
+    stats: &mut WalkStats,
+) {
+    let entries = match std::fs::read_dir(dir).and_then(|rd| rd.collect::<Result<Vec<_>, _>>()) {
+        Ok(e) => e,
+        Err(e) => {
+            items.push(Item {
+                root,
+                rel: rel.to_path_buf(),
+                src: dir.to_path_buf(),
+                out_dir: out.to_path_buf(),
+                out_name: String::new(),
+                size: 0,
+                mtime: 0,
+                walk_error: Some(format!("cannot read folder: {}", e.kind())),
+            });
+            return;
+        }
+    };
+    let mut entries: Vec<_> = entries.into_iter().map(|e| (e.file_name(), e)).collect();
+    entries.sort_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
+    let (mut files, mut dirs) = (0, 0);
+    let mut subdirs = Vec::new();
+    for (name, entry) in entries {
+        let path = entry.path();
+        let Ok(ft) = entry.file_type() else {
+            stats.not_regular += 1;
+            continue;
+        };
+        let meta = if ft.is_symlink() {
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_dir() => {
+                    stats.dir_links += 1;
+                    continue;
+                }
+                Ok(m) => m,
+                Err(_) => {
+                    stats.not_regular += 1;
+                    continue;
+                }
+            }
+        } else if ft.is_dir() {
+            dirs += 1;
+            subdirs.push((name, path, dirs));
+            continue;
+        } else {
+            match entry.metadata() {
+                Ok(m) => m,
+                Err(_) => {
+                    stats.not_regular += 1;
+                    continue;
+                }
+            }
+        };
+        if !meta.is_file() {
+            stats.not_regular += 1;
+            continue;
+        }
+        files += 1;
+        items.push(item(
+            root,
+            rel.join(&name),
+            path,
+            out.to_path_buf(),
+            files,
+            &meta,
+        ));
+    }
+    // Files of a folder first, then its subfolders, each in sorted order.
+    for (name, path, n) in subdirs {
+        walk_dir(
+            &path,
+            root,
+            &rel.join(&name),
+            &out.join(dir_name(n)),
+            items,
+            stats,
+        );
+    }
+}
+
+/// An absolute, normalised form of `p`, resolving symbolic links in the part that exists.
+pub fn resolve(p: &Path) -> Result<PathBuf> {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .context("cannot read the current folder")?
+            .join(p)
+    };
+    let mut existing = abs.clone();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(c) = existing.canonicalize() {
+            let mut out = c;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return Ok(normalise(&out));
+        }
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name.to_os_string());
+                existing = parent.to_path_buf();
+            }
+            _ => return Ok(normalise(&abs)),
+        }
+    }
+}
+
+fn normalise(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Refuses an output folder inside an input folder (or equal to it), and an input inside
+/// the output folder: dcmask never writes where it reads.
+pub fn check_output(out: &Path, inputs: &[PathBuf]) -> Result<()> {
+    let out_r = resolve(out)?;
+    for input in inputs {
+        let in_r = resolve(input)?;
+        if input.is_dir() && out_r.starts_with(&in_r) {
+            bail!(
+                "the output folder {} is inside the input folder {}: dcmask never writes into an input; choose an output folder elsewhere",
+                out.display(),
+                input.display()
+            );
+        }
+        if in_r.starts_with(&out_r) {
+            bail!(
+                "the input {} is inside the output folder {}: choose an output folder elsewhere",
+                input.display(),
+                out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A path component made safe and free of structure: letters, digits, `.`, `-`, `_`.
+pub fn safe_component(s: &str, empty: &str) -> String {
+    let t: String = s
+        .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if t.is_empty() || t.chars().all(|c| c == '.') {
+        empty.to_string()
+    } else {
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_are_safe() {
+        assert_eq!(safe_component("1.2.3\0", "X"), "1.2.3");
+        assert_eq!(safe_component("../..", "X"), "_.._..");
+        assert_eq!(safe_component("..", "X"), "X");
+        assert_eq!(safe_component(" ", "X"), "X");
+        assert_eq!(safe_component("a/b\\c", "X"), "a_b_c");
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(file_name(1), "IMG00001.dcm");
+        assert_eq!(file_name(123456), "IMG123456.dcm");
+        assert_eq!(dir_name(7), "DIR0007");
+    }
+}

@@ -1,0 +1,61 @@
+//! The plan flags shared by `dcmask anonymize` and `dcmask inspect`.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use dcmask_engine::{parse_rules, DateShift, Plan, ProfileId, ProfileOption};
+use std::path::PathBuf;
+
+/// Plan flags shared by `anonymize` and `inspect`.
+#[derive(Args, Clone)]
+pub struct PlanArgs {
+    /// basic, hipaa, pixel or custom.
+    #[arg(long, default_value = "basic")]
+    pub profile: String,
+    /// Custom rules file (custom_anonymization_profile.json); implies --profile custom.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// Base profile of custom rules.
+    #[arg(long, default_value = "basic")]
+    pub base: String,
+    /// A PS3.15 option, e.g. retain_uids (repeatable).
+    #[arg(long = "option")]
+    pub options: Vec<String>,
+    /// Shift dates by DAYS, or `auto` for a keyed per-patient offset.
+    #[arg(long)]
+    pub date_shift: Option<String>,
+    /// Key file; by default a key created on first use in the data directory.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+}
+
+impl PlanArgs {
+    pub fn to_plan(&self) -> Result<Plan> {
+        let mut profile = ProfileId::from_id(&self.profile)
+            .ok_or_else(|| anyhow::anyhow!("unknown profile `{}`", self.profile))?;
+        let mut plan = Plan::builtin(profile);
+        if let Some(path) = &self.rules {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read rules file {}", path.display()))?;
+            plan.custom_rules = parse_rules(&text)
+                .with_context(|| format!("invalid rules file {}", path.display()))?;
+            profile = ProfileId::Custom;
+        }
+        plan.profile = profile;
+        plan.base = ProfileId::from_id(&self.base)
+            .ok_or_else(|| anyhow::anyhow!("unknown base profile `{}`", self.base))?;
+        for o in &self.options {
+            plan.options.push(
+                ProfileOption::from_id(o).ok_or_else(|| anyhow::anyhow!("unknown option `{o}`"))?,
+            );
+        }
+        plan.date_shift = match self.date_shift.as_deref() {
+            None => None,
+            Some("auto") => Some(DateShift::Auto(dcmask_engine::plan::AutoShift::Auto)),
+            Some(n) => Some(DateShift::Days(n.parse().with_context(|| {
+                format!("--date-shift takes a number of days or `auto`, not `{n}`")
+            })?)),
+        };
+        plan.validate()?;
+        Ok(plan)
+    }
+}
