@@ -2,6 +2,7 @@
 
 mod batch;
 mod keystore;
+mod ocr;
 mod profile_cmd;
 mod server;
 

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::key::Key;
 use crate::markers::{add_markers, Temporal};
 use crate::options::ProfileOption;
-use crate::pixel::{self, RegionRules};
+use crate::pixel::{self, PixelTools, RegionRules};
 use crate::plan::{DateShift, Plan};
 use crate::private::{block_of, is_creator, safe_private};
 use crate::pseudonym;
@@ -49,6 +49,19 @@ pub fn deidentify_with_regions(
     key: &Key,
     regions: &RegionRules,
 ) -> Result<Outcome> {
+    deidentify_with(obj, plan, key, &PixelTools::rules(regions))
+}
+
+/// [`deidentify`] with everything Clean Pixel Data may use: region rules, a text detector
+/// (OCR, run on the original pixels when [`pixel::detect::needs_ocr`]), manual boxes and
+/// the ids of proposed boxes the user switched off. Which detected text is blanked is
+/// the plan's [`Plan::pixel_text`].
+pub fn deidentify_with(
+    obj: DefaultDicomObject,
+    plan: &Plan,
+    key: &Key,
+    tools: &PixelTools,
+) -> Result<Outcome> {
     plan.validate()?;
     let meta = obj.meta().clone();
     if meta.media_storage_sop_class_uid().trim_end_matches('\0') == DICOMDIR_CLASS {
@@ -58,6 +71,12 @@ pub fn deidentify_with_regions(
                 .into(),
         ));
     }
+    // Boxes come from the original object: the walk empties Manufacturer and the like,
+    // and OCR must read the pixels before anything else changes them.
+    let pixel_assessment = plan
+        .effective_options()
+        .contains(&ProfileOption::CleanPixelData)
+        .then(|| pixel::Assessment::from(pixel::propose(&obj, tools, plan.pixel_text)));
     let ds = obj.into_inner();
     let text = |t: Tag| {
         ds.get(t)
@@ -95,11 +114,6 @@ pub fn deidentify_with_regions(
         temporal: Temporal::default(),
     };
     let original_identity = [text(tags::PATIENT_NAME), text(tags::PATIENT_ID)];
-    // Boxes come from the original header: the walk empties Manufacturer and the like.
-    let pixel_assessment = plan
-        .effective_options()
-        .contains(&ProfileOption::CleanPixelData)
-        .then(|| pixel::assess(&ds, regions));
     let out = walker.walk(ds, "");
     let (mut out, transfer_syntax, pixels_cleaned) = match pixel_assessment {
         Some(a) => pixel::clean(out, &meta, a, &mut walker.record)?,

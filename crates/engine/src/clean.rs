@@ -146,13 +146,73 @@ impl Identifiers {
         }
     }
 
-    fn category_of(&self, token: &str) -> Option<Category> {
+    /// The category of the identifying value the token equals once normalised
+    /// (lower-case alphanumerics), if any.
+    pub fn category_of(&self, token: &str) -> Option<Category> {
         let n = normalise(token);
         if n.is_empty() {
             return None;
         }
         self.0.get(&n).copied()
     }
+
+    /// Like [`category_of`](Self::category_of), also accepting what text burned into an
+    /// image and read back by OCR looks like: a truncated value (`PATIENTFI..` for
+    /// `PATIENTFIVE`, at least 4 characters) or one misread character (at least 5).
+    pub fn approx_category_of(&self, token: &str) -> Option<Category> {
+        if let Some(c) = self.category_of(token) {
+            return Some(c);
+        }
+        let n: Vec<char> = normalise(token).chars().collect();
+        if n.len() < 4 {
+            return None;
+        }
+        let truncated = token.trim_end().ends_with("..") || token.trim_end().ends_with('…');
+        // The smallest category, so that the answer does not depend on the map's order.
+        self.0
+            .iter()
+            .filter_map(|(v, c)| {
+                let v: Vec<char> = v.chars().collect();
+                let prefix = (truncated || n.len() >= 5) && v.len() > n.len() && v.starts_with(&n);
+                let one_off = n.len() >= 5 && v.len() == n.len() && {
+                    n.iter().zip(&v).filter(|(a, b)| a != b).count() == 1
+                };
+                (prefix || one_off).then_some(*c)
+            })
+            .min()
+    }
+}
+
+impl Category {
+    /// The category as records name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Category::Name => "name",
+            Category::Identifier => "identifier",
+            Category::Date => "date",
+            Category::Address => "address",
+            Category::Phone => "phone",
+            Category::Email => "email",
+            Category::Number => "number",
+        }
+    }
+}
+
+/// The category of the first identifying pattern (e-mail, date, phone number, run of five
+/// or more digits) found in the text, if any: the patterns [`clean_text`] drops.
+pub fn pattern_category(text: &str) -> Option<Category> {
+    patterns()
+        .iter()
+        .find(|(re, _)| re.is_match(text))
+        .map(|(_, c)| *c)
+}
+
+/// Where the identifying patterns of [`pattern_category`] match in the text (byte ranges).
+pub fn pattern_spans(text: &str) -> Vec<(std::ops::Range<usize>, Category)> {
+    patterns()
+        .iter()
+        .flat_map(|(re, c)| re.find_iter(text).map(move |m| (m.range(), *c)))
+        .collect()
 }
 
 fn patterns() -> &'static [(Regex, Category)] {

@@ -26,7 +26,7 @@ pub mod stream;
 pub mod table;
 pub mod tag;
 
-pub use apply::{deidentify, deidentify_with_regions, Outcome};
+pub use apply::{deidentify, deidentify_with, deidentify_with_regions, Outcome};
 pub use decide::{rule_list, Action, Decider, Decision, RuleEntry};
 pub use error::{Error, Result};
 pub use key::Key;

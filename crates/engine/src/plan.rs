@@ -1,6 +1,7 @@
 //! A plan: which profile, which options, how to shift dates, and the custom rules.
 
 use crate::options::ProfileOption;
+use crate::pixel::TextMode;
 use crate::rules::CustomRule;
 use serde::{Deserialize, Serialize};
 
@@ -90,6 +91,9 @@ pub struct Plan {
     pub date_shift: Option<DateShift>,
     #[serde(default)]
     pub custom_rules: Vec<CustomRule>,
+    /// With Clean Pixel Data: which text found by a detector is blanked.
+    #[serde(default, skip_serializing_if = "TextMode::is_default")]
+    pub pixel_text: TextMode,
 }
 
 fn basic() -> ProfileId {
@@ -116,6 +120,7 @@ impl Plan {
             options: Vec::new(),
             date_shift: None,
             custom_rules: Vec::new(),
+            pixel_text: TextMode::Identifying,
         }
     }
 

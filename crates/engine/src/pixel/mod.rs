@@ -1,14 +1,19 @@
 //! Clean Pixel Data: blanking burned-in identifying text.
 //!
-//! Regions come from header-matched rules ([`RegionRules`], shipped and user-given) or,
-//! later, from rectangles drawn in the workbench; both go through [`blank_boxes`].
-//! Text is not detected in the pixels (no OCR): when no rule matches an image that may
-//! carry text, the record says so instead of claiming it clean.
+//! Boxes come from header-matched rules ([`RegionRules`], shipped and user-given), from
+//! words a [`TextDetector`] (OCR, given by the caller) finds in the pixels ([`detect`]),
+//! and from rectangles drawn in the workbench; all go through [`blank_boxes`]. Without a
+//! detector, when no rule matches an image that may carry text, the record says so
+//! instead of claiming it clean.
 
 pub mod blank;
+pub mod detect;
 pub mod regions;
 
 pub use blank::{blank_boxes, clip, EXPLICIT_VR_LE};
+pub use detect::{
+    propose, BoxKind, GrayImage, PixelTools, Proposal, ProposedBox, TextDetector, TextMode, Word,
+};
 pub use regions::{Condition, RegionError, RegionRule, RegionRules};
 
 use crate::error::Result;
@@ -26,18 +31,28 @@ pub struct Assessment {
     /// Boxes of every matching rule, clipped to the image.
     pub boxes: Vec<PixelBox>,
     /// Why text may be in the image although no rule matched.
-    pub warning: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+impl From<Proposal> for Assessment {
+    /// The enabled boxes of a proposal, with its warnings.
+    fn from(p: Proposal) -> Assessment {
+        Assessment {
+            boxes: p.enabled(),
+            warnings: p.warnings,
+        }
+    }
 }
 
 /// Finds the boxes for an original (not yet de-identified) header.
 pub fn assess(ds: &InMemDicomObject, rules: &RegionRules) -> Assessment {
     let boxes = rules.boxes(ds);
-    let warning = if boxes.is_empty() && ds.get(tags::PIXEL_DATA).is_some() {
-        text_risk(ds)
+    let warnings = if boxes.is_empty() && ds.get(tags::PIXEL_DATA).is_some() {
+        text_risk(ds).into_iter().collect()
     } else {
-        None
+        Vec::new()
     };
-    Assessment { boxes, warning }
+    Assessment { boxes, warnings }
 }
 
 /// Why an image may carry burned-in text, if its header suggests so.
@@ -73,9 +88,7 @@ pub(crate) fn clean(
     record: &mut Record,
 ) -> Result<(InMemDicomObject, String, bool)> {
     let ts = meta.transfer_syntax().trim_end_matches('\0').to_string();
-    if let Some(w) = assessment.warning {
-        record.pixel_warnings.push(w);
-    }
+    record.pixel_warnings.extend(assessment.warnings);
     if assessment.boxes.is_empty() || out.get(tags::PIXEL_DATA).is_none() {
         return Ok((out, ts, false));
     }

@@ -1,0 +1,771 @@
+//! Text detection: boxes of burned-in words found by a [`TextDetector`] (OCR), kept when
+//! they are, or may be, identifying.
+//!
+//! The engine never runs OCR itself: the caller hands it a detector (the `dcmask` binary
+//! wraps Tesseract). The engine decodes frames to 8-bit grey, asks the detector for words,
+//! and classifies each word against the identifying values of the same header
+//! ([`Identifiers`]) and the patterns of free-text cleaning (dates, phone numbers, runs of
+//! digits). Recognised text is never written to a record, a log or an error: only the
+//! category of an identifying word is.
+
+use super::{RegionRules, TEXT_PRONE_MODALITIES};
+use crate::clean::{pattern_category, pattern_spans, Category, Identifiers};
+use crate::error::{Error, Result};
+use crate::record::PixelBox;
+use dicom_dictionary_std::tags;
+use dicom_object::{DefaultDicomObject, InMemDicomObject};
+use dicom_pixeldata::{ConvertOptions, PixelDecoder};
+use serde::{Deserialize, Serialize};
+
+/// Modalities OCR always looks at, even when a region rule matched: those whose images
+/// often carry text, and projection radiography whose overlays get burned in.
+pub const OCR_MODALITIES: [&str; 7] = ["US", "SC", "OT", "XC", "ES", "DX", "CR"];
+
+/// An 8-bit greyscale image, row-major, `width * height` bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GrayImage {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+impl std::fmt::Debug for GrayImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GrayImage({}×{})", self.width, self.height)
+    }
+}
+
+/// A word a detector recognised: its box (columns `x0..x1`, rows `y0..y1`, in the
+/// image's pixels), its text and the detector's confidence (0–100).
+///
+/// `Debug` leaves the text out: it may be patient data.
+#[derive(Clone, PartialEq)]
+pub struct Word {
+    pub x0: u32,
+    pub y0: u32,
+    pub x1: u32,
+    pub y1: u32,
+    pub text: String,
+    pub confidence: f32,
+}
+
+impl std::fmt::Debug for Word {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Word([{},{})×[{},{}), {} chars, conf {:.0})",
+            self.x0,
+            self.x1,
+            self.y0,
+            self.y1,
+            self.text.chars().count(),
+            self.confidence
+        )
+    }
+}
+
+/// Finds words in an image. Implementations must not log the words they find.
+pub trait TextDetector: Send + Sync {
+    fn words(&self, image: &GrayImage) -> Result<Vec<Word>>;
+}
+
+/// Which detected text is blanked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextMode {
+    /// Words that are, or may be, identifying (the default).
+    #[default]
+    Identifying,
+    /// Every word found.
+    AllText,
+}
+
+impl TextMode {
+    /// `identifying`, or `all` / `all_text`.
+    pub fn from_id(s: &str) -> Option<TextMode> {
+        match s {
+            "identifying" => Some(TextMode::Identifying),
+            "all" | "all_text" => Some(TextMode::AllText),
+            _ => None,
+        }
+    }
+
+    pub fn id(self) -> &'static str {
+        match self {
+            TextMode::Identifying => "identifying",
+            TextMode::AllText => "all_text",
+        }
+    }
+
+    pub fn is_default(&self) -> bool {
+        *self == TextMode::Identifying
+    }
+}
+
+/// Where a proposed box comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoxKind {
+    Rule,
+    Ocr,
+    Manual,
+}
+
+/// A box that Clean Pixel Data would blank, unless disabled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProposedBox {
+    /// `rule-N`, `ocr-N` or `manual-N`: stable for the same object, tools and detector.
+    pub id: String,
+    pub kind: BoxKind,
+    #[serde(flatten)]
+    pub bbox: PixelBox,
+    pub enabled: bool,
+}
+
+/// What Clean Pixel Data works with besides the plan.
+#[derive(Clone, Copy)]
+pub struct PixelTools<'a> {
+    /// Region rules (the shipped ones, possibly merged with a user's).
+    pub regions: &'a RegionRules,
+    /// The text detector; without one, images that may carry text get a warning.
+    pub detector: Option<&'a dyn TextDetector>,
+    /// Rectangles drawn by the user, blanked whatever the header says.
+    pub manual_boxes: &'a [PixelBox],
+    /// Ids of proposed boxes (`rule-0`, `ocr-3`, …) not to blank.
+    pub disabled_boxes: &'a [String],
+}
+
+impl<'a> PixelTools<'a> {
+    /// Region rules only: no detector, no manual boxes.
+    pub fn rules(regions: &'a RegionRules) -> PixelTools<'a> {
+        PixelTools {
+            regions,
+            detector: None,
+            manual_boxes: &[],
+            disabled_boxes: &[],
+        }
+    }
+}
+
+impl Default for PixelTools<'_> {
+    fn default() -> Self {
+        PixelTools::rules(RegionRules::shipped())
+    }
+}
+
+/// The boxes proposed for one object, and why text may remain.
+#[derive(Debug, Clone, Default)]
+pub struct Proposal {
+    pub boxes: Vec<ProposedBox>,
+    pub warnings: Vec<String>,
+    /// The frames (from 0) the detector looked at.
+    pub ocr_frames: Vec<u32>,
+}
+
+impl Proposal {
+    /// The boxes to blank.
+    pub fn enabled(&self) -> Vec<PixelBox> {
+        self.boxes
+            .iter()
+            .filter(|b| b.enabled)
+            .map(|b| b.bbox.clone())
+            .collect()
+    }
+}
+
+fn text_of(ds: &InMemDicomObject, tag: dicom_core::Tag) -> Option<String> {
+    ds.get(tag)
+        .and_then(|e| e.to_str().ok())
+        .map(|s| s.trim_matches(['\0', ' ']).to_ascii_uppercase())
+}
+
+/// Whether OCR should look at this image: no region rule covers it, Burned In Annotation
+/// is YES, or its modality often carries text.
+pub fn needs_ocr(ds: &InMemDicomObject, rule_boxes: usize) -> bool {
+    if ds.get(tags::PIXEL_DATA).is_none() {
+        return false;
+    }
+    rule_boxes == 0
+        || text_of(ds, tags::BURNED_IN_ANNOTATION).as_deref() == Some("YES")
+        || text_of(ds, tags::MODALITY).is_some_and(|m| OCR_MODALITIES.contains(&m.as_str()))
+}
+
+/// The frames OCR reads: all of up to three, else the first, middle and last. Burned-in
+/// text of a cine loop is an overlay drawn by the device on every frame (the patient
+/// banner, the date), so three samples find it at a third of the cost of reading ten
+/// and at a fraction of reading hundreds; sampling both ends also catches text that
+/// appears or changes during the loop (a timer is not identifying). The union of their
+/// boxes is blanked in every frame.
+pub fn ocr_frames(frames: u32) -> Vec<u32> {
+    match frames {
+        0 | 1 => vec![0],
+        2 | 3 => (0..frames).collect(),
+        n => vec![0, n / 2, n - 1],
+    }
+}
+
+/// Decodes one frame to 8-bit grey as it is displayed (VOI window from the header, or
+/// the full range; colour converted to luma).
+pub fn frame_gray(obj: &DefaultDicomObject, frame: u32) -> Result<GrayImage> {
+    let decoded = obj.decode_pixel_data_frame(frame).map_err(|e| {
+        Error::Pixel(format!(
+            "cannot decode frame {frame} for text detection: {e}"
+        ))
+    })?;
+    let image = decoded
+        .to_dynamic_image_with_options(0, &ConvertOptions::new().force_8bit())
+        .map_err(|e| Error::Pixel(format!("cannot convert frame {frame} to grey: {e}")))?
+        .to_luma8();
+    Ok(GrayImage {
+        width: image.width(),
+        height: image.height(),
+        pixels: image.into_raw(),
+    })
+}
+
+/// Proposes the boxes for an original (not yet de-identified) object: region-rule boxes,
+/// OCR word boxes when [`needs_ocr`] and a detector is given, and the manual boxes;
+/// boxes whose id is in `disabled_boxes` are proposed but not enabled.
+pub fn propose(obj: &DefaultDicomObject, tools: &PixelTools, mode: TextMode) -> Proposal {
+    let ds: &InMemDicomObject = obj;
+    let mut p = Proposal::default();
+    let dim = |t| ds.get(t).and_then(|e| e.to_int::<u32>().ok());
+    let (rows, cols) = (
+        dim(tags::ROWS).unwrap_or(0),
+        dim(tags::COLUMNS).unwrap_or(0),
+    );
+
+    let rule_boxes = tools.regions.boxes(ds);
+    let n_rules = rule_boxes.len();
+    for (i, b) in rule_boxes.into_iter().enumerate() {
+        p.boxes.push(ProposedBox {
+            id: format!("rule-{i}"),
+            kind: BoxKind::Rule,
+            bbox: b,
+            enabled: true,
+        });
+    }
+
+    if needs_ocr(ds, n_rules) {
+        match tools.detector {
+            Some(detector) => {
+                let frames = dim(tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1);
+                let ids = Identifiers::collect(ds);
+                let mut found: Vec<PixelBox> = Vec::new();
+                for f in ocr_frames(frames) {
+                    let words = frame_gray(obj, f).and_then(|img| detector.words(&img));
+                    match words {
+                        Ok(words) => {
+                            p.ocr_frames.push(f);
+                            for b in word_boxes(&words, &ids, mode, rows, cols) {
+                                merge_box(&mut found, b);
+                            }
+                        }
+                        Err(e) => p.warnings.push(format!(
+                            "text detection failed on frame {f}, burned-in text may remain: {e}"
+                        )),
+                    }
+                }
+                for (i, b) in found.into_iter().enumerate() {
+                    p.boxes.push(ProposedBox {
+                        id: format!("ocr-{i}"),
+                        kind: BoxKind::Ocr,
+                        bbox: b,
+                        enabled: true,
+                    });
+                }
+            }
+            None if n_rules == 0 => p.warnings.extend(super::text_risk(ds)),
+            None => {
+                if let Some(m) = text_of(ds, tags::MODALITY)
+                    .filter(|m| TEXT_PRONE_MODALITIES.contains(&m.as_str()))
+                {
+                    p.warnings.push(format!(
+                        "burned-in text outside the region rules possible: modality {m} often \
+                         carries text and no text detector was available"
+                    ));
+                }
+            }
+        }
+    }
+
+    for (i, b) in tools.manual_boxes.iter().enumerate() {
+        p.boxes.push(ProposedBox {
+            id: format!("manual-{i}"),
+            kind: BoxKind::Manual,
+            bbox: PixelBox {
+                source: "manual".into(),
+                ..b.clone()
+            },
+            enabled: true,
+        });
+    }
+    for b in &mut p.boxes {
+        b.enabled = !tools.disabled_boxes.contains(&b.id);
+    }
+    p
+}
+
+/// Adds a box, or widens an existing one with the same source it mostly overlaps (the
+/// same word found on several frames).
+fn merge_box(boxes: &mut Vec<PixelBox>, b: PixelBox) {
+    let area = |b: &PixelBox| u64::from(b.x1 - b.x0) * u64::from(b.y1 - b.y0);
+    for o in boxes.iter_mut() {
+        let ix = o.x1.min(b.x1).saturating_sub(o.x0.max(b.x0));
+        let iy = o.y1.min(b.y1).saturating_sub(o.y0.max(b.y0));
+        let inter = u64::from(ix) * u64::from(iy);
+        if o.source == b.source && inter * 2 > area(o).min(area(&b)) {
+            o.x0 = o.x0.min(b.x0);
+            o.y0 = o.y0.min(b.y0);
+            o.x1 = o.x1.max(b.x1);
+            o.y1 = o.y1.max(b.y1);
+            return;
+        }
+    }
+    boxes.push(b);
+}
+
+/// Below this confidence a word that matches nothing is treated as noise, not text.
+pub const MIN_TEXT_CONFIDENCE: f32 = 50.0;
+
+/// The boxes to blank among the words, padded and clipped to the image, with their
+/// source: `ocr: identifying word (CATEGORY)`, or `ocr: text` (all-text mode).
+pub fn word_boxes(
+    words: &[Word],
+    ids: &Identifiers,
+    mode: TextMode,
+    rows: u32,
+    cols: u32,
+) -> Vec<PixelBox> {
+    let classes = classify(words, ids);
+    let mut out = Vec::new();
+    for (w, class) in words.iter().zip(classes) {
+        let source = match class {
+            Some(c) => format!("ocr: identifying word ({})", c.label()),
+            None if mode == TextMode::AllText && is_text(w, rows) => "ocr: text".to_string(),
+            None => continue,
+        };
+        let h = w.y1.saturating_sub(w.y0);
+        let pad = (h / 6).max(2);
+        let b = PixelBox {
+            x0: w.x0.saturating_sub(pad),
+            y0: w.y0.saturating_sub(pad),
+            x1: (w.x1 + pad).min(cols),
+            y1: (w.y1 + pad).min(rows),
+            source,
+        };
+        if b.x1 > b.x0 && b.y1 > b.y0 {
+            out.push(b);
+        }
+    }
+    out
+}
+
+/// Whether an unmatched word looks like real text rather than noise read in the image.
+fn is_text(w: &Word, rows: u32) -> bool {
+    let h = w.y1.saturating_sub(w.y0);
+    w.confidence >= MIN_TEXT_CONFIDENCE
+        && w.text.chars().any(char::is_alphanumeric)
+        && (rows == 0 || h <= (rows / 5).max(40))
+}
+
+/// Words that introduce a patient value on the same line (`Name:`, `DOB:`, `ID:`).
+const LABELS: [(&str, Category); 11] = [
+    ("name", Category::Name),
+    ("patient", Category::Name),
+    ("pt", Category::Name),
+    ("dob", Category::Date),
+    ("born", Category::Date),
+    ("birth", Category::Date),
+    ("id", Category::Identifier),
+    ("mrn", Category::Identifier),
+    ("pid", Category::Identifier),
+    ("acc", Category::Identifier),
+    ("accession", Category::Identifier),
+];
+
+/// For each word, the category that makes it identifying, if any: it equals (or is a
+/// truncation or one-letter misreading of) an identifying header value; it matches a
+/// date, phone, e-mail or long-number pattern, alone or with its neighbours on the line
+/// (`12 / 04 / 1960`); or it follows a label such as `DOB:` on the same line.
+pub fn classify(words: &[Word], ids: &Identifiers) -> Vec<Option<Category>> {
+    let mut out: Vec<Option<Category>> = words
+        .iter()
+        .map(|w| {
+            let core = w.text.trim_matches(|c: char| !c.is_alphanumeric());
+            if core.is_empty() {
+                return None;
+            }
+            ids.approx_category_of(w.text.trim())
+                .or_else(|| pattern_category(&w.text))
+        })
+        .collect();
+    for line in lines(words) {
+        // Neighbouring words read as one: a date or phone number split by spaces, a name
+        // written without its separator.
+        for n in 2..=5.min(line.len()) {
+            for win in line.windows(n) {
+                let texts: Vec<&str> = win.iter().map(|&i| words[i].text.trim()).collect();
+                let cat = spanning_pattern(&texts, " ")
+                    .or_else(|| {
+                        spanning_pattern(&texts, "")
+                            .filter(|c| matches!(c, Category::Date | Category::Phone))
+                    })
+                    .or_else(|| ids.category_of(&texts.concat()));
+                if let Some(c) = cat {
+                    for &i in win {
+                        out[i].get_or_insert(c);
+                    }
+                }
+            }
+        }
+        // Values after a label: up to three words, until the next label.
+        for (k, &i) in line.iter().enumerate() {
+            let t = words[i].text.trim();
+            let Some(stem) = t.strip_suffix(':') else {
+                continue;
+            };
+            let stem = stem.to_lowercase();
+            let Some((_, cat)) = LABELS.iter().find(|(l, _)| stem.ends_with(l)) else {
+                continue;
+            };
+            for &j in line.iter().skip(k + 1).take(3) {
+                if words[j].text.trim().ends_with(':') {
+                    break;
+                }
+                if words[j].text.chars().any(char::is_alphanumeric) {
+                    out[j].get_or_insert(*cat);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A pattern that matches the words joined by `sep` from within the first word to within
+/// the last one (so that a date next to a word does not take the word along).
+fn spanning_pattern(texts: &[&str], sep: &str) -> Option<Category> {
+    let joined = texts.join(sep);
+    let first_end = texts[0].len();
+    let last_start = joined.len() - texts[texts.len() - 1].len();
+    pattern_spans(&joined)
+        .into_iter()
+        .find(|(r, _)| r.start < first_end && r.end > last_start)
+        .map(|(_, c)| c)
+}
+
+/// Groups words into lines: indices sorted left to right, words whose rows overlap by
+/// half the smaller height and that are at most two heights apart.
+fn lines(words: &[Word]) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..words.len()).collect();
+    order.sort_by_key(|&i| (words[i].x0, words[i].y0));
+    let mut lines: Vec<Vec<usize>> = Vec::new();
+    for i in order {
+        let w = &words[i];
+        let h = w.y1.saturating_sub(w.y0).max(1);
+        let found = lines.iter_mut().find(|line| {
+            let last = &words[*line.last().expect("lines are never empty")];
+            let lh = last.y1.saturating_sub(last.y0).max(1);
+            let overlap = w.y1.min(last.y1).saturating_sub(w.y0.max(last.y0));
+            let gap = w.x0.saturating_sub(last.x1);
+            overlap * 2 >= h.min(lh) && gap <= 2 * h.max(lh)
+        });
+        match found {
+            Some(line) => line.push(i),
+            None => lines.push(vec![i]),
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dicom_core::{DataElement, Tag, VR};
+
+    fn word(x0: u32, y0: u32, text: &str) -> Word {
+        Word {
+            x0,
+            y0,
+            x1: x0 + 8 * text.len() as u32,
+            y1: y0 + 12,
+            text: text.into(),
+            confidence: 90.0,
+        }
+    }
+
+    fn ids() -> Identifiers {
+        Identifiers::collect(&InMemDicomObject::from_element_iter([
+            DataElement::new(Tag(0x0010, 0x0010), VR::PN, "ZZZ TEST PATIENTFIVE^NEW^P^"),
+            DataElement::new(Tag(0x0010, 0x0020), VR::LO, "MRN778899"),
+            DataElement::new(Tag(0x0010, 0x0030), VR::DA, "19510829"),
+        ]))
+    }
+
+    fn cats(words: &[Word]) -> Vec<Option<&'static str>> {
+        classify(words, &ids())
+            .into_iter()
+            .map(|c| c.map(Category::label))
+            .collect()
+    }
+
+    #[test]
+    fn header_values_in_any_spelling() {
+        let words = [
+            word(0, 0, "Patientfive,"),
+            word(120, 0, "new"),
+            word(0, 40, "mrn778899"),
+            word(0, 80, "PATIENTFI.."),
+            word(0, 120, "PATIENTFIVF"),
+            word(0, 160, "1951-08-29"),
+            word(0, 200, "Breast"),
+        ];
+        assert_eq!(
+            cats(&words),
+            [
+                Some("name"),
+                Some("name"),
+                Some("identifier"),
+                Some("name"),
+                Some("name"),
+                Some("date"),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn patterns_alone_and_across_words() {
+        let words = [
+            word(0, 0, "03/02/2017"),
+            word(0, 40, "00079241539"),
+            word(0, 80, "12"),
+            word(24, 80, "/"),
+            word(40, 80, "04"),
+            word(64, 80, "/"),
+            word(80, 80, "1960"),
+            word(0, 120, "L12-5"),
+            word(0, 160, "36Hz"),
+        ];
+        let c = cats(&words);
+        assert_eq!(c[0], Some("date"));
+        assert_eq!(c[1], Some("number"));
+        assert!(c[2..7].iter().all(|c| *c == Some("date")), "{c:?}");
+        assert_eq!(&c[7..], [None, None]);
+    }
+
+    #[test]
+    fn values_after_labels() {
+        let words = [
+            word(0, 0, "DOB:"),
+            word(40, 0, "Aug"),
+            word(72, 0, "nineteen"),
+            word(200, 0, "Gain:"),
+            word(250, 0, "60%"),
+        ];
+        let c = cats(&words);
+        assert_eq!(c, [None, Some("date"), Some("date"), None, None]);
+    }
+
+    #[test]
+    fn modes_and_sources() {
+        let words = [
+            word(10, 10, "ZZZ"),
+            word(200, 10, "Breast"),
+            Word {
+                confidence: 20.0,
+                ..word(10, 100, "ee")
+            },
+        ];
+        let b = word_boxes(&words, &ids(), TextMode::Identifying, 300, 400);
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].source, "ocr: identifying word (name)");
+        // Padded by two pixels.
+        assert_eq!((b[0].x0, b[0].y0, b[0].x1, b[0].y1), (8, 8, 36, 24));
+        let all = word_boxes(&words, &ids(), TextMode::AllText, 300, 400);
+        let sources: Vec<&str> = all.iter().map(|b| b.source.as_str()).collect();
+        assert_eq!(sources, ["ocr: identifying word (name)", "ocr: text"]);
+        for b in &all {
+            assert!(!b.source.to_lowercase().contains("zzz"));
+            assert!(!b.source.contains("Breast"));
+        }
+    }
+
+    #[test]
+    fn frames_sampled() {
+        assert_eq!(ocr_frames(1), [0]);
+        assert_eq!(ocr_frames(3), [0, 1, 2]);
+        assert_eq!(ocr_frames(27), [0, 13, 26]);
+    }
+
+    #[test]
+    fn merges_the_same_word_on_several_frames() {
+        let mut v = Vec::new();
+        let b = |x0, x1| PixelBox {
+            x0,
+            y0: 0,
+            x1,
+            y1: 10,
+            source: "ocr: identifying word (name)".into(),
+        };
+        merge_box(&mut v, b(0, 20));
+        merge_box(&mut v, b(2, 22));
+        merge_box(&mut v, b(100, 120));
+        assert_eq!(v.len(), 2);
+        assert_eq!((v[0].x0, v[0].x1), (0, 22));
+    }
+
+    /// Finds the same words in every image, and counts the frames it was shown.
+    struct Fake(Vec<Word>, std::sync::Mutex<Vec<(u32, u32)>>);
+
+    impl TextDetector for Fake {
+        fn words(&self, image: &GrayImage) -> Result<Vec<Word>> {
+            assert_eq!(image.pixels.len(), (image.width * image.height) as usize);
+            self.1.lock().unwrap().push((image.width, image.height));
+            Ok(self.0.clone())
+        }
+    }
+
+    /// A 64×48 US image of value 100, three frames, Patient's Name `Doe^Jane`.
+    fn us_image() -> DefaultDicomObject {
+        use dicom_core::PrimitiveValue;
+        let e = |t, vr, v: &str| DataElement::new(t, vr, PrimitiveValue::from(v));
+        let u = |t, v: u16| DataElement::new(t, VR::US, PrimitiveValue::from(v));
+        let ds = InMemDicomObject::from_element_iter([
+            e(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.3.1"),
+            e(tags::SOP_INSTANCE_UID, VR::UI, "2.25.99"),
+            e(tags::MODALITY, VR::CS, "US"),
+            e(tags::PATIENT_NAME, VR::PN, "Doe^Jane"),
+            e(tags::NUMBER_OF_FRAMES, VR::IS, "3"),
+            u(tags::SAMPLES_PER_PIXEL, 1),
+            e(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2"),
+            u(tags::ROWS, 48),
+            u(tags::COLUMNS, 64),
+            u(tags::BITS_ALLOCATED, 8),
+            u(tags::BITS_STORED, 8),
+            u(tags::HIGH_BIT, 7),
+            u(tags::PIXEL_REPRESENTATION, 0),
+            DataElement::new(
+                tags::PIXEL_DATA,
+                VR::OB,
+                PrimitiveValue::U8(vec![100u8; 64 * 48 * 3].into()),
+            ),
+        ]);
+        let meta = dicom_object::meta::FileMetaTableBuilder::new()
+            .transfer_syntax(super::super::EXPLICIT_VR_LE)
+            .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.3.1")
+            .media_storage_sop_instance_uid("2.25.99")
+            .implementation_class_uid("2.25.1")
+            .build()
+            .unwrap();
+        ds.with_exact_meta(meta)
+    }
+
+    #[test]
+    fn deidentify_with_a_detector_blanks_identifying_words_only() {
+        use crate::{deidentify_with, Key, Plan, ProfileId};
+        let fake = Fake(
+            vec![
+                Word {
+                    x0: 10,
+                    y0: 10,
+                    x1: 30,
+                    y1: 22,
+                    text: "DOE".into(),
+                    confidence: 95.0,
+                },
+                Word {
+                    x0: 40,
+                    y0: 30,
+                    x1: 60,
+                    y1: 42,
+                    text: "Gain".into(),
+                    confidence: 95.0,
+                },
+            ],
+            Default::default(),
+        );
+        let manual = [PixelBox {
+            x0: 0,
+            y0: 44,
+            x1: 4,
+            y1: 48,
+            source: String::new(),
+        }];
+        let tools = PixelTools {
+            regions: RegionRules::shipped(),
+            detector: Some(&fake),
+            manual_boxes: &manual,
+            disabled_boxes: &[],
+        };
+        let proposal = propose(&us_image(), &tools, TextMode::Identifying);
+        let kinds: Vec<(&str, BoxKind, &str)> = proposal
+            .boxes
+            .iter()
+            .map(|b| (b.id.as_str(), b.kind, b.bbox.source.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("ocr-0", BoxKind::Ocr, "ocr: identifying word (name)"),
+                ("manual-0", BoxKind::Manual, "manual")
+            ]
+        );
+        assert_eq!(proposal.ocr_frames, [0, 1, 2]);
+        assert_eq!(fake.1.lock().unwrap()[0], (64, 48));
+
+        let key = Key::from_file_contents(b"000102030405060708090a0b0c0d0e0f").unwrap();
+        let mut plan = Plan::builtin(ProfileId::Pixel);
+        let out = deidentify_with(us_image(), &plan, &key, &tools).unwrap();
+        let sources: Vec<&str> = out
+            .record
+            .pixel_boxes
+            .iter()
+            .map(|b| b.source.as_str())
+            .collect();
+        assert_eq!(sources, ["ocr: identifying word (name)", "manual"]);
+        assert!(out.record.pixel_warnings.is_empty());
+        let px = out
+            .object
+            .decode_pixel_data()
+            .unwrap()
+            .to_vec::<u8>()
+            .unwrap();
+        let at = |f: usize, x: usize, y: usize| px[f * 64 * 48 + y * 64 + x];
+        for f in 0..3 {
+            assert_eq!(at(f, 20, 15), 0, "name blanked in frame {f}");
+            assert_eq!(at(f, 50, 35), 100, "other text kept in frame {f}");
+            assert_eq!(at(f, 1, 46), 0, "manual box blanked in frame {f}");
+        }
+        let json = serde_json::to_string(&out.record).unwrap();
+        assert!(!json.contains("DOE") && !json.contains("Gain"));
+
+        // All text, with the manual box switched off.
+        plan.pixel_text = TextMode::AllText;
+        let disabled = ["manual-0".to_string()];
+        let tools = PixelTools {
+            disabled_boxes: &disabled,
+            ..tools
+        };
+        let out = deidentify_with(us_image(), &plan, &key, &tools).unwrap();
+        let px = out
+            .object
+            .decode_pixel_data()
+            .unwrap()
+            .to_vec::<u8>()
+            .unwrap();
+        assert_eq!(px[35 * 64 + 50], 0);
+        assert_eq!(px[46 * 64 + 1], 100);
+
+        // Without a detector: a warning, and nothing blanked.
+        let out = deidentify_with(us_image(), &plan, &key, &PixelTools::default()).unwrap();
+        assert!(out.record.pixel_boxes.is_empty());
+        assert_eq!(out.record.pixel_warnings.len(), 1);
+    }
+
+    #[test]
+    fn debug_hides_text() {
+        let w = word(0, 0, "PATIENTFIVE");
+        assert!(!format!("{w:?}").contains("PATIENT"));
+    }
+}
