@@ -145,8 +145,11 @@ pub fn parse_tsv(tsv: &str, scale: u32, width: u32, height: u32) -> Vec<Word> {
 /// only, like the session's files.
 pub struct Cached {
     inner: Arc<dyn TextDetector>,
-    seen: Mutex<(HashMap<u64, Vec<Word>>, VecDeque<u64>)>,
+    seen: Mutex<Seen>,
 }
+
+/// Words by image hash, and the hashes oldest first.
+type Seen = (HashMap<u64, Vec<Word>>, VecDeque<u64>);
 
 const CACHE_IMAGES: usize = 512;
 

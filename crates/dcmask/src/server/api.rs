@@ -3,7 +3,7 @@
 
 use super::diff::{tree, Node};
 use super::session::{Session, Snapshot, Staged};
-use super::{edit, render, ApiError, Shared};
+use super::{edit, pixel, render, ApiError, Shared};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::header;
@@ -14,8 +14,7 @@ use dcmask_engine::options::ProfileOption;
 use dcmask_engine::report::{summarize, to_html};
 use dcmask_engine::tag::{dictionary_vr, display_name, keyword, parse_tag, tag_id};
 use dcmask_engine::{
-    deidentify, io, parse_rules, rule_list, rules_to_json, CustomAction, CustomRule, Mappings,
-    Plan, ProfileId,
+    io, parse_rules, rule_list, rules_to_json, CustomAction, CustomRule, Mappings, Plan, ProfileId,
 };
 use dicom_core::dictionary::UidDictionary;
 use dicom_dictionary_std::{tags, StandardSopClassDictionary};
@@ -56,6 +55,7 @@ pub fn routes() -> Router<Shared> {
         .route("/api/tags/lookup", get(lookup_tag))
         .route("/api/rules/parse", post(parse_rules_text))
         .route("/api/rules/serialize", post(serialize_rules))
+        .merge(pixel::routes())
 }
 
 fn session(app: &Shared, sid: &str) -> ApiResult<Arc<Mutex<Session>>> {
@@ -296,11 +296,14 @@ async fn apply(
     };
     let key = app.key.clone();
     let plan2 = plan.clone();
+    let choices = s.lock().expect("session lock").pixel.clone();
+    let detector = app.detector.clone();
     let results = tokio::task::spawn_blocking(move || {
         sources
             .into_par_iter()
             .map(|(id, src)| {
-                let out = deidentify((*src).clone(), &plan2, &key);
+                let (d, c) = (detector.as_ref(), &choices);
+                let out = pixel::deidentify_file(d, c, &id, (*src).clone(), &plan2, &key);
                 (id, src, out)
             })
             .collect::<Vec<_>>()

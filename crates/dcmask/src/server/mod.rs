@@ -7,6 +7,7 @@ mod api;
 mod assets;
 mod diff;
 mod edit;
+mod pixel;
 mod render;
 mod session;
 
@@ -17,6 +18,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use clap::Args;
+use dcmask_engine::pixel::TextDetector;
 use dcmask_engine::Key;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -38,6 +40,8 @@ pub struct App {
     key: Key,
     sessions: session::Sessions,
     allowed_hosts: Vec<String>,
+    /// OCR for Clean Pixel Data; `None` when Tesseract could not start.
+    detector: Option<Arc<dyn TextDetector>>,
 }
 
 pub type Shared = Arc<App>;
@@ -94,11 +98,21 @@ async fn serve(bind: SocketAddr, key: Key) -> Result<()> {
     if port == 80 {
         allowed_hosts.extend(["127.0.0.1".into(), "localhost".into()]);
     }
+    let detector = match crate::ocr::detector() {
+        Ok(d) => Some(Arc::new(crate::ocr::Cached::new(d)) as Arc<dyn TextDetector>),
+        Err(e) => {
+            tracing::warn!(
+                "no text detection in images (+Pixel uses region rules and drawn boxes only): {e}"
+            );
+            None
+        }
+    };
     let app = Arc::new(App {
         token: token.clone(),
         key,
         sessions: session::Sessions::default(),
         allowed_hosts,
+        detector,
     });
     tokio::spawn(session::reap_idle(app.clone()));
     let host = if addr.ip().is_unspecified() {

@@ -48,6 +48,8 @@ pub struct Session {
     pub pos: usize,
     pub next_id: usize,
     pub last_used: Instant,
+    /// Redaction choices per file (manual boxes, boxes switched off); not undo steps.
+    pub pixel: super::pixel::Choices,
 }
 
 impl Session {
@@ -61,6 +63,7 @@ impl Session {
             pos: 0,
             next_id: 1,
             last_used: Instant::now(),
+            pixel: Default::default(),
         }
     }
 
@@ -106,6 +109,7 @@ impl Session {
         for snap in &mut self.history {
             snap.files.retain(|(fid, _, _)| fid != id);
         }
+        self.pixel.remove(id);
         Ok(())
     }
 

@@ -1,0 +1,325 @@
+//! Redaction boxes in the workbench: what Clean Pixel Data would blank in each file
+//! (region rules, OCR words, rectangles drawn by the user), the user's choices per file
+//! (manual boxes, boxes switched off), and a probe of stored pixel values.
+//!
+//! Choices live in the session, per file, and apply to every later Apply with Clean
+//! Pixel Data (+Pixel, or the option clean_pixel_data). They are not undo steps.
+
+use super::session::Session;
+use super::{ApiError, Shared};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use dcmask_engine::pixel::{propose, PixelTools, Proposal, RegionRules, TextDetector, TextMode};
+use dcmask_engine::record::PixelBox;
+use dcmask_engine::{deidentify_with, Key, Outcome, Plan};
+use dicom_dictionary_std::tags;
+use dicom_object::DefaultDicomObject;
+use dicom_pixeldata::PixelDecoder;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The routes of this module, merged into [`super::api::routes`].
+pub fn routes() -> axum::Router<Shared> {
+    use axum::routing::{get, post};
+    const FILE: &str = "/api/sessions/{sid}/files/{fid}";
+    axum::Router::new()
+        .route(&format!("{FILE}/boxes"), get(get_boxes).put(put_boxes))
+        .route(
+            &format!("{FILE}/boxes/copy-to-series"),
+            post(copy_to_series),
+        )
+        .route(&format!("{FILE}/pixels"), get(pixels))
+}
+
+/// The user's choices for one file.
+#[derive(Clone, Default, Debug)]
+pub struct FileBoxes {
+    pub manual: Vec<PixelBox>,
+    /// Ids of proposed boxes (`rule-0`, `ocr-2`, `manual-1`) switched off.
+    pub disabled: Vec<String>,
+}
+
+/// Choices of every file of a session, by file id.
+pub type Choices = HashMap<String, FileBoxes>;
+
+/// De-identifies one file with the session's detector and the file's choices.
+pub fn deidentify_file(
+    detector: Option<&Arc<dyn TextDetector>>,
+    choices: &Choices,
+    id: &str,
+    obj: DefaultDicomObject,
+    plan: &Plan,
+    key: &Key,
+) -> dcmask_engine::Result<Outcome> {
+    let fb = choices.get(id).cloned().unwrap_or_default();
+    let tools = PixelTools {
+        regions: RegionRules::shipped(),
+        detector: detector.map(|d| &**d as &dyn TextDetector),
+        manual_boxes: &fb.manual,
+        disabled_boxes: &fb.disabled,
+    };
+    deidentify_with(obj, plan, key, &tools)
+}
+
+#[derive(Deserialize)]
+pub struct BoxesQuery {
+    /// `identifying` (default) or `all_text`.
+    text: Option<String>,
+}
+
+fn text_mode(q: &BoxesQuery) -> ApiResult<TextMode> {
+    match q.text.as_deref() {
+        None | Some("") => Ok(TextMode::Identifying),
+        Some(t) => TextMode::from_id(t)
+            .ok_or_else(|| ApiError::bad("text must be `identifying` or `all_text`")),
+    }
+}
+
+/// The file as Apply starts from it (opened, plus edits made before any Apply).
+fn source(s: &Session, fid: &str) -> ApiResult<Arc<DefaultDicomObject>> {
+    s.current()
+        .files
+        .iter()
+        .find(|(id, _, _)| id == fid)
+        .map(|(_, src, _)| src.clone())
+        .ok_or_else(|| ApiError::not_found("file"))
+}
+
+fn dims(obj: &DefaultDicomObject) -> (u32, u32) {
+    let d = |t| obj.get(t).and_then(|e| e.to_int::<u32>().ok()).unwrap_or(0);
+    (d(tags::COLUMNS), d(tags::ROWS))
+}
+
+async fn proposal_json(app: &Shared, sid: &str, fid: &str, mode: TextMode) -> ApiResult<Value> {
+    let s = app.sessions.get(sid)?;
+    let (obj, fb) = {
+        let s = s.lock().expect("session lock");
+        (
+            source(&s, fid)?,
+            s.pixel.get(fid).cloned().unwrap_or_default(),
+        )
+    };
+    let detector = app.detector.clone();
+    let proposal: Proposal = tokio::task::spawn_blocking(move || {
+        let tools = PixelTools {
+            regions: RegionRules::shipped(),
+            detector: detector.as_deref(),
+            manual_boxes: &fb.manual,
+            disabled_boxes: &fb.disabled,
+        };
+        propose(&obj, &tools, mode)
+    })
+    .await
+    .map_err(|_| ApiError::bad("text detection failed"))?;
+    Ok(json!({
+        "boxes": proposal.boxes,
+        "warnings": proposal.warnings,
+        "ocr_frames": proposal.ocr_frames,
+        "detector": app.detector.is_some(),
+        "text": mode.id(),
+    }))
+}
+
+pub async fn get_boxes(
+    State(app): State<Shared>,
+    Path((sid, fid)): Path<(String, String)>,
+    Query(q): Query<BoxesQuery>,
+) -> ApiResult<Json<Value>> {
+    let mode = text_mode(&q)?;
+    Ok(Json(proposal_json(&app, &sid, &fid, mode).await?))
+}
+
+#[derive(Deserialize)]
+struct Rect {
+    x0: u32,
+    y0: u32,
+    x1: u32,
+    y1: u32,
+}
+
+#[derive(Deserialize)]
+struct PutBoxes {
+    /// Replaces the file's manual boxes when given.
+    manual: Option<Vec<Rect>>,
+    /// Replaces the ids switched off when given.
+    disabled: Option<Vec<String>>,
+}
+
+pub async fn put_boxes(
+    State(app): State<Shared>,
+    Path((sid, fid)): Path<(String, String)>,
+    Query(q): Query<BoxesQuery>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let mode = text_mode(&q)?;
+    let req: PutBoxes = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad(format!("invalid request: {e}")))?;
+    {
+        let s = app.sessions.get(&sid)?;
+        let mut s = s.lock().expect("session lock");
+        let (cols, rows) = dims(&*source(&s, &fid)?);
+        let entry = s.pixel.entry(fid.clone()).or_default();
+        if let Some(manual) = req.manual {
+            let mut boxes = Vec::new();
+            for (i, r) in manual.iter().enumerate() {
+                let (x1, y1) = (r.x1.min(cols), r.y1.min(rows));
+                if r.x0 >= x1 || r.y0 >= y1 {
+                    return Err(ApiError::bad(format!(
+                        "manual box {i} is empty or outside the {cols}×{rows} image"
+                    )));
+                }
+                boxes.push(PixelBox {
+                    x0: r.x0,
+                    y0: r.y0,
+                    x1,
+                    y1,
+                    source: "manual".into(),
+                });
+            }
+            entry.manual = boxes;
+        }
+        if let Some(disabled) = req.disabled {
+            if let Some(bad) = disabled.iter().find(|d| !valid_id(d)) {
+                return Err(ApiError::bad(format!(
+                    "unknown box id `{}`",
+                    bad.chars().take(20).collect::<String>()
+                )));
+            }
+            entry.disabled = disabled;
+        }
+    }
+    Ok(Json(proposal_json(&app, &sid, &fid, mode).await?))
+}
+
+fn valid_id(id: &str) -> bool {
+    ["rule-", "ocr-", "manual-"].iter().any(|p| {
+        id.strip_prefix(p)
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+/// Copies the file's manual boxes to every other open file of the same series with the
+/// same size (replacing their manual boxes).
+pub async fn copy_to_series(
+    State(app): State<Shared>,
+    Path((sid, fid)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let s = app.sessions.get(&sid)?;
+    let mut s = s.lock().expect("session lock");
+    let series = |o: &DefaultDicomObject| {
+        o.get(tags::SERIES_INSTANCE_UID)
+            .and_then(|e| e.to_str().ok())
+            .map(|u| u.trim_end_matches(['\0', ' ']).to_string())
+            .unwrap_or_default()
+    };
+    let src = source(&s, &fid)?;
+    let (uid, size) = (series(&src), dims(&src));
+    if uid.is_empty() {
+        return Err(ApiError::bad("this file has no Series Instance UID"));
+    }
+    let manual = s
+        .pixel
+        .get(&fid)
+        .map(|f| f.manual.clone())
+        .unwrap_or_default();
+    let targets: Vec<String> = s
+        .current()
+        .files
+        .iter()
+        .filter(|(id, o, _)| *id != fid && series(o) == uid && dims(o) == size)
+        .map(|(id, _, _)| id.clone())
+        .collect();
+    for t in &targets {
+        s.pixel.entry(t.clone()).or_default().manual = manual.clone();
+    }
+    Ok(Json(json!({ "copied_to": targets, "boxes": manual.len() })))
+}
+
+#[derive(Deserialize)]
+pub struct PixelQuery {
+    x: u32,
+    y: u32,
+    w: u32,
+    h: u32,
+    #[serde(default)]
+    frame: u32,
+}
+
+/// Stored sample values of the staged file in a rectangle: `values` row by row, each
+/// pixel's samples in order (one for grey, three for colour).
+pub async fn pixels(
+    State(app): State<Shared>,
+    Path((sid, fid)): Path<(String, String)>,
+    Query(q): Query<PixelQuery>,
+) -> ApiResult<Json<Value>> {
+    if u64::from(q.w) * u64::from(q.h) > 65_536 || q.w == 0 || q.h == 0 {
+        return Err(ApiError::bad("the rectangle must hold 1 to 65536 pixels"));
+    }
+    let s = app.sessions.get(&sid)?;
+    let obj = s.lock().expect("session lock").staged(&fid)?.object.clone();
+    let (cols, rows) = dims(&obj);
+    if q.x + q.w > cols || q.y + q.h > rows {
+        return Err(ApiError::bad(format!(
+            "the rectangle is outside the {cols}×{rows} image"
+        )));
+    }
+    let values = tokio::task::spawn_blocking(move || -> ApiResult<Vec<Vec<i64>>> {
+        let decoded = obj
+            .decode_pixel_data_frame(q.frame)
+            .map_err(|e| ApiError::bad(format!("cannot decode this image: {e}")))?;
+        let spp = decoded.samples_per_pixel() as usize;
+        let bpp = (decoded.bits_allocated() as usize).div_ceil(8);
+        let signed = decoded.pixel_representation() as u16 == 1;
+        let planar = spp > 1 && decoded.planar_configuration() as u16 == 1;
+        let data = decoded.data();
+        let (c, r) = (cols as usize, rows as usize);
+        let sample = |x: usize, y: usize, s: usize| -> i64 {
+            let idx = if planar {
+                (s * r + y) * c + x
+            } else {
+                (y * c + x) * spp + s
+            };
+            let b = &data[idx * bpp..(idx + 1) * bpp];
+            match (bpp, signed) {
+                (1, false) => i64::from(b[0]),
+                (1, true) => i64::from(b[0] as i8),
+                (2, false) => i64::from(u16::from_le_bytes([b[0], b[1]])),
+                (2, true) => i64::from(i16::from_le_bytes([b[0], b[1]])),
+                (_, false) => i64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                (_, true) => i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            }
+        };
+        if data.len() < c * r * spp * bpp {
+            return Err(ApiError::bad("the decoded image is shorter than its size"));
+        }
+        Ok((q.y as usize..(q.y + q.h) as usize)
+            .map(|y| {
+                (q.x as usize..(q.x + q.w) as usize)
+                    .flat_map(|x| (0..spp).map(move |s| (x, y, s)))
+                    .map(|(x, y, s)| sample(x, y, s))
+                    .collect()
+            })
+            .collect())
+    })
+    .await
+    .map_err(|_| ApiError::bad("reading pixels failed"))??;
+    Ok(Json(json!({ "values": values })))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn box_ids() {
+        for ok in ["rule-0", "ocr-12", "manual-3"] {
+            assert!(super::valid_id(ok));
+        }
+        for bad in ["rule-", "ocr-x", "other-1", "manual-1a"] {
+            assert!(!super::valid_id(bad));
+        }
+    }
+}
