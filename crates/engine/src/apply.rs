@@ -13,14 +13,17 @@ use crate::plan::{DateShift, Plan};
 use crate::private::{block_of, is_creator, safe_private};
 use crate::pseudonym;
 use crate::record::{Entry, Mappings, Record};
-use crate::tag::{keyword, tag_id};
+use crate::tag::{dictionary_vr, keyword, tag_id};
 use dicom_core::header::Header;
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Length, Tag, VR};
 use dicom_dictionary_std::tags;
+use dicom_encoding::text::SpecificCharacterSet;
+use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::mem::InMemElement;
 use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use std::collections::{HashMap, HashSet};
 
 /// The de-identified object with what was decided and the identifier mappings made.
@@ -78,6 +81,7 @@ pub fn deidentify_with(
         .contains(&ProfileOption::CleanPixelData)
         .then(|| pixel::Assessment::from(pixel::propose(&obj, tools, plan.pixel_text)));
     let ds = obj.into_inner();
+    let charset = charset_of(&ds);
     let text = |t: Tag| {
         ds.get(t)
             .and_then(|e| e.to_str().ok())
@@ -89,6 +93,7 @@ pub fn deidentify_with(
         None => 0,
     };
     let mut walker = Walker {
+        charset,
         decider: Decider::new(plan),
         facts: facts(&ds),
         ids: Identifiers::collect(&ds),
@@ -184,6 +189,8 @@ fn facts(ds: &InMemDicomObject) -> Facts {
 }
 
 struct Walker<'a> {
+    /// The object's character set, for decoding values written with VR UN.
+    charset: SpecificCharacterSet,
     decider: Decider,
     facts: Facts,
     ids: Identifiers,
@@ -205,6 +212,7 @@ impl Walker<'_> {
         let mut kept_blocks = HashSet::new();
         let mut creator_elems = Vec::new();
         for elem in ds {
+            let elem = resolve_un(elem, &self.charset);
             let tag = elem.tag();
             if is_creator(tag) {
                 creator_elems.push(elem);
@@ -403,6 +411,60 @@ impl Walker<'_> {
         let new = pseudonym::uid(self.key, orig);
         self.maps.uids.insert(orig.to_string(), new.clone());
         new
+    }
+}
+
+/// The character set named by the object's Specific Character Set (first term dicom-rs
+/// knows), read also when that element itself was written with VR UN.
+fn charset_of(ds: &InMemDicomObject) -> SpecificCharacterSet {
+    let Some(e) = ds.get(tags::SPECIFIC_CHARACTER_SET) else {
+        return SpecificCharacterSet::default();
+    };
+    let text = match e.value() {
+        Value::Primitive(p) if e.vr() == VR::UN => {
+            String::from_utf8_lossy(&p.to_bytes()).into_owned()
+        }
+        _ => e.to_str().map(|s| s.into_owned()).unwrap_or_default(),
+    };
+    text.split('\\')
+        .map(|c| c.trim_matches(|c: char| c == ' ' || c == '\0'))
+        .find_map(SpecificCharacterSet::from_code)
+        .unwrap_or_default()
+}
+
+/// A standard element written with VR UN although the dictionary knows it (some writers
+/// do this for every element, e.g. `explicit_VR-UN.dcm`) is re-read as its dictionary VR
+/// before anything is decided. Otherwise a UID would get a binary dummy instead of its
+/// mapping, and dates and names outside Table E.1-1 would not be recognised by VR.
+/// A UN value is encoded as Implicit VR Little Endian (PS3.5 6.2.2), sequences included,
+/// so the element is decoded as a one-element implicit VR data set. Values that do not
+/// decode stay UN (and are then treated as binary).
+fn resolve_un(elem: InMemElement, charset: &SpecificCharacterSet) -> InMemElement {
+    let tag = elem.tag();
+    if elem.vr() != VR::UN || tag.0 % 2 == 1 || tag.1 == 0 {
+        return elem;
+    }
+    if matches!(dictionary_vr(tag), None | Some(VR::UN)) {
+        return elem;
+    }
+    let Value::Primitive(p) = elem.value() else {
+        return elem;
+    };
+    let bytes = p.to_bytes();
+    let Ok(len) = u32::try_from(bytes.len()) else {
+        return elem;
+    };
+    let mut buf = Vec::with_capacity(bytes.len() + 8);
+    buf.extend_from_slice(&tag.0.to_le_bytes());
+    buf.extend_from_slice(&tag.1.to_le_bytes());
+    buf.extend_from_slice(&len.to_le_bytes());
+    buf.extend_from_slice(&bytes);
+    let ts = TransferSyntaxRegistry
+        .get("1.2.840.10008.1.2")
+        .expect("implicit VR little endian is built in");
+    match InMemDicomObject::read_dataset_with_ts_cs(&buf[..], ts, charset.clone()) {
+        Ok(mut one) => one.take(tag).unwrap_or(elem),
+        Err(_) => elem,
     }
 }
 
