@@ -1,6 +1,7 @@
 //! Reading objects from bytes and writing them to any writer, with clear typed errors.
 
 use crate::error::{Error, Result};
+use dicom_core::VR;
 use dicom_dictionary_std::tags;
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
@@ -9,6 +10,8 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
+const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
+const EXPLICIT_VR_BE: &str = "1.2.840.10008.1.2.2";
 
 /// Reads a DICOM object from a file's bytes: with or without the 128-byte preamble, and,
 /// for old files with no file meta group, as a bare Implicit VR Little Endian data set.
@@ -23,7 +26,7 @@ pub fn read_object(bytes: &[u8]) -> Result<DefaultDicomObject> {
     let obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Never)
         .from_reader(body)
-        .map_err(|e| Error::Malformed(describe(&e)))?;
+        .map_err(|e| Error::Malformed(explain(describe(&e), bytes.len())))?;
     let ts = obj
         .meta()
         .transfer_syntax()
@@ -35,22 +38,38 @@ pub fn read_object(bytes: &[u8]) -> Result<DefaultDicomObject> {
     Ok(obj)
 }
 
-/// Old ACR-NEMA style files: the data set alone, Implicit VR Little Endian.
+/// Old ACR-NEMA style files and files saved without their file meta group: the data
+/// set alone. Its encoding is recognised from the first element: a group of 0008 (or
+/// 0002) read little or big endian, followed by a VR (explicit) or a length (implicit).
 fn read_bare_dataset(bytes: &[u8]) -> Result<DefaultDicomObject> {
-    let plausible = bytes.len() >= 8 && {
-        let group = u16::from_le_bytes([bytes[0], bytes[1]]);
-        group == 0x0008 || group == 0x0002
+    let (le, be) = if bytes.len() >= 8 {
+        (
+            u16::from_le_bytes([bytes[0], bytes[1]]),
+            u16::from_be_bytes([bytes[0], bytes[1]]),
+        )
+    } else {
+        (0, 0)
     };
-    if !plausible {
-        return Err(Error::NotDicom(
-            "no DICM marker and no data set at the start of the file".into(),
-        ));
-    }
+    let explicit = bytes.len() >= 8 && VR::from_binary([bytes[4], bytes[5]]).is_some();
+    let ts_uid = match (le, be, explicit) {
+        (0x0008 | 0x0002, _, false) => IMPLICIT_VR_LE,
+        (0x0008 | 0x0002, _, true) => EXPLICIT_VR_LE,
+        (_, 0x0008 | 0x0002, true) => EXPLICIT_VR_BE,
+        _ => {
+            return Err(Error::NotDicom(
+                "no DICM marker and no data set at the start of the file".into(),
+            ))
+        }
+    };
     let ts = TransferSyntaxRegistry
-        .get(IMPLICIT_VR_LE)
-        .expect("implicit VR little endian is built in");
-    let ds = InMemDicomObject::read_dataset_with_ts(bytes, ts)
-        .map_err(|e| Error::Malformed(format!("no file meta group, and {}", describe(&e))))?;
+        .get(ts_uid)
+        .expect("the uncompressed transfer syntaxes are built in");
+    let ds = InMemDicomObject::read_dataset_with_ts(bytes, ts).map_err(|e| {
+        Error::Malformed(format!(
+            "no file meta group, and {}",
+            explain(describe(&e), bytes.len())
+        ))
+    })?;
     let uid = |t| {
         ds.get(t)
             .and_then(|e| e.to_str().ok())
@@ -63,7 +82,7 @@ fn read_bare_dataset(bytes: &[u8]) -> Result<DefaultDicomObject> {
         ));
     };
     let meta = FileMetaTableBuilder::new()
-        .transfer_syntax(IMPLICIT_VR_LE)
+        .transfer_syntax(ts_uid)
         .media_storage_sop_class_uid(class)
         .media_storage_sop_instance_uid(instance)
         .implementation_class_uid(crate::apply::IMPLEMENTATION_CLASS_UID)
@@ -82,6 +101,26 @@ pub fn to_bytes(obj: &DefaultDicomObject) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     write_object(obj, &mut out)?;
     Ok(out)
+}
+
+/// Adds what dicom-rs's "Could not read N value bytes" means: the file ends inside
+/// the element (truncated), or the length is absurd because the data set is not encoded
+/// the way its transfer syntax says (or uses an encoding dicom-rs cannot read).
+fn explain(msg: String, file_len: usize) -> String {
+    let declared = msg
+        .rsplit_once("Could not read ")
+        .and_then(|(_, rest)| rest.split_once(" value bytes"))
+        .map(|(n, _)| n)
+        .and_then(|n| n.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > file_len as u64 => format!(
+            "{msg} (the declared length is larger than the whole file of {file_len} bytes: \
+             the data set is not encoded as its transfer syntax says, or uses an encoding \
+             that cannot be read, such as an undefined-length sequence with VR UN)"
+        ),
+        Some(_) => format!("{msg} (the file ends inside this element: it is truncated)"),
+        None => msg,
+    }
 }
 
 /// The outermost message of a dicom-rs error: it names the structure that failed
