@@ -1,0 +1,107 @@
+//! Inputs that are not DICOM, or are cut short, give a typed error with a clear message
+//! and never a panic.
+
+mod common;
+
+use common::*;
+use dcmask_engine::{io, Error, Plan, ProfileId};
+
+/// Reads and de-identifies, turning a panic into a test failure.
+fn attempt(what: &str, bytes: &[u8]) -> Result<Run, Error> {
+    match no_panic(what, || {
+        deid_bytes(bytes, &Plan::builtin(ProfileId::Basic), &key())
+    }) {
+        Ok(r) => r,
+        Err(p) => panic!("{p}"),
+    }
+}
+
+#[test]
+fn empty_file_is_not_dicom() {
+    let e = attempt("empty file", b"").err().expect("must be rejected");
+    assert!(matches!(e, Error::NotDicom(_)), "{e:?}");
+    assert!(e.to_string().starts_with("not a DICOM file: "), "{e}");
+}
+
+#[test]
+fn text_file_is_not_dicom() {
+    let text = b"Patient: Kowalczyk^Bartholomew\nThis is a plain text report, not DICOM.\n";
+    let e = attempt("text file", text).err().expect("must be rejected");
+    assert!(matches!(e, Error::NotDicom(_)), "{e:?}");
+    assert!(e.to_string().contains("no DICM marker"), "{e}");
+    // The message never echoes the content.
+    assert!(!e.to_string().contains("Kowalczyk"), "{e}");
+}
+
+#[test]
+fn random_and_short_inputs_never_panic() {
+    // A handful of short or odd prefixes, including a bare DICM marker and a preamble alone.
+    let mut preamble = vec![0u8; 128];
+    preamble.extend_from_slice(b"DICM");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("one byte", vec![0x08]),
+        ("DICM alone", b"DICM".to_vec()),
+        ("preamble and DICM", preamble.clone()),
+        (
+            "preamble, DICM and half a tag",
+            [preamble.clone(), vec![2, 0]].concat(),
+        ),
+        ("zeros", vec![0u8; 600]),
+        ("0xFF", vec![0xFFu8; 600]),
+        // Group 0008 then garbage: looks like a bare data set, is not one.
+        ("bare garbage", [vec![8, 0, 5, 0], vec![0xFF; 40]].concat()),
+    ];
+    for (what, bytes) in cases {
+        let e = attempt(what, &bytes)
+            .err()
+            .unwrap_or_else(|| panic!("{what}: accepted"));
+        assert!(
+            matches!(e, Error::NotDicom(_) | Error::Malformed(_)),
+            "{what}: {e:?}"
+        );
+        assert!(e.to_string().len() > 20, "{what}: terse message {e}");
+    }
+}
+
+#[test]
+fn truncated_files_are_malformed_and_say_so() {
+    for ts in [EXPLICIT_VR_LE, IMPLICIT_VR_LE] {
+        let full = synthetic_file(&Subject::first(), ts);
+        // Cut inside the pixel data, then inside the header.
+        for cut in [full.len() - 100, full.len() / 3] {
+            let what = format!("{ts} cut at {cut} of {}", full.len());
+            let e = attempt(&what, &full[..cut])
+                .err()
+                .unwrap_or_else(|| panic!("{what}: accepted"));
+            assert!(matches!(e, Error::Malformed(_)), "{what}: {e:?}");
+            let msg = e.to_string();
+            assert!(msg.starts_with("unreadable DICOM: "), "{what}: {msg}");
+            assert!(!msg.contains("Kowalczyk"), "{what}: {msg}");
+        }
+        // Cut in the file meta group.
+        let e = attempt("meta cut", &full[..150]).err().expect("rejected");
+        assert!(matches!(e, Error::Malformed(_)), "{e:?}");
+    }
+}
+
+#[test]
+fn truncated_pixel_data_names_the_element_and_truncation() {
+    let full = synthetic_file(&Subject::first(), EXPLICIT_VR_LE);
+    let e = attempt("cut in pixels", &full[..full.len() - 10])
+        .err()
+        .expect("rejected");
+    let msg = e.to_string();
+    assert!(msg.contains("(7FE0,0010)"), "{msg}");
+    assert!(msg.contains("truncated"), "{msg}");
+}
+
+#[test]
+fn reader_alone_reports_the_same_errors() {
+    assert!(matches!(io::read_object(b""), Err(Error::NotDicom(_))));
+    let full = synthetic_file(&Subject::first(), IMPLICIT_VR_LE);
+    assert!(matches!(
+        io::read_object(&full[..full.len() - 1]),
+        Err(Error::Malformed(_))
+    ));
+    assert!(io::read_object(&full).is_ok());
+}
