@@ -448,6 +448,7 @@ async function apply() {
   clearError();
   info(`Applying ${label} profile…`, { sticky: true });
   try {
+    if (store.pixelText && store.pixelText !== 'identifying') plan.pixel_text = store.pixelText;
     const r = await api(sessionPath('/apply'), { json: plan });
     setState(r.state);
     const n = files().length;

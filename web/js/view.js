@@ -5,6 +5,7 @@ import { api, filePath, withToken } from './api.js';
 import { $, h, replaceChildren } from './dom.js';
 import { store, currentFile, subscribe } from './store.js';
 import { fail } from './notify.js';
+import { initBoxes, boxesForFile, syncOverlay, startDraw } from './boxes.js';
 
 /** Frame numbers in the frame URL start at 0 (shown to the user from 1). */
 const FRAME_BASE = 0;
@@ -51,6 +52,7 @@ export function initView() {
   $('#view-reset').addEventListener('click', reset);
   $('#frame-prev').addEventListener('click', () => stepFrame(-1));
   $('#frame-next').addEventListener('click', () => stepFrame(1));
+  initBoxes();
   subscribe(() => refresh());
   // Fit the image to the viewport (small images are enlarged, large ones reduced).
   new ResizeObserver(() => fit()).observe(vp);
@@ -66,6 +68,7 @@ function fit() {
   const scale = Math.max(0.01, Math.min((vp.clientWidth - pad) / nw, (vp.clientHeight - pad) / nh));
   img.style.width = `${Math.floor(nw * scale)}px`;
   img.style.height = `${Math.floor(nh * scale)}px`;
+  syncOverlay();
 }
 
 function renderPresets() {
@@ -142,6 +145,7 @@ async function loadInfo(fresh) {
     const info = await api(filePath(fid, '/image'));
     if (req !== v.infoReq || fid !== v.fid) return;
     v.info = info;
+    boxesForFile(fid, info);
     if (!info.has_image) {
       clearImage();
       showMessage(`This object has no image: ${info.reason || 'it carries no pixel data.'}`);
@@ -252,6 +256,7 @@ function zoomBy(factor) {
 
 function applyTransform() {
   $('#view-img').style.transform = `translate(${v.panX}px, ${v.panY}px) scale(${v.zoom})`;
+  syncOverlay();
 }
 
 function updateReadouts() {
@@ -288,6 +293,7 @@ function onWheel(e) {
 
 function onPointerDown(e) {
   if (!v.info || !v.info.has_image) return;
+  if (startDraw(e)) return;
   const pan = e.button === 1 || (e.button === 0 && e.shiftKey);
   const wl = e.button === 0 && !e.shiftKey && !isColor();
   if (!pan && !wl) return;
