@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-fn collect(dir: &Path, base: &Path, out: &mut Vec<PathBuf>) {
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -11,7 +11,7 @@ fn collect(dir: &Path, base: &Path, out: &mut Vec<PathBuf>) {
     for p in entries {
         if p.is_dir() {
             println!("cargo:rerun-if-changed={}", p.display());
-            collect(&p, base, out);
+            collect(&p, out);
         } else {
             out.push(p);
         }
@@ -22,7 +22,7 @@ fn main() {
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
     println!("cargo:rerun-if-changed={}", web.display());
     let mut files = Vec::new();
-    collect(&web, &web, &mut files);
+    collect(&web, &mut files);
     let mut code = String::from("static ASSETS: &[(&str, &[u8])] = &[\n");
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());

@@ -218,7 +218,7 @@ impl Walker<'_> {
                 creator_elems.push(elem);
                 continue;
             }
-            let private = if tag.0 % 2 == 0 {
+            let private = if tag.0.is_multiple_of(2) {
                 PrivateKind::Standard
             } else {
                 let creator = block_of(tag).and_then(|b| creators.get(&(tag.0, b)));

@@ -397,7 +397,7 @@ impl Pixels {
 
 /// Whether a tag's Basic Profile code in Table E.1-1 is U.
 pub fn is_u_row(tag: Tag) -> bool {
-    tag.0 % 2 == 0 && table().lookup(tag).is_some_and(|r| r.basic == Code::U)
+    tag.0.is_multiple_of(2) && table().lookup(tag).is_some_and(|r| r.basic == Code::U)
 }
 
 pub fn is_new_uid(v: &str) -> bool {
