@@ -13,7 +13,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 echo "== browser tests (headless Chromium)"
 cargo build -p dcmask
 (
