@@ -386,7 +386,14 @@ impl Walker<'_> {
             Action::Pseudonymize => map_each(&mut |s| Some(pseudonym::token(self.key, vr, s))),
             Action::Clean => {
                 let (ids, counts) = (&self.ids, &mut self.record.cleaned);
-                map_each(&mut |s| Some(clean_text(s, ids, counts)))
+                let cleaned = map_each(&mut |s| Some(clean_text(s, ids, counts)));
+                // Nothing left of a value the table codes D (e.g. a Structure Set Label
+                // equal to the Study ID): a dummy keeps the Type 1 attribute valid.
+                if cleaned == PrimitiveValue::Empty && crate::decide::needs_value(tag, vr) {
+                    dummy(vr)
+                } else {
+                    cleaned
+                }
             }
             Action::ShiftDate => {
                 let days = self.offset;

@@ -122,15 +122,42 @@ pub struct Facts {
 /// becomes Z, and D where the attribute is Type 1 in a standard IOD (listed here), and
 /// X/Z/U* keeps the references with their UIDs replaced. Removing instead would be equally
 /// private but could break a Type 1 or Type 2 attribute.
+///
+/// Sequences are the exception: a sequence that is present needs at least one item unless
+/// it is Type 2 (dciodvfy: "Bad Sequence number of Items 0"), so an emptied Type 3
+/// sequence breaks the IOD that removing it keeps valid. Compound-coded sequences are
+/// therefore removed (X), emptied (Z) where listed as Type 2 somewhere, and kept with
+/// every item processed by the profile (D) where listed as Type 1 somewhere.
 const TYPE_1_SOMEWHERE: &[Tag] = &[
     Tag(0x0008, 0x0023), // Content Date: Type 1 in SR Document General
     Tag(0x0008, 0x0033), // Content Time: Type 1 in SR Document General
     Tag(0x0008, 0x002A), // Acquisition DateTime: Type 1 in enhanced multi-frame images
     Tag(0x0018, 0x1000), // Device Serial Number: Type 1 in Enhanced General Equipment
     Tag(0x0010, 0x0020), // Patient ID: a keyed pseudonym keeps each patient's files together
+    // Referenced Performed Procedure Step Sequence: Type 1C in the enhanced Series modules
+    // (MR, CT, PET Series); its items hold a SOP Class UID and a replaced Instance UID.
+    Tag(0x0008, 0x1111),
+    Tag(0x0040, 0xB020), // Waveform Annotation Sequence: Type 1 in Waveform Annotation
 ];
 
-fn resolve(code: Code, tag: Tag) -> Code {
+/// Compound-coded sequences that are Type 2 in some standard IOD (see above).
+const TYPE_2_SEQUENCES: &[Tag] = &[
+    Tag(0x0040, 0x0555), // Acquisition Context Sequence: Type 2 in Acquisition Context
+];
+
+fn resolve(code: Code, tag: Tag, vr: VR) -> Code {
+    if vr == VR::SQ {
+        return match code {
+            Code::XZ | Code::XD | Code::ZD | Code::XZD if TYPE_1_SOMEWHERE.contains(&tag) => {
+                Code::D
+            }
+            Code::XZ | Code::ZD | Code::XZD if TYPE_2_SEQUENCES.contains(&tag) => Code::Z,
+            Code::ZD => Code::D,
+            Code::XZ | Code::XD | Code::XZD => Code::X,
+            Code::XZU => Code::U,
+            simple => simple,
+        };
+    }
     match code {
         Code::XZ => Code::Z,
         Code::XD => Code::D,
@@ -171,8 +198,17 @@ fn action_for(code: Code, tag: Tag, vr: VR, option: Option<ProfileOption>) -> Ac
             (_, VR::OB | VR::OW | VR::OF | VR::OD | VR::OL | VR::OV | VR::UN) => Action::Remove,
             _ => Action::Keep,
         },
-        compound => action_for(resolve(compound, tag), tag, vr, option),
+        compound => action_for(resolve(compound, tag, vr), tag, vr, option),
     }
+}
+
+/// Whether Table E.1-1 requires the attribute to keep a value (its Basic code is D, or
+/// resolves to D): a value emptied by cleaning is then replaced by a dummy.
+pub fn needs_value(tag: Tag, vr: VR) -> bool {
+    tag.0 % 2 == 0
+        && table()
+            .lookup(tag)
+            .is_some_and(|r| resolve(r.basic, tag, vr) == Code::D)
 }
 
 /// Decides per element for one plan.
@@ -264,14 +300,21 @@ impl Decider {
             )
         } else if tag == PATIENT_BIRTH_DATE && facts.age_90_plus {
             (
-                Action::Remove,
-                "birth date removed: for patients of 90 and over even the year identifies",
+                Action::Empty,
+                "birth date emptied: for patients of 90 and over even the year identifies \
+                 (kept present, without a value, as it is Type 2 in the Patient Module)",
             )
         } else if types.contains(&'C') && matches!(vr, VR::DA | VR::DT) {
             (
                 Action::YearOnly,
                 "dates are reduced to their year (45 CFR 164.514(b)(2)(i)(C))",
             )
+        } else if (types.contains(&'B') || tag == DEVICE_SERIAL_NUMBER)
+            && TYPE_1_SOMEWHERE.contains(&tag)
+        {
+            // Device Serial Number is Type 1 in Enhanced General Equipment: a dummy
+            // removes the identifier as Safe Harbor asks and keeps those IODs valid.
+            (Action::Dummy, "replaced by a dummy under Safe Harbor (device identifiers); kept present as it is Type 1 in some IODs")
         } else if types.contains(&'B') || tag == DEVICE_SERIAL_NUMBER {
             (Action::Remove, "removed outright under Safe Harbor (geography smaller than a state, device identifiers)")
         } else {
@@ -298,12 +341,15 @@ impl Decider {
     fn table_rule(&self, row: &Row, tag: Tag, vr: VR) -> Decision {
         let (code, option) = row.code_with(&self.options);
         let action = action_for(code, tag, vr, option);
-        let resolved = resolve(code, tag);
+        let resolved = resolve(code, tag, vr);
         let mut explanation = match option {
             Some(o) => format!("{} option: {}", o.label(), code.as_str()),
             None => format!("Basic Profile: {}", code.as_str()),
         };
-        if resolved != code {
+        if resolved == Code::X && resolved != code {
+            explanation
+                .push_str(" resolved to X (a sequence that is present needs items unless Type 2)");
+        } else if resolved != code {
             explanation.push_str(&format!(
                 " resolved to {} (presence kept: the IOD may require it)",
                 resolved.as_str()
@@ -341,6 +387,17 @@ impl Decider {
             note: None,
         };
         let (action, rule) = match vr {
+            // The rest of an overlay's group: Overlay Data (60xx,3000) is always removed
+            // (X, and its bitmap cannot be cleaned), and an Overlay Plane without its data
+            // is invalid (dciodvfy: missing Type 1 Overlay Data), so the whole group goes.
+            _ if (0x6000..=0x601E).contains(&tag.0) && tag.0 % 2 == 0 => (
+                Action::Remove,
+                rule(
+                    "overlay",
+                    "overlay attributes are removed with their Overlay Data (60xx,3000)",
+                    None,
+                ),
+            ),
             VR::DA | VR::DT | VR::TM => {
                 if self.hipaa && vr != VR::TM {
                     (
@@ -595,6 +652,33 @@ mod tests {
     }
 
     #[test]
+    fn compound_coded_sequences_are_removed_unless_required() {
+        let p = Plan::builtin(ProfileId::Basic);
+        // X/Z, X/D and X/Z/D sequences that are Type 3: removed, not left without items.
+        assert_eq!(decide(&p, Tag(0x0008, 0x1110), VR::SQ), Action::Remove);
+        assert_eq!(decide(&p, Tag(0x0008, 0x1072), VR::SQ), Action::Remove);
+        assert_eq!(decide(&p, Tag(0x0008, 0x0082), VR::SQ), Action::Remove);
+        // Type 1C somewhere: kept, its items processed (D).
+        assert_eq!(decide(&p, Tag(0x0008, 0x1111), VR::SQ), Action::Dummy);
+        // Type 2 somewhere: emptied.
+        assert_eq!(decide(&p, Tag(0x0040, 0x0555), VR::SQ), Action::Empty);
+        // X/Z/U*: kept with the references replaced.
+        assert_eq!(decide(&p, Tag(0x0008, 0x2112), VR::SQ), Action::Keep);
+        // Non-sequence compound codes are unchanged.
+        assert_eq!(decide(&p, Tag(0x0008, 0x0080), VR::LO), Action::Empty);
+        assert_eq!(decide(&p, Tag(0x0008, 0x0021), VR::DA), Action::Dummy);
+    }
+
+    #[test]
+    fn overlay_groups_go_with_their_data() {
+        let p = Plan::builtin(ProfileId::Basic);
+        assert_eq!(decide(&p, Tag(0x6000, 0x3000), VR::OW), Action::Remove);
+        assert_eq!(decide(&p, Tag(0x6002, 0x0010), VR::US), Action::Remove);
+        assert_eq!(decide(&p, Tag(0x601E, 0x0050), VR::SS), Action::Remove);
+        assert_eq!(decide(&p, Tag(0x6020, 0x0010), VR::US), Action::Keep);
+    }
+
+    #[test]
     fn options_change_their_column() {
         let mut p = Plan::builtin(ProfileId::Basic);
         p.options = vec![ProfileOption::RetainUids, ProfileOption::CleanDescriptors];
@@ -610,12 +694,12 @@ mod tests {
         let p = Plan::builtin(ProfileId::Hipaa);
         assert_eq!(decide(&p, Tag(0x0008, 0x0020), VR::DA), Action::YearOnly);
         assert_eq!(decide(&p, PATIENT_AGE, VR::AS), Action::AgeCap);
-        assert_eq!(decide(&p, DEVICE_SERIAL_NUMBER, VR::LO), Action::Remove);
+        assert_eq!(decide(&p, DEVICE_SERIAL_NUMBER, VR::LO), Action::Dummy);
         assert_eq!(decide(&p, Tag(0x0008, 0x0081), VR::ST), Action::Remove);
         assert_eq!(decide(&p, Tag(0x0008, 0x103E), VR::LO), Action::Clean);
         let old = Facts { age_90_plus: true };
         let d = Decider::new(&p).decide(PATIENT_BIRTH_DATE, VR::DA, PrivateKind::Standard, &old);
-        assert_eq!(d.action, Action::Remove);
+        assert_eq!(d.action, Action::Empty);
     }
 
     #[test]
