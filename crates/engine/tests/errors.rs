@@ -67,8 +67,15 @@ fn random_and_short_inputs_never_panic() {
 fn truncated_files_are_malformed_and_say_so() {
     for ts in [EXPLICIT_VR_LE, IMPLICIT_VR_LE] {
         let full = synthetic_file(&Subject::first(), ts);
-        // Cut inside the pixel data, then inside the header.
-        for cut in [full.len() - 100, full.len() / 3] {
+        // Cut inside the pixel data, then inside the last element holding the name:
+        // a cut between two elements would leave a shorter but valid data set.
+        let name = Subject::first().name.as_bytes();
+        let in_name = Finder::new(vec![name.to_vec()]).positions(&full)[0]
+            .last()
+            .copied()
+            .expect("the name is in the file")
+            + 3;
+        for cut in [full.len() - 100, in_name] {
             let what = format!("{ts} cut at {cut} of {}", full.len());
             let e = attempt(&what, &full[..cut])
                 .err()

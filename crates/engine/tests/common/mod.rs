@@ -648,6 +648,8 @@ pub const REQUESTED_PROCEDURE_ID: &str = "RP55123";
 pub const OLD_NAME: &str = "Oldsurname^Previous";
 pub const OLD_ID: &str = "OLDMRN55512";
 pub const SAFE_PRIVATE_VALUE: &str = "37.5";
+pub const STAFF_CODE: &str = "STAFF5521";
+pub const INSTITUTION_CODE: &str = "SWH0042";
 pub const EXTERNAL_SOURCE: &str = "1.2.826.0.1.3680043.8.498.4711.9.9.9";
 
 impl Subject {
@@ -772,6 +774,8 @@ impl Subject {
             OLD_NAME.into(),
             "Oldsurname".into(),
             OLD_ID.into(),
+            STAFF_CODE.into(),
+            INSTITUTION_CODE.into(),
         ];
         v.extend([
             self.study_uid.clone(),
@@ -812,6 +816,14 @@ pub fn item(elems: Vec<InMemElement>) -> InMemDicomObject {
 
 pub fn bytes_el(tag: Tag, vr: VR, value: &[u8]) -> InMemElement {
     dicom_core::DataElement::new(tag, vr, dicom_core::PrimitiveValue::U8(value.into()))
+}
+
+pub fn code_item(value: &str, scheme: &str, meaning: &str) -> InMemDicomObject {
+    item(vec![
+        el(tags::CODE_VALUE, VR::SH, value),
+        el(tags::CODING_SCHEME_DESIGNATOR, VR::SH, scheme),
+        el(tags::CODE_MEANING, VR::LO, meaning),
+    ])
 }
 
 /// 16x16 8-bit pixels, a pattern that spells nothing.
@@ -929,6 +941,11 @@ pub fn synthetic_dataset(s: &Subject) -> InMemDicomObject {
         el(t(0x0008, 0x0070), VR::LO, "ACME Imaging"),
         el(t(0x0008, 0x0080), VR::LO, INSTITUTION),
         el(t(0x0008, 0x0081), VR::ST, INSTITUTION_ADDRESS),
+        // Institution Code Sequence (X/Z/D).
+        sq(
+            t(0x0008, 0x0082),
+            vec![code_item(INSTITUTION_CODE, "99SWH", INSTITUTION)],
+        ),
         el(t(0x0008, 0x0090), VR::PN, REFERRING),
         el(t(0x0008, 0x1010), VR::SH, STATION),
         el(t(0x0008, 0x1030), VR::LO, &s.study_description()),
@@ -938,7 +955,26 @@ pub fn synthetic_dataset(s: &Subject) -> InMemDicomObject {
             &format!("Series for {}", s.given()),
         ),
         el(t(0x0008, 0x1070), VR::PN, OPERATOR),
+        // Operator Identification Sequence (X/D) -> Person Identification Code Sequence (D).
+        sq(
+            t(0x0008, 0x1072),
+            vec![item(vec![
+                el(t(0x0008, 0x0080), VR::LO, INSTITUTION),
+                sq(
+                    t(0x0040, 0x1101),
+                    vec![code_item(STAFF_CODE, "99SWH", "Pemberton staff badge")],
+                ),
+            ])],
+        ),
         sq(t(0x0008, 0x1110), vec![referenced_study]),
+        // Referenced Performed Procedure Step Sequence (X/Z/D).
+        sq(
+            t(0x0008, 0x1111),
+            vec![item(vec![
+                el(t(0x0008, 0x1150), VR::UI, "1.2.840.10008.3.1.2.3.3"),
+                el(t(0x0008, 0x1155), VR::UI, &format!("{}.77", s.study_uid)),
+            ])],
+        ),
         sq(t(0x0008, 0x2112), sources),
         el(t(0x0010, 0x0010), VR::PN, s.name),
         el(t(0x0010, 0x0020), VR::LO, s.patient_id),
@@ -973,6 +1009,18 @@ pub fn synthetic_dataset(s: &Subject) -> InMemDicomObject {
         el(t(0x0029, 0x0010), VR::LO, CSA_CREATOR),
         el(t(0x0029, 0x1008), VR::CS, "IMAGE NUM 4"),
         bytes_el(t(0x0029, 0x1010), VR::OB, &csa),
+        // An overlay: Overlay Data is X, the rest of its group is not in Table E.1-1.
+        us(t(0x6000, 0x0010), 16),
+        us(t(0x6000, 0x0011), 16),
+        el(t(0x6000, 0x0040), VR::CS, "G"),
+        dicom_core::DataElement::new(
+            t(0x6000, 0x0050),
+            VR::SS,
+            dicom_core::PrimitiveValue::I16([1i16, 1][..].into()),
+        ),
+        us(t(0x6000, 0x0100), 1),
+        us(t(0x6000, 0x0102), 0),
+        bytes_el(t(0x6000, 0x3000), VR::OB, &[0x0F; 32]),
         sq(t(0x0400, 0x0561), vec![original_attributes]),
         bytes_el(tags::PIXEL_DATA, VR::OB, &pixel_bytes()),
     ])
