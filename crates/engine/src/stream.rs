@@ -12,6 +12,7 @@
 //! Whenever anything is uncertain the whole object is processed in memory
 //! instead, with the reason recorded in [`Mode::InMemory`]:
 //!
+//! - the file has no file meta group (an old bare data set);
 //! - the transfer syntax is deflated, private or unknown, or not one whose element
 //!   encoding the scanner knows (Implicit VR LE, Explicit VR LE/BE, encapsulated LE);
 //! - the plan cleans pixel data (the cleaner needs the decoded image);
@@ -40,7 +41,8 @@ use dicom_dictionary_std::tags;
 use dicom_encoding::text::SpecificCharacterSet;
 use dicom_encoding::transfer_syntax::{Codec, Endianness};
 use dicom_encoding::TransferSyntaxIndex;
-use dicom_object::{DefaultDicomObject, InMemDicomObject};
+use dicom_object::file::ReadPreamble;
+use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use std::io::{Read, Seek, SeekFrom, Write};
 
@@ -51,6 +53,8 @@ const MAX_DEPTH: usize = 32;
 const UNDEFINED: u32 = 0xFFFF_FFFF;
 /// More than this after the pixel data is left to the in-memory path.
 const MAX_TRAILER: u64 = 16 * 1024 * 1024;
+/// Files without a file meta group up to this size are given whole to the engine.
+const BARE_LIMIT: u64 = 64 * 1024 * 1024;
 const ITEM: Tag = Tag(0xFFFE, 0xE000);
 const ITEM_END: Tag = Tag(0xFFFE, 0xE00D);
 const SEQUENCE_END: Tag = Tag(0xFFFE, 0xE0DD);
@@ -169,9 +173,12 @@ impl Prepared {
             out.flush().map_err(write_err)?;
             return Ok(n);
         };
-        let mut header = Vec::with_capacity(8 * 1024);
-        io::write_object(&self.outcome.object, &mut header)?;
-        out.write_all(&header).map_err(write_err)?;
+        let mut counting = Counting {
+            inner: &mut out,
+            count: 0,
+        };
+        io::write_object(&self.outcome.object, &mut counting)?;
+        let header_len = counting.count;
         out.write_all(&tail.element).map_err(write_err)?;
         match &tail.bytes {
             Some(bytes) => out.write_all(bytes).map_err(write_err)?,
@@ -205,7 +212,7 @@ impl Prepared {
             trailer_len += bytes.len() as u64;
         }
         out.flush().map_err(write_err)?;
-        Ok(header.len() as u64 + tail.len + trailer_len)
+        Ok(header_len + tail.len + trailer_len)
     }
 }
 
@@ -254,12 +261,19 @@ pub fn prepare<R: Read + Seek>(input: &mut R, plan: &Plan, key: &Key) -> Result<
         len: file_len,
         moved: false,
     };
-    // Not DICOM at all: say so without reading a possibly large file into memory.
     head.ensure(132.min(file_len));
-    if !looks_like_dicom(&head.buf) {
-        return Err(io::read_object(&head.buf)
-            .err()
-            .unwrap_or_else(|| Error::NotDicom("no DICOM structure found".into())));
+    let dicm =
+        (head.buf.len() >= 132 && &head.buf[128..132] == b"DICM") || head.buf.starts_with(b"DICM");
+    if !dicm {
+        // No file meta group: an old bare data set, or not DICOM. The engine decides, on
+        // the whole file when it is small, else on its first 64 KiB (so a large non-DICOM
+        // file is not read into memory just to be refused).
+        if file_len > BARE_LIMIT && head.ensure(64 * 1024) {
+            if let Err(e @ Error::NotDicom(_)) = io::read_object(&head.buf) {
+                return Err(e);
+            }
+        }
+        return in_memory(input, plan, key, "no file meta group");
     }
     let located = match locate(&mut head) {
         Ok(l) => l,
@@ -335,8 +349,18 @@ fn stream_header(
     plan: &Plan,
     key: &Key,
 ) -> std::result::Result<(Outcome, Option<Trailer>), StreamError> {
-    let mut obj = io::read_object(&buf[..located.pixel_at as usize])
-        .map_err(|_| StreamError::Fallback("the header does not parse on its own"))?;
+    let parsed = match located.body_start {
+        // Read up to the Pixel Data element header and stop there, as dicom-object's
+        // read_until does (reading to the end of a slice would make an error to stop).
+        Some(start) => OpenFileOptions::new()
+            .read_preamble(ReadPreamble::Never)
+            .read_until(tags::PIXEL_DATA)
+            .from_reader(&buf[start as usize..located.value_at as usize])
+            .map_err(|_| ()),
+        None => io::read_object(&buf[..located.pixel_at as usize]).map_err(|_| ()),
+    };
+    let mut obj =
+        parsed.map_err(|()| StreamError::Fallback("the header does not parse on its own"))?;
     let ts = obj.meta().transfer_syntax().trim_end_matches(['\0', ' ']);
     if ts != located.ts_uid {
         return Err(StreamError::Fallback(
@@ -426,14 +450,6 @@ fn in_memory<R: Read + Seek>(
         tail: None,
         mode: Mode::InMemory(why),
     })
-}
-
-/// The same first test as [`io::read_object`]: `DICM` at 128 or 0, or a data set that
-/// starts with group 0008 or 0002.
-fn looks_like_dicom(head: &[u8]) -> bool {
-    (head.len() >= 132 && &head[128..132] == b"DICM")
-        || head.starts_with(b"DICM")
-        || (head.len() >= 8 && matches!(u16::from_le_bytes([head[0], head[1]]), 0x0008 | 0x0002))
 }
 
 fn read_err(e: std::io::Error) -> Error {
@@ -673,6 +689,8 @@ fn is_long_vr(vr: [u8; 2]) -> bool {
 /// Where the top-level Pixel Data element is, and where it ends.
 struct Located {
     ts_uid: String,
+    /// Where the meta group starts (`DICM`), or `None` for a bare data set.
+    body_start: Option<u64>,
     pixel_at: u64,
     pixel_vr: VR,
     /// The element header as dicom-object writes it.
@@ -688,12 +706,14 @@ struct Located {
 
 /// Finds the top-level Pixel Data element and checks that nothing follows it.
 fn locate<R: Read + Seek>(head: &mut Head<'_, R>) -> Scan<Located> {
-    let (ts_uid, start) = if head.buf.len() >= 132 && &head.buf[128..132] == b"DICM" {
-        meta_group(head, 132)?
+    let (ts_uid, start, body_start) = if head.buf.len() >= 132 && &head.buf[128..132] == b"DICM" {
+        let (ts, start) = meta_group(head, 132)?;
+        (ts, start, Some(128))
     } else if head.buf.starts_with(b"DICM") {
-        meta_group(head, 4)?
+        let (ts, start) = meta_group(head, 4)?;
+        (ts, start, Some(0))
     } else {
-        (IMPLICIT_VR_LE.to_string(), 0)
+        return Err("no file meta group");
     };
     let syntax = syntax_of(&ts_uid)?;
     let mut pos = start;
@@ -771,6 +791,7 @@ fn locate<R: Read + Seek>(head: &mut Head<'_, R>) -> Scan<Located> {
     }
     Ok(Located {
         ts_uid,
+        body_start,
         pixel_at,
         pixel_vr,
         element,

@@ -1,7 +1,8 @@
 //! The resume journal, `OUTDIR/.dcmask/journal.jsonl`: one JSON line per finished file.
 //!
-//! A line is appended (one `write`) after the file's output was renamed into place, so a
-//! line means "this output is complete". A rerun with the same command skips a file whose
+//! A line is appended after the file's output was renamed into place, so a line means
+//! "this output is complete" (lines are buffered: one lost to an interruption only means
+//! that file is done again). A rerun with the same command skips a file whose
 //! line matches (same input path, size and modification time) and whose output still
 //! exists, and takes its report entry, counts and identifier mappings from the line: the
 //! report and mapping files of a resumed run are the same as those of an uninterrupted one.
@@ -20,7 +21,7 @@ use dcmask_engine::Key;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -48,6 +49,11 @@ pub struct Done {
     pub mode: String,
     pub actions: BTreeMap<String, u64>,
     pub rules: BTreeMap<String, u64>,
+    /// Regions blanked in the pixels, and why text may remain (Clean Pixel Data).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pixel_boxes: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pixel_warnings: Vec<String>,
     pub uids: Vec<(String, String)>,
     pub pids: Vec<(String, String)>,
     /// This input's earlier line no longer holds (its output was taken by another input).
@@ -55,8 +61,14 @@ pub struct Done {
     pub void: bool,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Lines are buffered and written 64 KiB at a time: a line lost to an interruption only
+/// means that file is done again, with the same bytes.
 pub struct Journal {
-    file: Mutex<File>,
+    file: Mutex<BufWriter<File>>,
 }
 
 /// Opens (or starts) the journal of `outdir`, locking it against a concurrent run, and
@@ -132,7 +144,7 @@ pub fn open(outdir: &Path, config: &str) -> Result<(Journal, HashMap<String, Don
     }
     Ok((
         Journal {
-            file: Mutex::new(file),
+            file: Mutex::new(BufWriter::with_capacity(64 * 1024, file)),
         },
         done,
     ))
@@ -144,6 +156,11 @@ impl Journal {
         line.push(b'\n');
         let mut f = self.file.lock().expect("journal lock");
         f.write_all(&line).context("cannot write the journal")
+    }
+
+    pub fn flush(&self) -> Result<()> {
+        let mut f = self.file.lock().expect("journal lock");
+        f.flush().context("cannot write the journal")
     }
 }
 

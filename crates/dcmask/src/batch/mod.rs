@@ -32,7 +32,7 @@ pub use plan_args::PlanArgs;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use dcmask_engine::stream::{self, Prepared};
-use dcmask_engine::{Error, Key, Mappings, Plan, ProfileOption, Record};
+use dcmask_engine::{Error, Key, Mappings, Plan, Record};
 use dicom_dictionary_std::tags;
 use journal::{Done, Journal};
 use layout::Item;
@@ -113,14 +113,6 @@ struct Ctx<'a> {
 pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let plan = args.plan.to_plan()?;
-    if plan
-        .effective_options()
-        .contains(&ProfileOption::CleanPixelData)
-    {
-        bail!(
-            "Clean Pixel Data (--profile pixel) is not available in batch mode yet: use the workbench (dcmask serve) for images with burned-in text"
-        );
-    }
     if args.jobs == Some(0) {
         bail!("-j takes a number of threads of at least 1");
     }
@@ -228,6 +220,9 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             })
             .collect()
     });
+    if let Err(e) = ctx.journal.flush() {
+        tracing::warn!("{e:#}");
+    }
     let Ctx {
         demoted,
         totals,
@@ -303,6 +298,12 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
                 String::new()
             }
         );
+        if counts.pixel_warnings > 0 {
+            eprintln!(
+                "dcmask: {} files may still carry burned-in text (pixel_warnings in report.json)",
+                counts.pixel_warnings
+            );
+        }
         if walk_stats.not_regular + walk_stats.dir_links > 0 {
             eprintln!(
                 "dcmask: not read: {} special files, {} links to folders",
@@ -372,6 +373,8 @@ impl Ctx<'_> {
             status: Status::Ok,
             reason: None,
             changed: None,
+            pixel_boxes: None,
+            pixel_warnings: Vec::new(),
             mode: None,
             bytes_in: item.size,
             bytes_out: 0,
@@ -385,6 +388,8 @@ impl Ctx<'_> {
         FileReport {
             output: Some(done.out.clone()),
             changed: Some(done.changed),
+            pixel_boxes: (done.pixel_boxes > 0).then_some(done.pixel_boxes),
+            pixel_warnings: done.pixel_warnings.clone(),
             mode: Some(done.mode.clone()),
             bytes_out: done.bytes_out,
             resumed: true,
@@ -401,6 +406,8 @@ impl Ctx<'_> {
                 FileReport {
                     output: Some(done.out),
                     changed: Some(done.changed),
+                    pixel_boxes: (done.pixel_boxes > 0).then_some(done.pixel_boxes),
+                    pixel_warnings: done.pixel_warnings,
                     mode: Some(done.mode),
                     bytes_out: done.bytes_out,
                     ..base
@@ -587,6 +594,8 @@ fn done_line(k: &str, item: &Item, out: String, bytes_out: u64, prepared: &Prepa
         mode: prepared.mode().describe(),
         actions,
         rules,
+        pixel_boxes: prepared.record().pixel_boxes.len() as u64,
+        pixel_warnings: prepared.record().pixel_warnings.clone(),
         uids: maps
             .uids
             .iter()
@@ -601,16 +610,51 @@ fn done_line(k: &str, item: &Item, out: String, bytes_out: u64, prepared: &Prepa
     }
 }
 
-/// Elements per action label and per rule (`source:id`).
+/// Elements per action label and per rule (`source:id`). Counted on borrowed keys first:
+/// this runs for every file.
 fn record_counts(record: &Record) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
-    let mut actions = BTreeMap::new();
-    let mut rules = BTreeMap::new();
+    let mut actions: HashMap<&'static str, u64> = HashMap::new();
+    let mut rules: HashMap<(&'static str, &str), u64> = HashMap::new();
     for e in &record.entries {
-        *actions.entry(e.action.label().to_string()).or_default() += 1;
-        let source = format!("{:?}", e.rule.source).to_lowercase();
-        *rules.entry(format!("{source}:{}", e.rule.id)).or_default() += 1;
+        *actions.entry(e.action.label()).or_default() += 1;
+        *rules
+            .entry((source_name(e.rule.source), e.rule.id.as_str()))
+            .or_default() += 1;
     }
+    let actions = actions
+        .into_iter()
+        .map(|(a, n)| (a.to_string(), n))
+        .collect();
+    let rules = rules
+        .into_iter()
+        .map(|((source, id), n)| {
+            let mut k = String::with_capacity(source.len() + 1 + id.len());
+            k.push_str(source);
+            k.push(':');
+            k.push_str(id);
+            (k, n)
+        })
+        .collect();
     (actions, rules)
+}
+
+/// The rule source as the engine serialises it (`table`, `option`, ...), computed once per
+/// source and thread.
+fn source_name(source: dcmask_engine::decide::Source) -> &'static str {
+    thread_local! {
+        static NAMES: std::cell::RefCell<HashMap<dcmask_engine::decide::Source, &'static str>> =
+            std::cell::RefCell::new(HashMap::new());
+    }
+    NAMES.with(|names| {
+        *names.borrow_mut().entry(source).or_insert_with(|| {
+            let name = serde_json::to_value(source)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| format!("{source:?}").to_lowercase());
+            // A handful of variants, once per thread.
+            Box::leak(name.into_boxed_str())
+        })
+    })
 }
 
 /// `PATIENT/STUDY/SERIES/SOP.dcm` from the de-identified object. A Patient ID that a

@@ -36,6 +36,12 @@ pub struct FileReport {
     /// Elements changed or removed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed: Option<u64>,
+    /// Regions blanked in the pixels (Clean Pixel Data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pixel_boxes: Option<u64>,
+    /// Why burned-in text may remain (Clean Pixel Data, no region rule matched).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pixel_warnings: Vec<String>,
     /// `streamed`, or `in-memory: why`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
@@ -69,6 +75,7 @@ pub struct Counts {
     #[serde(rename = "DICOMDIR not copied: regenerate")]
     pub dicomdir_not_copied: u64,
     pub skipped_duplicate: u64,
+    pub pixel_warnings: u64,
     pub streamed: u64,
     pub in_memory: u64,
     pub bytes_in: u64,
@@ -87,6 +94,9 @@ impl Counts {
                     c.ok += 1;
                     c.bytes_in += f.bytes_in;
                     c.bytes_out += f.bytes_out;
+                    if !f.pixel_warnings.is_empty() {
+                        c.pixel_warnings += 1;
+                    }
                     if f.mode.as_deref() == Some("streamed") {
                         c.streamed += 1;
                     } else {
