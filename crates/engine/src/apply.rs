@@ -183,9 +183,33 @@ fn facts(ds: &InMemDicomObject) -> Facts {
         .into_iter()
         .find_map(|t| text(t).and_then(|d| dates::years_between(&b, &d)))
     });
+    let class = text(tags::SOP_CLASS_UID).unwrap_or_default();
     Facts {
         age_90_plus: from_age.max(from_dates).is_some_and(|y| y >= 90),
+        enhanced_equipment: uses_enhanced_equipment(class.trim_end_matches(['\0', ' '])),
     }
+}
+
+/// Whether a SOP class's IOD includes the Enhanced General Equipment module, judged
+/// by the families of IODs that do (their standard names say so).
+fn uses_enhanced_equipment(class_uid: &str) -> bool {
+    use dicom_core::dictionary::UidDictionary;
+    let Some(entry) = dicom_dictionary_std::StandardSopClassDictionary.by_uid(class_uid) else {
+        return false;
+    };
+    [
+        "Enhanced",
+        "Legacy Converted",
+        "X-Ray 3D",
+        "Breast Tomosynthesis",
+        "Segmentation",
+        "Parametric Map",
+        "Ophthalmic Tomography",
+        "Intravascular Optical Coherence",
+        "Photoacoustic",
+    ]
+    .iter()
+    .any(|family| entry.name.contains(family))
 }
 
 struct Walker<'a> {

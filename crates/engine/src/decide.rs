@@ -114,6 +114,9 @@ pub enum PrivateKind {
 pub struct Facts {
     /// The patient is 90 or older (from Patient's Age, or birth date and study date).
     pub age_90_plus: bool,
+    /// The SOP class includes the Enhanced General Equipment module, where Device
+    /// Serial Number is Type 1 (enhanced multi-frame, legacy converted, segmentation...).
+    pub enhanced_equipment: bool,
 }
 
 /// Compound codes need the IOD's type for the attribute, which Table E.1-1 does not carry.
@@ -309,12 +312,10 @@ impl Decider {
                 Action::YearOnly,
                 "dates are reduced to their year (45 CFR 164.514(b)(2)(i)(C))",
             )
-        } else if (types.contains(&'B') || tag == DEVICE_SERIAL_NUMBER)
-            && TYPE_1_SOMEWHERE.contains(&tag)
-        {
-            // Device Serial Number is Type 1 in Enhanced General Equipment: a dummy
-            // removes the identifier as Safe Harbor asks and keeps those IODs valid.
-            (Action::Dummy, "replaced by a dummy under Safe Harbor (device identifiers); kept present as it is Type 1 in some IODs")
+        } else if tag == DEVICE_SERIAL_NUMBER && facts.enhanced_equipment {
+            // Type 1 in Enhanced General Equipment: a dummy removes the identifier as
+            // Safe Harbor asks and keeps those IODs valid.
+            (Action::Dummy, "replaced by a dummy under Safe Harbor (device identifiers): Type 1 in this object's Enhanced General Equipment module")
         } else if types.contains(&'B') || tag == DEVICE_SERIAL_NUMBER {
             (Action::Remove, "removed outright under Safe Harbor (geography smaller than a state, device identifiers)")
         } else {
@@ -694,10 +695,24 @@ mod tests {
         let p = Plan::builtin(ProfileId::Hipaa);
         assert_eq!(decide(&p, Tag(0x0008, 0x0020), VR::DA), Action::YearOnly);
         assert_eq!(decide(&p, PATIENT_AGE, VR::AS), Action::AgeCap);
-        assert_eq!(decide(&p, DEVICE_SERIAL_NUMBER, VR::LO), Action::Dummy);
+        assert_eq!(decide(&p, DEVICE_SERIAL_NUMBER, VR::LO), Action::Remove);
+        let enhanced = Facts {
+            enhanced_equipment: true,
+            ..Facts::default()
+        };
+        let d = Decider::new(&p).decide(
+            DEVICE_SERIAL_NUMBER,
+            VR::LO,
+            PrivateKind::Standard,
+            &enhanced,
+        );
+        assert_eq!(d.action, Action::Dummy);
         assert_eq!(decide(&p, Tag(0x0008, 0x0081), VR::ST), Action::Remove);
         assert_eq!(decide(&p, Tag(0x0008, 0x103E), VR::LO), Action::Clean);
-        let old = Facts { age_90_plus: true };
+        let old = Facts {
+            age_90_plus: true,
+            ..Facts::default()
+        };
         let d = Decider::new(&p).decide(PATIENT_BIRTH_DATE, VR::DA, PrivateKind::Standard, &old);
         assert_eq!(d.action, Action::Empty);
     }
