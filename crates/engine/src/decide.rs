@@ -208,7 +208,7 @@ fn action_for(code: Code, tag: Tag, vr: VR, option: Option<ProfileOption>) -> Ac
 /// Whether Table E.1-1 requires the attribute to keep a value (its Basic code is D, or
 /// resolves to D): a value emptied by cleaning is then replaced by a dummy.
 pub fn needs_value(tag: Tag, vr: VR) -> bool {
-    tag.0 % 2 == 0
+    tag.0.is_multiple_of(2)
         && table()
             .lookup(tag)
             .is_some_and(|r| resolve(r.basic, tag, vr) == Code::D)
@@ -391,7 +391,7 @@ impl Decider {
             // The rest of an overlay's group: Overlay Data (60xx,3000) is always removed
             // (X, and its bitmap cannot be cleaned), and an Overlay Plane without its data
             // is invalid (dciodvfy: missing Type 1 Overlay Data), so the whole group goes.
-            _ if (0x6000..=0x601E).contains(&tag.0) && tag.0 % 2 == 0 => (
+            _ if (0x6000..=0x601E).contains(&tag.0) && tag.0.is_multiple_of(2) => (
                 Action::Remove,
                 rule(
                     "overlay",
