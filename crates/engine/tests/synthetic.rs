@@ -706,7 +706,7 @@ fn decision_record_covers_every_path_and_holds_no_value() {
                 }
                 // Only standard attributes outside the table, kept as they were, go unrecorded.
                 let tag = e.tag();
-                let silent = tag.0 % 2 == 0
+                let silent = tag.0.is_multiple_of(2)
                     && tag.1 != 0
                     && table().lookup(tag).is_none()
                     && out.get(p).is_some_and(|o| same_value(e, o));
