@@ -308,6 +308,27 @@ impl Walker<'_> {
                     changed,
                 )
             }
+            // A dummied code sequence (e.g. Person Identification Code Sequence): its
+            // codes are the identifier, so one dummy code item replaces them all.
+            (Action::Dummy, Value::Sequence(s))
+                if s.items()
+                    .first()
+                    .is_some_and(|i| i.get(tags::CODE_VALUE).is_some()) =>
+            {
+                let item = InMemDicomObject::from_element_iter([
+                    DataElement::new(tags::CODE_VALUE, VR::SH, "ANONYMIZED"),
+                    DataElement::new(tags::CODING_SCHEME_DESIGNATOR, VR::SH, "99DCMASK"),
+                    DataElement::new(tags::CODE_MEANING, VR::LO, "Anonymized"),
+                ]);
+                (
+                    Some(DataElement::new(
+                        tag,
+                        VR::SQ,
+                        DataSetSequence::new(vec![item], Length::UNDEFINED),
+                    )),
+                    true,
+                )
+            }
             (_, Value::Sequence(_)) => {
                 let before = self.record.changed_count();
                 let items = elem.into_value().into_items().expect("sequence");
@@ -575,5 +596,44 @@ fn replacement(vr: VR, v: &str) -> PrimitiveValue {
         _ if is_binary(vr) => PrimitiveValue::Empty,
         _ if v.is_empty() => PrimitiveValue::Empty,
         _ => PrimitiveValue::Strs(v.split('\\').map(str::to_string).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ProfileId;
+
+    #[test]
+    fn dummied_code_sequences_lose_their_codes() {
+        let code = InMemDicomObject::from_element_iter([
+            DataElement::new(tags::CODE_VALUE, VR::SH, "EMP-4471"),
+            DataElement::new(tags::CODING_SCHEME_DESIGNATOR, VR::SH, "HOSPITAL"),
+            DataElement::new(tags::CODE_MEANING, VR::LO, "Dr Riviera staff badge"),
+        ]);
+        let ds = InMemDicomObject::from_element_iter([
+            DataElement::new(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.7"),
+            DataElement::new(tags::SOP_INSTANCE_UID, VR::UI, "1.2.3"),
+            DataElement::new(
+                Tag(0x0040, 0x1101),
+                VR::SQ,
+                DataSetSequence::new(vec![code], Length::UNDEFINED),
+            ),
+        ]);
+        let obj = ds
+            .with_meta(FileMetaTableBuilder::new().transfer_syntax("1.2.840.10008.1.2.1"))
+            .unwrap();
+        let key = Key::from_file_contents(b"00112233445566778899aabbccddeeff").unwrap();
+        let out = deidentify(obj, &Plan::builtin(ProfileId::Basic), &key).unwrap();
+        let items = out
+            .object
+            .get(Tag(0x0040, 0x1101))
+            .unwrap()
+            .items()
+            .unwrap();
+        assert_eq!(items.len(), 1);
+        let text = |t| items[0].get(t).unwrap().to_str().unwrap().to_string();
+        assert_eq!(text(tags::CODE_VALUE), "ANONYMIZED");
+        assert_eq!(text(tags::CODE_MEANING), "Anonymized");
     }
 }
