@@ -61,26 +61,39 @@ if [ "$have_gdcm" = 1 ] && [ ! -f "$WORK/cert.pem" ]; then
         -out "$WORK/cert.pem" -days 2 -subj /CN=dcmask-bench 2>/dev/null
 fi
 
-OUT="$WORK/out"
-run_tool() { # run_tool NAME COMMAND...  -> prints "name wall_s rss_kb"
+# Every run writes a new folder, all deleted only at the end: on ext4, creating files
+# within ~30 s of deleting thousands (rm -rf of the previous run) costs several times
+# more kernel time (inode allocation skips recently deleted inodes), which would swamp
+# the tools' own work. Needs 4 x RUNS x the corpus size of free space.
+if ls -d "$WORK"/out-* >/dev/null 2>&1; then
+    rm -rf "$WORK"/out-*
+    sync
+    echo "bench: waiting 35 s after deleting old outputs" >&2
+    sleep 35
+fi
+run_tool() { # run_tool NAME COMMAND... (OUT in the command is this run's folder)
     local name="$1"; shift
-    local walls=() rss=()
-    for _ in $(seq "$RUNS"); do
-        rm -rf "$OUT"
+    local walls=() rss=() cpus=()
+    for i in $(seq "$RUNS"); do
+        OUT="$WORK/out-$name-$i"
         [ "$name" = cp ] || mkdir -p "$OUT"
         sync
-        /usr/bin/time -v -o "$WORK/time.txt" "$@" >"$WORK/$name.log" 2>&1 || {
+        local cmd=()
+        for a in "$@"; do cmd+=("${a//@OUT@/$OUT}"); done
+        /usr/bin/time -v -o "$WORK/time.txt" "${cmd[@]}" >"$WORK/$name.log" 2>&1 || {
             echo "bench: $name failed (exit $?), see $WORK/$name.log" >&2
         }
         walls+=("$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$WORK/time.txt")")
         rss+=("$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")")
+        cpus+=("$(awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$WORK/time.txt")")
     done
     local outputs
     outputs=$(find "$OUT" -type f -name '*.dcm' 2>/dev/null | wc -l)
-    local wall r
+    local wall r cpu
     wall=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    cpu=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
     r=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1)
-    echo "$name $wall $r $outputs"
+    echo "$name $wall $r $outputs $cpu"
 }
 
 echo "bench: warming the page cache" >&2
@@ -89,28 +102,29 @@ find "$CORPUS" -type f -exec cat {} + >/dev/null
 RESULTS="$WORK/results.txt"
 : >"$RESULTS"
 echo "bench: cp -r" >&2
-run_tool cp cp -r "$CORPUS" "$OUT" >>"$RESULTS"
+run_tool cp cp -r "$CORPUS" @OUT@ >>"$RESULTS"
 echo "bench: dcmask anonymize (Basic profile)" >&2
-run_tool dcmask "$DCMASK" anonymize "$CORPUS" -o "$OUT" --key-file "$KEY" --quiet \
+run_tool dcmask "$DCMASK" anonymize "$CORPUS" -o @OUT@ --key-file "$KEY" --quiet \
     ${JOBS:+-j "$JOBS"} >>"$RESULTS"
 if [ "$have_gdcm" = 1 ]; then
     echo "bench: gdcmanon (PS3.15 mode)" >&2
-    run_tool gdcmanon gdcmanon -e -c "$WORK/cert.pem" -r --continue -i "$CORPUS" -o "$OUT" >>"$RESULTS"
+    run_tool gdcmanon gdcmanon -e -c "$WORK/cert.pem" -r --continue -i "$CORPUS" -o @OUT@ >>"$RESULTS"
 fi
 if [ "$have_dcmanon" = 1 ]; then
     echo "bench: dcmanon" >&2
-    run_tool dcmanon dcmanon anonymize -i "$CORPUS" -o "$OUT" -r --continue >>"$RESULTS"
+    run_tool dcmanon dcmanon anonymize -i "$CORPUS" -o @OUT@ -r --continue >>"$RESULTS"
 fi
 
 {
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
     echo "Date: $(date -u +%Y-%m-%d) | corpus: $FILES files, $(awk -v b="$BYTES" 'BEGIN {printf "%.1f MB", b/1e6}') | median of $RUNS runs, page cache warm"
     echo
-    echo "| tool | wall s | files/s | MB/s | peak RSS MB | outputs | dcmask speed-up |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
+    echo "| tool | wall s | files/s | MB/s | CPU s (user+sys) | peak RSS MB | outputs | tool time / dcmask time |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     dc=$(awk '$1=="dcmask" {print $2}' "$RESULTS")
-    while read -r name wall rss outputs; do
-        awk -v n="$name" -v w="$wall" -v r="$rss" -v o="$outputs" -v f="$FILES" -v b="$BYTES" -v d="$dc" \
-            'BEGIN {printf "| %s | %.2f | %.0f | %.1f | %.1f | %d | %s |\n", n, w, f/w, b/1e6/w, r/1024, o, (n=="dcmask" ? "1.00" : sprintf("%.2fx", w/d))}'
+    while read -r name wall rss outputs cpu; do
+        awk -v n="$name" -v w="$wall" -v r="$rss" -v o="$outputs" -v f="$FILES" -v b="$BYTES" -v d="$dc" -v c="$cpu" \
+            'BEGIN {printf "| %s | %.2f | %.0f | %.1f | %.2f | %.1f | %d | %.2f |\n", n, w, f/w, b/1e6/w, c, r/1024, o, w/d}'
     done <"$RESULTS"
 } | tee "$WORK/results.md"
+rm -rf "$WORK"/out-*
