@@ -74,6 +74,8 @@ pub enum Source {
     Residual,
     /// File structure (group lengths, group 0002 and 0004).
     Structural,
+    /// A pixel region rule of Clean Pixel Data.
+    Pixel,
 }
 
 /// Why an element was treated as it was; printable and serialisable, never holding values.
@@ -598,6 +600,30 @@ pub fn rule_list(plan: &Plan) -> Vec<RuleEntry> {
             }
         }
     }
+    if decider.has(ProfileOption::CleanPixelData) {
+        for r in &crate::pixel::regions::RegionRules::shipped().rules {
+            out.push(RuleEntry {
+                id: format!("rule {}", r.id),
+                name: r.label.clone(),
+                action: "blank region".into(),
+                rule: Rule {
+                    source: Source::Pixel,
+                    id: r.source(),
+                    code: None,
+                    option: Some(ProfileOption::CleanPixelData),
+                    explanation: format!(
+                        "columns {}-{}, rows {}-{} blanked when {}",
+                        r.x0,
+                        r.x1.saturating_sub(1),
+                        r.y0,
+                        r.y1.saturating_sub(1),
+                        r.condition_text
+                    ),
+                    note: None,
+                },
+            });
+        }
+    }
     for rule in decider.custom.values() {
         let d = custom_decision(rule);
         out.push(RuleEntry {
@@ -764,5 +790,10 @@ mod tests {
         let mut custom = Plan::builtin(ProfileId::Custom);
         custom.custom_rules = parse_rules(r#"[{"id":"(0008,103E)","act":"remove"}]"#).unwrap();
         assert_eq!(rule_list(&custom).len(), basic + 1);
+        let pixel = rule_list(&Plan::builtin(ProfileId::Pixel)).len();
+        assert_eq!(
+            pixel,
+            basic + crate::pixel::regions::RegionRules::shipped().len()
+        );
     }
 }
