@@ -357,7 +357,15 @@ fn run(spec: &Spec, rules: &RegionRules, boxes: &[(u32, u32, u32, u32)], black: 
         .map(|b| (b.x0, b.y0, b.x1, b.y1))
         .collect();
     assert_eq!(got, boxes, "recorded boxes");
-    assert!(out.record.pixel_warnings.is_empty());
+    // Text-prone modalities without a detector say that text may remain elsewhere.
+    assert!(
+        out.record
+            .pixel_warnings
+            .iter()
+            .all(|w| w.contains("no text detector was available")),
+        "{:?}",
+        out.record.pixel_warnings
+    );
     let back = round_trip(&out.object);
     let after = Samples::of(&back);
     check_blanked(&before, &after, boxes, black);
