@@ -26,12 +26,13 @@
 //! The streamed output is byte for byte the output of the in-memory path for well-formed
 //! files: same header encoding, and the pixel data element in its original encoding.
 
-use crate::apply::{deidentify, Outcome};
+use crate::apply::{deidentify, deidentify_with, Outcome};
 use crate::decide::Action;
 use crate::error::{Error, Result};
 use crate::io;
 use crate::key::Key;
 use crate::options::ProfileOption;
+use crate::pixel::detect::PixelTools;
 use crate::plan::Plan;
 use crate::record::{Mappings, Record};
 use dicom_core::header::Header as _;
@@ -246,6 +247,17 @@ pub fn is_dicomdir_error(e: &Error) -> bool {
 /// is not safe, reads and de-identifies the whole object in memory (see the module docs).
 /// `input` may be at any position; it is read from its start.
 pub fn prepare<R: Read + Seek>(input: &mut R, plan: &Plan, key: &Key) -> Result<Prepared> {
+    let regions = crate::pixel::regions::RegionRules::shipped();
+    prepare_with(input, plan, key, &PixelTools::rules(regions))
+}
+
+/// [`prepare`] with the pixel tools (region rules, text detector) Clean Pixel Data uses.
+pub fn prepare_with<R: Read + Seek>(
+    input: &mut R,
+    plan: &Plan,
+    key: &Key,
+    tools: &PixelTools,
+) -> Result<Prepared> {
     plan.validate()?;
     let file_len = input.seek(SeekFrom::End(0)).map_err(read_err)?;
     input.seek(SeekFrom::Start(0)).map_err(read_err)?;
@@ -253,7 +265,7 @@ pub fn prepare<R: Read + Seek>(input: &mut R, plan: &Plan, key: &Key) -> Result<
         .effective_options()
         .contains(&ProfileOption::CleanPixelData)
     {
-        return in_memory(input, plan, key, "clean pixel data needs the image");
+        return in_memory(input, plan, key, tools, "clean pixel data needs the image");
     }
     let mut head = Head {
         input: &mut *input,
@@ -273,11 +285,11 @@ pub fn prepare<R: Read + Seek>(input: &mut R, plan: &Plan, key: &Key) -> Result<
                 return Err(e);
             }
         }
-        return in_memory(input, plan, key, "no file meta group");
+        return in_memory(input, plan, key, tools, "no file meta group");
     }
     let located = match locate(&mut head) {
         Ok(l) => l,
-        Err(why) => return in_memory(input, plan, key, why),
+        Err(why) => return in_memory(input, plan, key, tools, why),
     };
     // What follows the pixel data (often Data Set Trailing Padding) goes through the
     // engine like the header: read it, small as it must be.
@@ -285,11 +297,19 @@ pub fn prepare<R: Read + Seek>(input: &mut R, plan: &Plan, key: &Key) -> Result<
     let trailer_bytes = if trailer_len == 0 {
         None
     } else if trailer_len > MAX_TRAILER {
-        return in_memory(input, plan, key, "large data after the pixel data");
+        return in_memory(input, plan, key, tools, "large data after the pixel data");
     } else {
         match head.bytes(located.pixel_end, trailer_len) {
             Some(b) => Some(b),
-            None => return in_memory(input, plan, key, "data after the pixel data unreadable"),
+            None => {
+                return in_memory(
+                    input,
+                    plan,
+                    key,
+                    tools,
+                    "data after the pixel data unreadable",
+                )
+            }
         }
     };
     let Head { mut buf, .. } = head;
@@ -315,7 +335,7 @@ pub fn prepare<R: Read + Seek>(input: &mut R, plan: &Plan, key: &Key) -> Result<
         }
         Err(StreamError::Fallback(why)) => {
             drop(buf);
-            in_memory(input, plan, key, why)
+            in_memory(input, plan, key, tools, why)
         }
         Err(StreamError::Engine(e)) => Err(e),
     }
@@ -437,6 +457,7 @@ fn in_memory<R: Read + Seek>(
     input: &mut R,
     plan: &Plan,
     key: &Key,
+    tools: &PixelTools,
     why: &'static str,
 ) -> Result<Prepared> {
     input.seek(SeekFrom::Start(0)).map_err(read_err)?;
@@ -444,7 +465,7 @@ fn in_memory<R: Read + Seek>(
     input.read_to_end(&mut bytes).map_err(read_err)?;
     let obj = io::read_object(&bytes)?;
     drop(bytes);
-    let outcome = deidentify(obj, plan, key)?;
+    let outcome = deidentify_with(obj, plan, key, tools)?;
     Ok(Prepared {
         outcome,
         tail: None,

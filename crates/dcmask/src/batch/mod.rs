@@ -31,6 +31,7 @@ pub use plan_args::PlanArgs;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use dcmask_engine::pixel::{PixelTools, RegionRules};
 use dcmask_engine::stream::{self, Prepared};
 use dcmask_engine::{Error, Key, Mappings, Plan, Record};
 use dicom_dictionary_std::tags;
@@ -96,6 +97,8 @@ impl Totals {
 struct Ctx<'a> {
     plan: &'a Plan,
     key: &'a Key,
+    /// Region rules and, when pixels are cleaned, the OCR text detector.
+    pixel: PixelTools<'a>,
     outdir: PathBuf,
     name_by_uid: bool,
     journal: Journal,
@@ -187,9 +190,22 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         }
     }
 
+    // OCR only matters when pixels are cleaned; without Tesseract the files that may
+    // carry text get a pixel warning in the report.
+    let detector = plan
+        .effective_options()
+        .contains(&dcmask_engine::ProfileOption::CleanPixelData)
+        .then(crate::ocr::detector)
+        .and_then(|d| {
+            d.map_err(|e| tracing::warn!("text detection unavailable: {e}"))
+                .ok()
+        });
+    let mut pixel = PixelTools::rules(RegionRules::shipped());
+    pixel.detector = detector.as_deref();
     let ctx = Ctx {
         plan: &plan,
         key: &key,
+        pixel,
         outdir: outdir.clone(),
         name_by_uid: args.name_by_uid,
         journal,
@@ -436,7 +452,7 @@ impl Ctx<'_> {
         }
         let mut input = File::open(&item.src)
             .map_err(|e| Problem::Failed(format!("cannot open: {}", e.kind())))?;
-        let prepared = match stream::prepare(&mut input, self.plan, self.key) {
+        let prepared = match stream::prepare_with(&mut input, self.plan, self.key, &self.pixel) {
             Ok(p) => p,
             Err(Error::NotDicom(why)) => {
                 return Err(Problem::Skipped(
