@@ -251,8 +251,7 @@ impl Walker<'_> {
                 }
             };
             let decision = self.decider.decide(tag, elem.vr(), private, &self.facts);
-            let path = format!("{prefix}{:04X},{:04X}", tag.0, tag.1);
-            if let Some(kept) = self.apply(elem, &decision, &path) {
+            if let Some(kept) = self.apply(elem, &decision, prefix) {
                 if let Some(b) = block_of(tag) {
                     kept_blocks.insert((tag.0, b));
                 }
@@ -278,8 +277,7 @@ impl Walker<'_> {
                     note: None,
                 },
             };
-            let path = format!("{prefix}{:04X},{:04X}", tag.0, tag.1);
-            if let Some(kept) = self.apply(elem, &decision, &path) {
+            if let Some(kept) = self.apply(elem, &decision, prefix) {
                 out.put(kept);
             }
         }
@@ -291,9 +289,11 @@ impl Walker<'_> {
         &mut self,
         elem: InMemElement,
         decision: &Decision,
-        path: &str,
+        prefix: &str,
     ) -> Option<InMemElement> {
         let tag = elem.tag();
+        // Built only when needed: most elements are kept silently and never recorded.
+        let path = || format!("{prefix}{:04X},{:04X}", tag.0, tag.1);
         let vr = elem.vr();
         let (result, changed) = match (&decision.action, elem.value()) {
             (Action::Remove, _) => (None, true),
@@ -335,7 +335,7 @@ impl Walker<'_> {
                 let items: Vec<InMemDicomObject> = items
                     .into_iter()
                     .enumerate()
-                    .map(|(i, item)| self.walk(item, &format!("{path}/{i}/")))
+                    .map(|(i, item)| self.walk(item, &format!("{}/{i}/", path())))
                     .collect();
                 let changed = self.record.changed_count() > before;
                 (
@@ -374,7 +374,7 @@ impl Walker<'_> {
             && !changed;
         if !silent {
             self.record.entries.push(Entry {
-                path: path.to_string(),
+                path: path(),
                 tag: tag_id(tag),
                 keyword: keyword(tag),
                 vr: vr.to_string(),
