@@ -520,7 +520,8 @@ fn resolve_un(elem: InMemElement, charset: &SpecificCharacterSet) -> InMemElemen
     }
 }
 
-fn is_binary(vr: VR) -> bool {
+/// Whether values of this VR are numbers or bytes rather than text.
+pub fn is_binary(vr: VR) -> bool {
     matches!(
         vr,
         VR::OB

@@ -197,26 +197,7 @@ pub fn strings(e: &InMemElement) -> Vec<String> {
 }
 
 pub fn is_binary(vr: VR) -> bool {
-    matches!(
-        vr,
-        VR::OB
-            | VR::OW
-            | VR::OF
-            | VR::OD
-            | VR::OL
-            | VR::OV
-            | VR::UN
-            | VR::US
-            | VR::SS
-            | VR::UL
-            | VR::SL
-            | VR::FL
-            | VR::FD
-            | VR::UV
-            | VR::SV
-            | VR::AT
-            | VR::SQ
-    )
+    vr == VR::SQ || dcmask_engine::apply::is_binary(vr)
 }
 
 /// The trimmed text of a top-level element.
