@@ -1,10 +1,10 @@
 //! Streaming de-identification: the header goes through [`deidentify`], the pixel data is
 //! copied from the input as bytes, so memory does not grow with the size of the image.
 //!
-//! [`prepare`] reads the input only up to the top-level Pixel Data element (7FE0,0010). A
-//! small scanner walks the element headers (lengths only, no values decoded) to find the
-//! exact byte offset where that element starts; the bytes before it are parsed with
-//! [`crate::io::read_object`] and de-identified; [`Prepared::write_to`] writes preamble,
+//! [`prepare`] reads the input only up to the top-level Pixel Data element (7FE0,0010).
+//! [`locate`] finds the exact byte offset where that element starts with dicom-parser's
+//! lazy reader (headers decoded, values skipped); the bytes before it are parsed with
+//! dicom-object and de-identified; [`Prepared::write_to`] writes preamble,
 //! meta group and de-identified header, then copies the pixel data element from the input
 //! in chunks. Elements after the pixel data (Data Set Trailing Padding (FFFC,FFFC),
 //! Digital Signatures (FFFA,FFFA), ...) are never copied: they are read, de-identified
@@ -13,12 +13,12 @@
 //! instead, with the reason recorded in [`Mode::InMemory`]:
 //!
 //! - the file has no file meta group (an old bare data set);
-//! - the transfer syntax is deflated, private or unknown, or not one whose element
-//!   encoding the scanner knows (Implicit VR LE, Explicit VR LE/BE, encapsulated LE);
+//! - the transfer syntax is deflated, private or unknown, or encapsulates pixel data in
+//!   something other than Explicit VR Little Endian;
 //! - the plan cleans pixel data (the cleaner needs the decoded image);
 //! - there is no top-level Pixel Data, or more than 16 MiB follow it;
 //! - the structure is odd (items outside sequences, lengths past the end of the input,
-//!   undefined-length items inside encapsulated pixel data, deep nesting);
+//!   undefined-length items inside encapsulated pixel data), or dicom-parser cannot walk it;
 //! - the header does not parse on its own, or its transfer syntax differs from the scan;
 //! - data follows the pixel data and the character set is not a single known term;
 //! - the plan would do anything but keep the Pixel Data element.
@@ -37,30 +37,22 @@ use crate::plan::Plan;
 use crate::record::{Mappings, Record};
 use dicom_core::header::Header as _;
 use dicom_core::value::PrimitiveValue;
-use dicom_core::{DataElement, Tag, VR};
+use dicom_core::{DataElement, Tag};
 use dicom_dictionary_std::tags;
 use dicom_encoding::text::SpecificCharacterSet;
-use dicom_encoding::transfer_syntax::{Codec, Endianness};
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use locate::{locate, Located, Recorded};
 use std::io::{Read, Seek, SeekFrom, Write};
 
-/// Bytes read at a time while looking for the Pixel Data element.
-const CHUNK: u64 = 32 * 1024;
-/// Sequences nested deeper than this are left to the in-memory path.
-const MAX_DEPTH: usize = 32;
-const UNDEFINED: u32 = 0xFFFF_FFFF;
+mod locate;
+
 /// More than this after the pixel data is left to the in-memory path.
 const MAX_TRAILER: u64 = 16 * 1024 * 1024;
 /// Files without a file meta group up to this size are given whole to the engine.
 const BARE_LIMIT: u64 = 64 * 1024 * 1024;
-const ITEM: Tag = Tag(0xFFFE, 0xE000);
-const ITEM_END: Tag = Tag(0xFFFE, 0xE00D);
-const SEQUENCE_END: Tag = Tag(0xFFFE, 0xE0DD);
-const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
-const EXPLICIT_VR_BE: &str = "1.2.840.10008.1.2.2";
 /// A value no rule produces from anything: stands in for the pixel data while the header
 /// is de-identified, to learn what the plan does to the Pixel Data element.
 const PLACEHOLDER: [u8; 6] = *b"dcmask";
@@ -113,7 +105,7 @@ struct Tail {
     start: u64,
     len: u64,
     /// Sequence delimiter after the items of encapsulated pixel data.
-    closing: Option<[u8; 8]>,
+    closing: Option<Vec<u8>>,
     /// The value bytes, when the scan read them anyway (small files).
     bytes: Option<Vec<u8>>,
     /// What followed the pixel data in the input, de-identified (e.g. trailing padding).
@@ -267,28 +259,26 @@ pub fn prepare_with<R: Read + Seek>(
     {
         return in_memory(input, plan, key, tools, "clean pixel data needs the image");
     }
-    let mut head = Head {
-        input: &mut *input,
-        buf: Vec::new(),
-        len: file_len,
-        moved: false,
-    };
-    head.ensure(132.min(file_len));
-    let dicm =
-        (head.buf.len() >= 132 && &head.buf[128..132] == b"DICM") || head.buf.starts_with(b"DICM");
-    if !dicm {
+    let mut rec = Recorded::new(&mut *input, file_len);
+    rec.ensure(132.min(file_len));
+    let body_start = if rec.buf.len() >= 132 && &rec.buf[128..132] == b"DICM" {
+        128
+    } else if rec.buf.starts_with(b"DICM") {
+        0
+    } else {
         // No file meta group: an old bare data set, or not DICOM. The engine decides, on
         // the whole file when it is small, else on its first 64 KiB (so a large non-DICOM
         // file is not read into memory just to be refused).
-        if file_len > BARE_LIMIT && head.ensure(64 * 1024) {
-            if let Err(e @ Error::NotDicom(_)) = io::read_object(&head.buf) {
+        if file_len > BARE_LIMIT && rec.ensure(64 * 1024) {
+            if let Err(e @ Error::NotDicom(_)) = io::read_object(&rec.buf) {
                 return Err(e);
             }
         }
         return in_memory(input, plan, key, tools, "no file meta group");
-    }
-    let located = match locate(&mut head) {
-        Ok(l) => l,
+    };
+    let located = match locate(&mut rec, body_start) {
+        Ok(l) if rec.buf.len() as u64 >= l.value_at => l,
+        Ok(_) => return in_memory(input, plan, key, tools, "the header was not read whole"),
         Err(why) => return in_memory(input, plan, key, tools, why),
     };
     // What follows the pixel data (often Data Set Trailing Padding) goes through the
@@ -299,7 +289,7 @@ pub fn prepare_with<R: Read + Seek>(
     } else if trailer_len > MAX_TRAILER {
         return in_memory(input, plan, key, tools, "large data after the pixel data");
     } else {
-        match head.bytes(located.pixel_end, trailer_len) {
+        match rec.read_at(located.pixel_end, trailer_len) {
             Some(b) => Some(b),
             None => {
                 return in_memory(
@@ -312,7 +302,8 @@ pub fn prepare_with<R: Read + Seek>(
             }
         }
     };
-    let Head { mut buf, .. } = head;
+    let mut buf = std::mem::take(&mut rec.buf);
+    drop(rec);
     match stream_header(&buf, &located, trailer_bytes.as_deref(), plan, key) {
         Ok((outcome, trailer)) => {
             let value_end = located.value_at + located.value_len;
@@ -369,16 +360,13 @@ fn stream_header(
     plan: &Plan,
     key: &Key,
 ) -> std::result::Result<(Outcome, Option<Trailer>), StreamError> {
-    let parsed = match located.body_start {
-        // Read up to the Pixel Data element header and stop there, as dicom-object's
-        // read_until does (reading to the end of a slice would make an error to stop).
-        Some(start) => OpenFileOptions::new()
-            .read_preamble(ReadPreamble::Never)
-            .read_until(tags::PIXEL_DATA)
-            .from_reader(&buf[start as usize..located.value_at as usize])
-            .map_err(|_| ()),
-        None => io::read_object(&buf[..located.pixel_at as usize]).map_err(|_| ()),
-    };
+    // Read up to the Pixel Data element header and stop there, as dicom-object's
+    // read_until does (reading to the end of a slice would make an error to stop).
+    let parsed = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Never)
+        .read_until(tags::PIXEL_DATA)
+        .from_reader(&buf[located.body_start as usize..located.value_at as usize])
+        .map_err(|_| ());
     let mut obj =
         parsed.map_err(|()| StreamError::Fallback("the header does not parse on its own"))?;
     let ts = obj.meta().transfer_syntax().trim_end_matches(['\0', ' ']);
@@ -497,419 +485,10 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-/// The start of the input, read on demand into `buf`.
-struct Head<'a, R> {
-    input: &'a mut R,
-    buf: Vec<u8>,
-    len: u64,
-    /// The input was read elsewhere than at `buf.len()`.
-    moved: bool,
-}
-
-impl<R: Read + Seek> Head<'_, R> {
-    /// Makes `buf` hold at least `end` bytes; false if the input is shorter or unreadable.
-    fn ensure(&mut self, end: u64) -> bool {
-        if end > self.len {
-            return false;
-        }
-        let have = self.buf.len() as u64;
-        if have >= end {
-            return true;
-        }
-        let want = (end - have).max(CHUNK).min(self.len - have);
-        self.buf.reserve(want as usize);
-        if self.moved {
-            if self.input.seek(SeekFrom::Start(have)).is_err() {
-                return false;
-            }
-            self.moved = false;
-        }
-        match (&mut *self.input).take(want).read_to_end(&mut self.buf) {
-            Ok(_) => self.buf.len() as u64 >= end,
-            Err(_) => false,
-        }
-    }
-
-    /// `len` bytes at `at`, from the buffer or read from the input (which must then not be
-    /// read on through `ensure`).
-    fn bytes(&mut self, at: u64, len: u64) -> Option<Vec<u8>> {
-        if at + len <= self.buf.len() as u64 {
-            return Some(self.buf[at as usize..(at + len) as usize].to_vec());
-        }
-        let mut out = vec![0u8; len as usize];
-        self.moved = true;
-        self.input.seek(SeekFrom::Start(at)).ok()?;
-        self.input.read_exact(&mut out).ok()?;
-        Some(out)
-    }
-
-    fn u16_at(&self, pos: u64, big: bool) -> u16 {
-        let b = [self.buf[pos as usize], self.buf[pos as usize + 1]];
-        if big {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        }
-    }
-
-    fn u32_at(&self, pos: u64, big: bool) -> u32 {
-        let p = pos as usize;
-        let b = [
-            self.buf[p],
-            self.buf[p + 1],
-            self.buf[p + 2],
-            self.buf[p + 3],
-        ];
-        if big {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        }
-    }
-
-    fn tag_at(&self, pos: u64, big: bool) -> Tag {
-        Tag(self.u16_at(pos, big), self.u16_at(pos + 2, big))
-    }
-
-    /// Reads the element header at `pos`.
-    fn header(&mut self, pos: u64, syntax: Syntax) -> Scan<Header> {
-        let big = syntax == Syntax::ExplicitBe;
-        if !self.ensure(pos + 8) {
-            return Err("an element header runs past the end of the input");
-        }
-        let tag = self.tag_at(pos, big);
-        if syntax == Syntax::ImplicitLe || tag.0 == 0xFFFE {
-            return Ok(Header {
-                tag,
-                vr: None,
-                len: self.u32_at(pos + 4, big),
-                size: 8,
-            });
-        }
-        let vr = [self.buf[pos as usize + 4], self.buf[pos as usize + 5]];
-        if !vr.iter().all(u8::is_ascii_uppercase) {
-            return Err("an explicit VR is not two capital letters");
-        }
-        if is_long_vr(vr) {
-            if !self.ensure(pos + 12) {
-                return Err("an element header runs past the end of the input");
-            }
-            Ok(Header {
-                tag,
-                vr: Some(vr),
-                len: self.u32_at(pos + 8, big),
-                size: 12,
-            })
-        } else {
-            Ok(Header {
-                tag,
-                vr: Some(vr),
-                len: u32::from(self.u16_at(pos + 6, big)),
-                size: 8,
-            })
-        }
-    }
-
-    /// The position after the value of the element whose header is `h`, at `pos`.
-    fn skip(&mut self, pos: u64, h: &Header, syntax: Syntax, depth: usize) -> Scan<u64> {
-        let start = pos + h.size;
-        if h.len != UNDEFINED {
-            let end = start + u64::from(h.len);
-            return if end <= self.len {
-                Ok(end)
-            } else {
-                Err("an element's length runs past the end of the input")
-            };
-        }
-        // Undefined length: a sequence, or encapsulated pixel data (items of fragments).
-        // UN of undefined length holds an Implicit VR Little Endian sequence (PS3.5 6.2.2).
-        let inner = if h.vr == Some(*b"UN") {
-            Syntax::ImplicitLe
-        } else {
-            syntax
-        };
-        self.skip_items(start, inner, depth + 1)
-    }
-
-    /// Walks items up to and including the sequence delimiter; returns the position after it.
-    fn skip_items(&mut self, mut pos: u64, syntax: Syntax, depth: usize) -> Scan<u64> {
-        if depth > MAX_DEPTH {
-            return Err("sequences nest too deep");
-        }
-        let big = syntax == Syntax::ExplicitBe;
-        loop {
-            if !self.ensure(pos + 8) {
-                return Err("a sequence runs past the end of the input");
-            }
-            let tag = self.tag_at(pos, big);
-            let len = self.u32_at(pos + 4, big);
-            match tag {
-                SEQUENCE_END => return Ok(pos + 8),
-                ITEM if len != UNDEFINED => {
-                    pos += 8 + u64::from(len);
-                    if pos > self.len {
-                        return Err("an item's length runs past the end of the input");
-                    }
-                }
-                ITEM => {
-                    pos += 8;
-                    loop {
-                        let h = self.header(pos, syntax)?;
-                        if h.tag == ITEM_END {
-                            pos += 8;
-                            break;
-                        }
-                        if h.tag.0 == 0xFFFE {
-                            return Err("a delimiter out of place inside an item");
-                        }
-                        pos = self.skip(pos, &h, syntax, depth)?;
-                    }
-                }
-                _ => return Err("a sequence holds something other than items"),
-            }
-        }
-    }
-}
-
-type Scan<T> = std::result::Result<T, &'static str>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Syntax {
-    ImplicitLe,
-    ExplicitLe,
-    ExplicitBe,
-}
-
-struct Header {
-    tag: Tag,
-    vr: Option<[u8; 2]>,
-    len: u32,
-    /// Header size in bytes: 8 or 12.
-    size: u64,
-}
-
-fn is_long_vr(vr: [u8; 2]) -> bool {
-    matches!(
-        &vr,
-        b"OB"
-            | b"OD"
-            | b"OF"
-            | b"OL"
-            | b"OV"
-            | b"OW"
-            | b"SQ"
-            | b"UC"
-            | b"UN"
-            | b"UR"
-            | b"UT"
-            | b"SV"
-            | b"UV"
-    )
-}
-
-/// Where the top-level Pixel Data element is, and where it ends.
-struct Located {
-    ts_uid: String,
-    /// Where the meta group starts (`DICM`), or `None` for a bare data set.
-    body_start: Option<u64>,
-    pixel_at: u64,
-    pixel_vr: VR,
-    /// The element header as dicom-object writes it.
-    element: Vec<u8>,
-    /// The value, or the items of encapsulated pixel data (without the delimiter).
-    value_at: u64,
-    value_len: u64,
-    /// The sequence delimiter to write after the items.
-    closing: Option<[u8; 8]>,
-    /// End of the Pixel Data element in the input.
-    pixel_end: u64,
-}
-
-/// Finds the top-level Pixel Data element and checks that nothing follows it.
-fn locate<R: Read + Seek>(head: &mut Head<'_, R>) -> Scan<Located> {
-    let (ts_uid, start, body_start) = if head.buf.len() >= 132 && &head.buf[128..132] == b"DICM" {
-        let (ts, start) = meta_group(head, 132)?;
-        (ts, start, Some(128))
-    } else if head.buf.starts_with(b"DICM") {
-        let (ts, start) = meta_group(head, 4)?;
-        (ts, start, Some(0))
-    } else {
-        return Err("no file meta group");
-    };
-    let syntax = syntax_of(&ts_uid)?;
-    let mut pos = start;
-    let pixel = loop {
-        if pos == head.len {
-            return Err("no pixel data");
-        }
-        let h = head.header(pos, syntax)?;
-        if h.tag == tags::PIXEL_DATA {
-            break h;
-        }
-        if h.tag > tags::PIXEL_DATA {
-            return Err("no pixel data (elements after its place)");
-        }
-        if h.tag.0 == 0xFFFE {
-            return Err("an item or delimiter outside a sequence");
-        }
-        pos = head.skip(pos, &h, syntax, 0)?;
-    };
-    let pixel_at = pos;
-    let mut pixel_vr = match pixel.vr {
-        None => VR::OW,
-        Some(vr) if &vr == b"OB" => VR::OB,
-        Some(vr) if &vr == b"OW" => VR::OW,
-        Some(_) => return Err("pixel data with a VR other than OB or OW"),
-    };
-    let value_at = pixel_at + pixel.size;
-    let (element, value_len, closing, end);
-    if pixel.len != UNDEFINED {
-        if !pixel.len.is_multiple_of(2) {
-            return Err("pixel data of odd length");
-        }
-        value_len = u64::from(pixel.len);
-        end = value_at + value_len;
-        closing = None;
-        let big = syntax == Syntax::ExplicitBe;
-        let u16b = |v: u16| {
-            if big {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            }
-        };
-        let u32b = |v: u32| {
-            if big {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            }
-        };
-        let mut h = Vec::with_capacity(12);
-        h.extend_from_slice(&u16b(0x7FE0));
-        h.extend_from_slice(&u16b(0x0010));
-        if let Some(vr) = pixel.vr {
-            h.extend_from_slice(&vr);
-            h.extend_from_slice(&[0, 0]);
-        }
-        h.extend_from_slice(&u32b(pixel.len));
-        element = h;
-    } else {
-        if syntax != Syntax::ExplicitLe {
-            return Err("encapsulated pixel data outside Explicit VR Little Endian");
-        }
-        let delimiter = fragments_end(head, value_at)?;
-        value_len = delimiter - value_at;
-        end = delimiter + 8;
-        closing = Some([0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
-        element = vec![
-            0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
-        ];
-        pixel_vr = VR::OB;
-    }
-    if end > head.len {
-        return Err("the pixel data runs past the end of the input");
-    }
-    Ok(Located {
-        ts_uid,
-        body_start,
-        pixel_at,
-        pixel_vr,
-        element,
-        value_at,
-        value_len,
-        closing,
-        pixel_end: end,
-    })
-}
-
-/// Walks the items of encapsulated pixel data (each of defined length) to the sequence
-/// delimiter, without reading the fragments; returns the position of the delimiter.
-fn fragments_end<R: Read + Seek>(head: &mut Head<'_, R>, mut pos: u64) -> Scan<u64> {
-    let mut item = [0u8; 8];
-    let mut first = true;
-    loop {
-        if pos + 8 > head.len {
-            return Err("encapsulated pixel data runs past the end of the input");
-        }
-        if (head.buf.len() as u64) >= pos + 8 {
-            item.copy_from_slice(&head.buf[pos as usize..pos as usize + 8]);
-        } else {
-            // Past what was read: look at the 8 bytes without reading the fragments.
-            head.moved = true;
-            head.input
-                .seek(SeekFrom::Start(pos))
-                .and_then(|_| head.input.read_exact(&mut item))
-                .map_err(|_| "encapsulated pixel data could not be read")?;
-        }
-        let tag = Tag(
-            u16::from_le_bytes([item[0], item[1]]),
-            u16::from_le_bytes([item[2], item[3]]),
-        );
-        let len = u32::from_le_bytes([item[4], item[5], item[6], item[7]]);
-        match tag {
-            SEQUENCE_END if !first => return Ok(pos),
-            ITEM if first && !len.is_multiple_of(4) => {
-                return Err("a basic offset table whose length is not a multiple of 4")
-            }
-            ITEM if len != UNDEFINED => pos += 8 + u64::from(len),
-            _ => return Err("encapsulated pixel data holds something other than fragments"),
-        }
-        first = false;
-    }
-}
-
-/// Reads the file meta group at `pos` (just after `DICM`) the way dicom-object does: a
-/// group length first, then elements until that many bytes are read. Returns the transfer
-/// syntax UID and the position where the data set starts.
-fn meta_group<R: Read + Seek>(head: &mut Head<'_, R>, mut pos: u64) -> Scan<(String, u64)> {
-    let h = head.header(pos, Syntax::ExplicitLe)?;
-    if h.tag != Tag(0x0002, 0x0000) || h.len != 4 || !head.ensure(pos + 12) {
-        return Err("the meta group does not start with its group length");
-    }
-    let group_len = u64::from(head.u32_at(pos + 8, false));
-    pos += 12;
-    let end_at_least = pos + group_len;
-    let mut ts = None;
-    while pos < end_at_least {
-        let h = head.header(pos, Syntax::ExplicitLe)?;
-        if h.len == UNDEFINED || h.tag.0 != 0x0002 {
-            return Err("the meta group has an unexpected element");
-        }
-        let value_at = pos + h.size;
-        let value_end = value_at + u64::from(h.len);
-        if !head.ensure(value_end) {
-            return Err("the meta group runs past the end of the input");
-        }
-        if h.tag == tags::TRANSFER_SYNTAX_UID {
-            let raw = &head.buf[value_at as usize..value_end as usize];
-            let text = std::str::from_utf8(raw).map_err(|_| "the transfer syntax is not text")?;
-            ts = Some(text.trim_end_matches(['\0', ' ']).to_string());
-        }
-        pos = value_end;
-    }
-    Ok((ts.ok_or("the meta group has no transfer syntax")?, pos))
-}
-
-/// The element encoding of a transfer syntax, when the scanner knows it.
-fn syntax_of(uid: &str) -> Scan<Syntax> {
-    let Some(ts) = TransferSyntaxRegistry.get(uid) else {
-        return Err("unknown transfer syntax");
-    };
-    if matches!(ts.codec(), Codec::Dataset(_)) {
-        return Err("deflated or otherwise encoded data set");
-    }
-    match (uid, ts.endianness()) {
-        (IMPLICIT_VR_LE, _) => Ok(Syntax::ImplicitLe),
-        (EXPLICIT_VR_BE, _) => Ok(Syntax::ExplicitBe),
-        (_, Endianness::Little) => Ok(Syntax::ExplicitLe),
-        (_, Endianness::Big) => Err("big endian transfer syntax other than Explicit VR Big Endian"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dicom_core::VR;
     use crate::plan::ProfileId;
     use dicom_core::value::PixelFragmentSequence;
     use dicom_object::meta::FileMetaTableBuilder;
@@ -928,6 +507,22 @@ mod tests {
         ds.put_str(tags::PATIENT_NAME, VR::PN, "Doe^Jane");
         ds.put_str(tags::PATIENT_ID, VR::LO, "PID-1234");
         ds.put_str(tags::PATIENT_BIRTH_DATE, VR::DA, "19700101");
+        // Sequences two deep before the pixel data: the walk must step over them.
+        let mut code = InMemDicomObject::new_empty();
+        code.put_str(tags::CODE_VALUE, VR::SH, "T-D1100");
+        code.put_str(tags::CODE_MEANING, VR::LO, "Jane's head");
+        let mut item = InMemDicomObject::new_empty();
+        item.put_str(tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, "1.2.3.4.9");
+        item.put(DataElement::new(
+            tags::ANATOMIC_REGION_SEQUENCE,
+            VR::SQ,
+            dicom_core::value::DataSetSequence::from(vec![code]),
+        ));
+        ds.put(DataElement::new(
+            tags::REFERENCED_IMAGE_SEQUENCE,
+            VR::SQ,
+            dicom_core::value::DataSetSequence::from(vec![item]),
+        ));
         ds.put(DataElement::new(
             tags::ROWS,
             VR::US,
@@ -976,6 +571,7 @@ mod tests {
         for (ts, enc) in [
             ("1.2.840.10008.1.2", false),
             ("1.2.840.10008.1.2.1", false),
+            ("1.2.840.10008.1.2.2", false),
             ("1.2.840.10008.1.2.4.50", true),
             ("1.2.840.10008.1.2.5", true),
         ] {
