@@ -9,6 +9,7 @@ pub mod clean;
 pub mod code;
 pub mod dates;
 pub mod decide;
+pub mod dicomdir;
 pub mod error;
 pub mod hipaa;
 pub mod io;
