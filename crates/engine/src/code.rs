@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// A cell of Table E.1-1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Code {
     D,
     Z,

@@ -10,7 +10,9 @@ use crate::table::{table, Row};
 use crate::tag::{dictionary_vr, display_name, tag_id};
 use dicom_core::{Tag, VR};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 
 /// What is done to one element.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -83,13 +85,14 @@ pub enum Source {
 pub struct Rule {
     pub source: Source,
     /// The rule's key: a table row id (`0010,0010`, `60xx,3000`), a tag id, or a residual rule name.
-    pub id: String,
+    /// Borrowed from the embedded tables where it can be: a decision is made per element.
+    pub id: Cow<'static, str>,
     /// The table code before resolution, e.g. `X/Z/D`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub option: Option<ProfileOption>,
-    pub explanation: String,
+    pub explanation: Cow<'static, str>,
     /// The expert's rationale of a custom rule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -287,7 +290,7 @@ impl Decider {
             action,
             rule: Rule {
                 source: Source::Private,
-                id: row.id.clone(),
+                id: Cow::Borrowed(&row.id),
                 code: Some(code.as_str()),
                 option,
                 explanation: explanation.into(),
@@ -332,7 +335,7 @@ impl Decider {
             action,
             rule: Rule {
                 source: Source::Hipaa,
-                id: format!("{}", letter),
+                id: letter.to_string().into(),
                 code: None,
                 option: None,
                 explanation: explanation.into(),
@@ -341,23 +344,10 @@ impl Decider {
         })
     }
 
-    fn table_rule(&self, row: &Row, tag: Tag, vr: VR) -> Decision {
+    fn table_rule(&self, row: &'static Row, tag: Tag, vr: VR) -> Decision {
         let (code, option) = row.code_with(&self.options);
         let action = action_for(code, tag, vr, option);
-        let resolved = resolve(code, tag, vr);
-        let mut explanation = match option {
-            Some(o) => format!("{} option: {}", o.label(), code.as_str()),
-            None => format!("Basic Profile: {}", code.as_str()),
-        };
-        if resolved == Code::X && resolved != code {
-            explanation
-                .push_str(" resolved to X (a sequence that is present needs items unless Type 2)");
-        } else if resolved != code {
-            explanation.push_str(&format!(
-                " resolved to {} (presence kept: the IOD may require it)",
-                resolved.as_str()
-            ));
-        }
+        let explanation = table_explanation(code, option, resolve(code, tag, vr));
         Decision {
             action,
             rule: Rule {
@@ -366,10 +356,10 @@ impl Decider {
                 } else {
                     Source::Table
                 },
-                id: row.id.clone(),
+                id: Cow::Borrowed(&row.id),
                 code: Some(code.as_str()),
                 option,
-                explanation,
+                explanation: Cow::Borrowed(explanation),
                 note: None,
             },
         }
@@ -381,14 +371,15 @@ impl Decider {
     /// nothing is known of them. Other standard attributes (pixel module, geometry,
     /// acquisition parameters, coded values) are kept.
     fn residual(&self, tag: Tag, vr: VR) -> Decision {
-        let rule = |id: &str, explanation: &str, option: Option<ProfileOption>| Rule {
-            source: Source::Residual,
-            id: id.into(),
-            code: None,
-            option,
-            explanation: explanation.into(),
-            note: None,
-        };
+        let rule =
+            |id: &'static str, explanation: &'static str, option: Option<ProfileOption>| Rule {
+                source: Source::Residual,
+                id: id.into(),
+                code: None,
+                option,
+                explanation: explanation.into(),
+                note: None,
+            };
         let (action, rule) = match vr {
             // The rest of an overlay's group: Overlay Data (60xx,3000) is always removed
             // (X, and its bitmap cannot be cleaned), and an Overlay Plane without its data
@@ -502,6 +493,36 @@ impl Decider {
     }
 }
 
+/// The explanation of a table decision. There are few distinct ones (code, option and
+/// resolved code), so each is built once and shared: a decision is made per element.
+fn table_explanation(code: Code, option: Option<ProfileOption>, resolved: Code) -> &'static str {
+    type Key = (Code, Option<ProfileOption>, Code);
+    static MADE: OnceLock<RwLock<HashMap<Key, &'static str>>> = OnceLock::new();
+    let made = MADE.get_or_init(Default::default);
+    let key = (code, option, resolved);
+    if let Some(text) = made.read().ok().and_then(|m| m.get(&key).copied()) {
+        return text;
+    }
+    let mut text = match option {
+        Some(o) => format!("{} option: {}", o.label(), code.as_str()),
+        None => format!("Basic Profile: {}", code.as_str()),
+    };
+    if resolved == Code::X && resolved != code {
+        text.push_str(" resolved to X (a sequence that is present needs items unless Type 2)");
+    } else if resolved != code {
+        text.push_str(&format!(
+            " resolved to {} (presence kept: the IOD may require it)",
+            resolved.as_str()
+        ));
+    }
+    let mut made = made
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Bounded by the number of (code, option, resolved) triples: leaking is a cache.
+    made.entry(key)
+        .or_insert_with(|| Box::leak(text.into_boxed_str()))
+}
+
 fn custom_decision(rule: &CustomRule) -> Decision {
     let action = match rule.act {
         CustomAction::Keep => Action::Keep,
@@ -514,10 +535,10 @@ fn custom_decision(rule: &CustomRule) -> Decision {
         action,
         rule: Rule {
             source: Source::Custom,
-            id: rule.id.clone(),
+            id: rule.id.clone().into(),
             code: None,
             option: None,
-            explanation: format!("custom rule: {}", rule.act.id()),
+            explanation: format!("custom rule: {}", rule.act.id()).into(),
             note: rule.note.clone(),
         },
     }
@@ -537,7 +558,7 @@ fn structural(tag: Tag) -> Option<Decision> {
         action: Action::Remove,
         rule: Rule {
             source: Source::Structural,
-            id: format!("{:04X},xxxx", tag.0),
+            id: format!("{:04X},xxxx", tag.0).into(),
             code: None,
             option: None,
             explanation: explanation.into(),
@@ -608,7 +629,7 @@ pub fn rule_list(plan: &Plan) -> Vec<RuleEntry> {
                 action: "blank region".into(),
                 rule: Rule {
                     source: Source::Pixel,
-                    id: r.source(),
+                    id: r.source().into(),
                     code: None,
                     option: Some(ProfileOption::CleanPixelData),
                     explanation: format!(
@@ -618,7 +639,8 @@ pub fn rule_list(plan: &Plan) -> Vec<RuleEntry> {
                         r.y0,
                         r.y1.saturating_sub(1),
                         r.condition_text
-                    ),
+                    )
+                    .into(),
                     note: None,
                 },
             });

@@ -55,8 +55,8 @@ pub fn summarize<'a>(records: impl IntoIterator<Item = &'a Record>) -> Determina
             let key = (
                 e.tag.clone(),
                 e.action.label().to_string(),
-                e.rule.id.clone(),
-                e.rule.explanation.clone(),
+                e.rule.id.to_string(),
+                e.rule.explanation.to_string(),
             );
             let row = rows.entry(key.clone()).or_insert_with(|| ReportRow {
                 tag: e.tag.clone(),

@@ -634,7 +634,7 @@ fn record_counts(record: &Record) -> (BTreeMap<String, u64>, BTreeMap<String, u6
     for e in &record.entries {
         *actions.entry(e.action.label()).or_default() += 1;
         *rules
-            .entry((source_name(e.rule.source), e.rule.id.as_str()))
+            .entry((source_name(e.rule.source), e.rule.id.as_ref()))
             .or_default() += 1;
     }
     let actions = actions
