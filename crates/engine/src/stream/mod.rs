@@ -488,9 +488,9 @@ impl<W: Write> Write for Counting<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dicom_core::VR;
     use crate::plan::ProfileId;
     use dicom_core::value::PixelFragmentSequence;
+    use dicom_core::VR;
     use dicom_object::meta::FileMetaTableBuilder;
     use dicom_object::InMemDicomObject;
     use std::io::Cursor;
