@@ -1,7 +1,7 @@
 //! Applies a plan to an object: walks every element at every depth, asks the decider,
 //! carries out the decision and records it.
 
-use crate::clean::{clean_text, Identifiers};
+use crate::clean::{clean_text, LazyIdentifiers};
 use crate::dates;
 use crate::decide::{Action, Decider, Decision, Facts, PrivateKind, Source};
 use crate::error::{Error, Result};
@@ -96,7 +96,7 @@ pub fn deidentify_with(
         charset,
         decider: Decider::new(plan),
         facts: facts(&ds),
-        ids: Identifiers::collect(&ds),
+        ids: LazyIdentifiers::of(&ds),
         key,
         offset,
         record: Record {
@@ -217,7 +217,7 @@ struct Walker<'a> {
     charset: SpecificCharacterSet,
     decider: Decider,
     facts: Facts,
-    ids: Identifiers,
+    ids: LazyIdentifiers,
     key: &'a Key,
     offset: i64,
     record: Record,
@@ -293,7 +293,12 @@ impl Walker<'_> {
     ) -> Option<InMemElement> {
         let tag = elem.tag();
         // Built only when needed: most elements are kept silently and never recorded.
-        let path = || format!("{prefix}{:04X},{:04X}", tag.0, tag.1);
+        let path = || {
+            let mut p = String::with_capacity(prefix.len() + 9);
+            p.push_str(prefix);
+            crate::tag::push_tag_digits(&mut p, tag);
+            p
+        };
         let vr = elem.vr();
         let (result, changed) = match (&decision.action, elem.value()) {
             (Action::Remove, _) => (None, true),
@@ -430,7 +435,7 @@ impl Walker<'_> {
             Action::Pseudonymize if is_binary(vr) => dummy(vr),
             Action::Pseudonymize => map_each(&mut |s| Some(pseudonym::token(self.key, vr, s))),
             Action::Clean => {
-                let (ids, counts) = (&self.ids, &mut self.record.cleaned);
+                let (ids, counts) = (self.ids.get(), &mut self.record.cleaned);
                 let cleaned = map_each(&mut |s| Some(clean_text(s, ids, counts)));
                 // Nothing left of a value the table codes D (e.g. a Structure Set Label
                 // equal to the Study ID): a dummy keeps the Type 1 attribute valid.

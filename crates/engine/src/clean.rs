@@ -9,6 +9,7 @@ use dicom_core::Tag;
 use dicom_object::InMemDicomObject;
 use regex::Regex;
 use serde::Serialize;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -70,12 +71,42 @@ const IDS: &[Tag] = &[
     Tag(0x0010, 0x1090),
     Tag(0x0018, 0x1000),
 ];
+const BIRTH_DATE: Tag = Tag(0x0010, 0x0030);
 const ADDRESSES: &[Tag] = &[
     Tag(0x0010, 0x1040),
     Tag(0x0008, 0x0081),
     Tag(0x0008, 0x0080),
     Tag(0x0010, 0x2154),
 ];
+
+/// The identifying values of an object, collected on the first Clean action: most
+/// plans never clean, and collecting normalises every name part and date spelling.
+/// Holds copies of only the elements [`Identifiers::collect`] reads.
+pub struct LazyIdentifiers {
+    source: InMemDicomObject,
+    built: OnceCell<Identifiers>,
+}
+
+impl LazyIdentifiers {
+    pub fn of(obj: &InMemDicomObject) -> LazyIdentifiers {
+        let wanted = NAMES
+            .iter()
+            .chain(IDS)
+            .chain(ADDRESSES)
+            .chain([&BIRTH_DATE]);
+        LazyIdentifiers {
+            source: InMemDicomObject::from_element_iter(
+                wanted.filter_map(|t| obj.get(*t).cloned()),
+            ),
+            built: OnceCell::new(),
+        }
+    }
+
+    pub fn get(&self) -> &Identifiers {
+        self.built
+            .get_or_init(|| Identifiers::collect(&self.source))
+    }
+}
 
 fn normalise(token: &str) -> String {
     token
@@ -100,7 +131,7 @@ impl Identifiers {
         add(NAMES, Category::Name);
         add(IDS, Category::Identifier);
         add(ADDRESSES, Category::Address);
-        if let Some(birth) = obj.get(Tag(0x0010, 0x0030)).and_then(|e| e.to_str().ok()) {
+        if let Some(birth) = obj.get(BIRTH_DATE).and_then(|e| e.to_str().ok()) {
             ids.insert_date(birth.trim());
         }
         ids

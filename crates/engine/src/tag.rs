@@ -51,7 +51,25 @@ fn short(s: &str) -> String {
 
 /// The canonical spelling: `(GGGG,EEEE)` in upper case.
 pub fn tag_id(tag: Tag) -> String {
-    format!("({:04X},{:04X})", tag.0, tag.1)
+    let mut s = String::with_capacity(11);
+    s.push('(');
+    push_tag_digits(&mut s, tag);
+    s.push(')');
+    s
+}
+
+/// Appends `GGGG,EEEE` (upper-case hex) without going through `format!`: records build
+/// one per recorded element, on the batch hot path.
+pub fn push_tag_digits(s: &mut String, tag: Tag) {
+    fn push_hex(s: &mut String, v: u16) {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        for shift in [12, 8, 4, 0] {
+            s.push(char::from(HEX[usize::from((v >> shift) & 0xF)]));
+        }
+    }
+    push_hex(s, tag.0);
+    s.push(',');
+    push_hex(s, tag.1);
 }
 
 /// The dictionary keyword of a standard tag, `""` when unknown.

@@ -80,6 +80,8 @@ impl<'a, R: Read + Seek> Recorded<'a, R> {
             self.input_pos = have;
         }
         let want = CHUNK.min(self.len - have);
+        // Room first, so read_to_end reads the chunk in one call instead of probing.
+        self.buf.reserve(want as usize);
         let n = (&mut *self.input).take(want).read_to_end(&mut self.buf)?;
         self.input_pos += n as u64;
         Ok(n)
