@@ -22,10 +22,11 @@
 //! - No file system: entries come in as data, bytes go out to any writer.
 
 use crate::error::Error;
+use dicom_core::dictionary::UidDictionary;
 use dicom_core::header::Header;
 use dicom_core::value::{DataSetSequence, PrimitiveValue};
 use dicom_core::{DataElement, Length, Tag, VR};
-use dicom_dictionary_std::tags;
+use dicom_dictionary_std::{tags, StandardSopClassDictionary};
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::{DefaultDicomObject, FileMetaTable, InMemDicomObject};
@@ -118,9 +119,10 @@ const SERIES_KEYS: &[Key] = &[
 ];
 
 /// Leaf record types by SOP class (PS3.3 F.5, PS3.4 B.5): an exact UID, or a prefix
-/// ending in `.`; the first match wins. A class not listed is an IMAGE when its header
-/// has Rows (the Image Pixel module), else a PRIVATE record naming its class. Besides
-/// the Instance Number (Type 1), each record type takes the keys listed.
+/// ending in `.`; the first match wins. A class not listed is an IMAGE when the standard
+/// names it an "Image Storage" class or its header has Rows (the Image Pixel module:
+/// segmentations, parametric maps), else a PRIVATE record naming its class. Besides the
+/// Instance Number (Type 1), each record type takes the keys listed.
 const LEAF_TYPES: &[(&str, &str, &[Key])] = &[
     ("1.2.840.10008.5.1.4.1.1.88.59", "KEY OBJECT DOC", DOC_KEYS),
     ("1.2.840.10008.5.1.4.1.1.88.", "SR DOCUMENT", SR_KEYS),
@@ -257,10 +259,15 @@ fn leaf_type(class: &str, header: &InMemDicomObject) -> (&'static str, &'static 
             }
         })
         .map(|(_, kind, keys)| (*kind, *keys))
-        .unwrap_or(if header.get(tags::ROWS).is_some() {
-            ("IMAGE", &[])
-        } else {
-            ("PRIVATE", &[])
+        .unwrap_or_else(|| {
+            let image_class = StandardSopClassDictionary
+                .by_uid(class)
+                .is_some_and(|e| e.name.contains("Image Storage"));
+            if image_class || header.get(tags::ROWS).is_some() {
+                ("IMAGE", &[])
+            } else {
+                ("PRIVATE", &[])
+            }
         })
 }
 
@@ -701,16 +708,13 @@ fn copy_key(r: &mut InMemDicomObject, header: &InMemDicomObject, tag: Tag, vr: V
 
 fn leaf_record(leaf: &Leaf) -> InMemDicomObject {
     let (kind, keys) = leaf_type(&leaf.class, leaf.header);
-    let instance_number = if kind == "PRIVATE" {
-        Type::Three
+    // A PRIVATE record has no standard keys.
+    let instance_number: &[Key] = if kind == "PRIVATE" {
+        &[]
     } else {
-        Type::One
+        &[(tags::INSTANCE_NUMBER, VR::IS, Type::One)]
     };
-    let mut r = record(
-        kind,
-        leaf.header,
-        &[(tags::INSTANCE_NUMBER, VR::IS, instance_number)],
-    );
+    let mut r = record(kind, leaf.header, instance_number);
     r.put(DataElement::new(
         tags::REFERENCED_FILE_ID,
         VR::CS,
@@ -1071,6 +1075,8 @@ mod tests {
         ));
         let t = |class: &str, h: &InMemDicomObject| leaf_type(class, h).0;
         assert_eq!(t(CT, &image), "IMAGE");
+        assert_eq!(t(CT, &empty), "IMAGE", "an image class without pixels");
+        assert_eq!(t("1.2.840.10008.5.1.4.1.1.7", &empty), "IMAGE");
         assert_eq!(t("1.2.840.10008.5.1.4.1.1.88.22", &empty), "SR DOCUMENT");
         assert_eq!(t("1.2.840.10008.5.1.4.1.1.88.59", &empty), "KEY OBJECT DOC");
         assert_eq!(t("1.2.840.10008.5.1.4.1.1.11.1", &empty), "PRESENTATION");
