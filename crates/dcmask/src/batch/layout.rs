@@ -10,6 +10,10 @@
 //! One folder given as the only input maps to OUTDIR itself; otherwise each input folder
 //! becomes a `DIR0001`-style folder of OUTDIR and each input file an `IMG00001.dcm`-style
 //! file of OUTDIR, numbered in command-line order.
+//!
+//! A folder holding a file named `DICOMDIR` is the root of a media set: the files under it
+//! are named without the extension (`IMG00001`), so that their paths from the root are
+//! valid File IDs (PS3.10 8.5) for the DICOMDIR regenerated there ([`super::dicomdir`]).
 
 use anyhow::{bail, Context, Result};
 use std::path::{Component, Path, PathBuf};
@@ -31,7 +35,20 @@ pub struct Item {
     pub mtime: u64,
     /// A folder that could not be read: reported as a failure, never processed.
     pub walk_error: Option<String>,
+    /// The innermost media root the file is under (index into the roots of [`walk`]).
+    pub media: Option<usize>,
 }
+
+/// A folder of the inputs that holds a file named `DICOMDIR`.
+pub struct MediaRoot {
+    /// Its output folder relative to OUTDIR.
+    pub out_dir: PathBuf,
+    /// The item of its `DICOMDIR` file.
+    pub dicomdir: Option<usize>,
+}
+
+/// The name of the file that makes its folder a media root.
+pub const DICOMDIR: &str = "DICOMDIR";
 
 /// What the walk left out.
 #[derive(Default)]
@@ -46,25 +63,48 @@ pub fn file_name(n: usize) -> String {
     format!("IMG{n:05}.dcm")
 }
 
+/// A file name under a media root: a File ID component, so no extension.
+pub fn media_file_name(n: usize) -> String {
+    format!("IMG{n:05}")
+}
+
 pub fn dir_name(n: usize) -> String {
     format!("DIR{n:04}")
 }
 
+/// What the walk found: the files, what it left out, the media roots.
+pub struct Walk {
+    pub items: Vec<Item>,
+    pub stats: WalkStats,
+    pub roots: Vec<MediaRoot>,
+}
+
+/// Where the walk is: the input, the paths of the folder, the media root it is under.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    root: usize,
+    rel: &'a Path,
+    out: &'a Path,
+    media: Option<usize>,
+}
+
 /// Walks the inputs in order and names every file's output.
-pub fn walk(inputs: &[PathBuf]) -> Result<(Vec<Item>, WalkStats)> {
-    let mut items = Vec::new();
-    let mut stats = WalkStats::default();
+pub fn walk(inputs: &[PathBuf]) -> Result<Walk> {
+    let mut w = Walk {
+        items: Vec::new(),
+        stats: WalkStats::default(),
+        roots: Vec::new(),
+    };
     if let [only] = inputs {
         if only.is_dir() {
-            walk_dir(
-                only,
-                0,
-                Path::new(""),
-                Path::new(""),
-                &mut items,
-                &mut stats,
-            );
-            return Ok((items, stats));
+            let at = At {
+                root: 0,
+                rel: Path::new(""),
+                out: Path::new(""),
+                media: None,
+            };
+            walk_dir(only, &at, &mut w);
+            return Ok(w);
         }
     }
     let (mut files, mut dirs) = (0, 0);
@@ -73,43 +113,35 @@ pub fn walk(inputs: &[PathBuf]) -> Result<(Vec<Item>, WalkStats)> {
             .with_context(|| format!("cannot read input {}", input.display()))?;
         if meta.is_dir() {
             dirs += 1;
-            walk_dir(
-                input,
+            let out = PathBuf::from(dir_name(dirs));
+            let at = At {
                 root,
-                Path::new(""),
-                Path::new(&dir_name(dirs)),
-                &mut items,
-                &mut stats,
-            );
+                rel: Path::new(""),
+                out: &out,
+                media: None,
+            };
+            walk_dir(input, &at, &mut w);
         } else if meta.is_file() {
             files += 1;
             let name = input
                 .file_name()
                 .map(PathBuf::from)
                 .unwrap_or_else(|| input.clone());
-            items.push(item(
+            let at = At {
                 root,
-                name,
-                input.clone(),
-                PathBuf::new(),
-                files,
-                &meta,
-            ));
+                rel: Path::new(""),
+                out: Path::new(""),
+                media: None,
+            };
+            w.items.push(item(&at, name, input.clone(), files, &meta));
         } else {
             bail!("input {} is neither a file nor a folder", input.display());
         }
     }
-    Ok((items, stats))
+    Ok(w)
 }
 
-fn item(
-    root: usize,
-    rel: PathBuf,
-    src: PathBuf,
-    out_dir: PathBuf,
-    n: usize,
-    meta: &std::fs::Metadata,
-) -> Item {
+fn item(at: &At, rel: PathBuf, src: PathBuf, n: usize, meta: &std::fs::Metadata) -> Item {
     let mtime = meta
         .modified()
         .ok()
@@ -117,60 +149,74 @@ fn item(
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
     Item {
-        root,
+        root: at.root,
         rel,
         src,
-        out_dir,
-        out_name: file_name(n),
+        out_dir: at.out.to_path_buf(),
+        out_name: if at.media.is_some() {
+            media_file_name(n)
+        } else {
+            file_name(n)
+        },
         size: meta.len(),
         mtime,
         walk_error: None,
+        media: at.media,
     }
 }
 
-fn walk_dir(
-    dir: &Path,
-    root: usize,
-    rel: &Path,
-    out: &Path,
-    items: &mut Vec<Item>,
-    stats: &mut WalkStats,
-) {
+fn walk_dir(dir: &Path, at: &At, w: &mut Walk) {
     let entries = match std::fs::read_dir(dir).and_then(|rd| rd.collect::<Result<Vec<_>, _>>()) {
         Ok(e) => e,
         Err(e) => {
-            items.push(Item {
-                root,
-                rel: rel.to_path_buf(),
+            w.items.push(Item {
+                root: at.root,
+                rel: at.rel.to_path_buf(),
                 src: dir.to_path_buf(),
-                out_dir: out.to_path_buf(),
+                out_dir: at.out.to_path_buf(),
                 out_name: String::new(),
                 size: 0,
                 mtime: 0,
                 walk_error: Some(format!("cannot read folder: {}", e.kind())),
+                media: at.media,
             });
             return;
         }
     };
     let mut entries: Vec<_> = entries.into_iter().map(|e| (e.file_name(), e)).collect();
     entries.sort_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
+    // A DICOMDIR here makes this folder a media root, for every file of it: decided
+    // before any is named.
+    let is_root = entries
+        .iter()
+        .any(|(name, e)| name == DICOMDIR && e.path().is_file());
+    let media = if is_root {
+        w.roots.push(MediaRoot {
+            out_dir: at.out.to_path_buf(),
+            dicomdir: None,
+        });
+        Some(w.roots.len() - 1)
+    } else {
+        at.media
+    };
+    let here = At { media, ..*at };
     let (mut files, mut dirs) = (0, 0);
     let mut subdirs = Vec::new();
     for (name, entry) in entries {
         let path = entry.path();
         let Ok(ft) = entry.file_type() else {
-            stats.not_regular += 1;
+            w.stats.not_regular += 1;
             continue;
         };
         let meta = if ft.is_symlink() {
             match std::fs::metadata(&path) {
                 Ok(m) if m.is_dir() => {
-                    stats.dir_links += 1;
+                    w.stats.dir_links += 1;
                     continue;
                 }
                 Ok(m) => m,
                 Err(_) => {
-                    stats.not_regular += 1;
+                    w.stats.not_regular += 1;
                     continue;
                 }
             }
@@ -182,35 +228,33 @@ fn walk_dir(
             match entry.metadata() {
                 Ok(m) => m,
                 Err(_) => {
-                    stats.not_regular += 1;
+                    w.stats.not_regular += 1;
                     continue;
                 }
             }
         };
         if !meta.is_file() {
-            stats.not_regular += 1;
+            w.stats.not_regular += 1;
             continue;
         }
         files += 1;
-        items.push(item(
-            root,
-            rel.join(&name),
-            path,
-            out.to_path_buf(),
-            files,
-            &meta,
-        ));
+        if is_root && name == DICOMDIR {
+            let m = media.expect("a media root");
+            w.roots[m].dicomdir = Some(w.items.len());
+        }
+        w.items
+            .push(item(&here, at.rel.join(&name), path, files, &meta));
     }
     // Files of a folder first, then its subfolders, each in sorted order.
     for (name, path, n) in subdirs {
-        walk_dir(
-            &path,
-            root,
-            &rel.join(&name),
-            &out.join(dir_name(n)),
-            items,
-            stats,
-        );
+        let rel = at.rel.join(&name);
+        let out = at.out.join(dir_name(n));
+        let sub = At {
+            rel: &rel,
+            out: &out,
+            ..here
+        };
+        walk_dir(&path, &sub, w);
     }
 }
 
@@ -320,5 +364,58 @@ mod tests {
         assert_eq!(file_name(1), "IMG00001.dcm");
         assert_eq!(file_name(123456), "IMG123456.dcm");
         assert_eq!(dir_name(7), "DIR0007");
+        assert_eq!(media_file_name(12), "IMG00012");
+    }
+
+    #[test]
+    fn media_roots_name_files_without_extension() {
+        let tmp = tempfile::tempdir().unwrap();
+        let write = |rel: &str| {
+            let p = tmp.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"x").unwrap();
+        };
+        for rel in [
+            "plain/a.dcm",
+            "set/0001.dcm",
+            "set/DICOMDIR",
+            "set/sub/b",
+            "set/inner/DICOMDIR",
+            "set/inner/c",
+        ] {
+            write(rel);
+        }
+        let w = walk(&[tmp.path().to_path_buf()]).unwrap();
+        let by_rel = |rel: &str| {
+            w.items
+                .iter()
+                .position(|i| i.rel == Path::new(rel))
+                .unwrap()
+        };
+        let out = |rel: &str| {
+            let i = &w.items[by_rel(rel)];
+            (i.out_dir.join(&i.out_name), i.media)
+        };
+        assert_eq!(
+            out("plain/a.dcm"),
+            (PathBuf::from("DIR0001/IMG00001.dcm"), None)
+        );
+        assert_eq!(
+            out("set/0001.dcm"),
+            (PathBuf::from("DIR0002/IMG00001"), Some(0))
+        );
+        assert_eq!(
+            out("set/sub/b"),
+            (PathBuf::from("DIR0002/DIR0002/IMG00001"), Some(0))
+        );
+        assert_eq!(
+            out("set/inner/c"),
+            (PathBuf::from("DIR0002/DIR0001/IMG00002"), Some(1))
+        );
+        assert_eq!(w.roots.len(), 2);
+        assert_eq!(w.roots[0].out_dir, PathBuf::from("DIR0002"));
+        assert_eq!(w.roots[0].dicomdir, Some(by_rel("set/DICOMDIR")));
+        assert_eq!(w.roots[1].out_dir, PathBuf::from("DIR0002/DIR0001"));
+        assert_eq!(w.roots[1].dicomdir, Some(by_rel("set/inner/DICOMDIR")));
     }
 }

@@ -1,7 +1,8 @@
 //! `dcmask anonymize INPUT... -o OUTDIR`: batch de-identification.
 //!
 //! - **Inputs** are only read. Files and folders (recursively, sorted); non-DICOM files
-//!   are skipped and counted, a DICOMDIR is never copied (it must be regenerated).
+//!   are skipped and counted. A DICOMDIR is never copied: the one of a media set is
+//!   regenerated from the de-identified files ([`dicomdir`]), others are skipped.
 //! - **Output names carry no PHI**: `DIR0001/IMG00001.dcm`-style by default (see
 //!   [`layout`]), or `PATIENT/STUDY/SERIES/SOP.dcm` from the de-identified Patient ID and
 //!   UIDs with `--name-by-uid`. OUTDIR inside an input (or an input inside OUTDIR) is
@@ -21,6 +22,7 @@
 //! Exit code: 0 when every file is ok or skipped, 1 when some failed, 2 when the run could
 //! not start.
 
+mod dicomdir;
 mod journal;
 mod layout;
 mod plan_args;
@@ -132,7 +134,11 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     }
     layout::check_output(&args.output, &args.inputs)?;
     let key = crate::keystore::load_key(args.plan.key_file.as_deref())?;
-    let (items, walk_stats) = layout::walk(&args.inputs)?;
+    let layout::Walk {
+        items,
+        stats: walk_stats,
+        roots,
+    } = layout::walk(&args.inputs)?;
     let bytes_total: u64 = items.iter().map(|i| i.size).sum();
     if !args.quiet {
         tracing::info!(
@@ -168,7 +174,8 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         .iter()
         .map(|i| journal::input_key(&key, i.root, &i.rel))
         .collect();
-    // Files finished by an earlier run: their line matches and their output is there.
+    // Files finished by an earlier run: their line matches, their output is there, and
+    // (counter naming) it has the name the layout gives now.
     let resumable: Vec<Option<&Done>> = items
         .iter()
         .zip(&keys)
@@ -177,6 +184,8 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
                 item.walk_error.is_none()
                     && d.size == item.size
                     && d.mtime == item.mtime
+                    && (args.name_by_uid
+                        || d.out == journal::slash_path(&item.out_dir.join(&item.out_name)))
                     && outdir.join(journal::path_from_slash(&d.out)).is_file()
             })
         })
@@ -255,9 +264,14 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         f.changed = None;
     }
     let totals = totals.into_inner().expect("lock");
+    let left_without = pool
+        .install(|| dicomdir::regenerate(&outdir, &items, &roots, &mut files, args.name_by_uid));
 
     report::write_mappings(&outdir, &totals.maps)?;
-    let counts = Counts::of(&files);
+    let mut counts = Counts::of(&files);
+    if left_without > 0 {
+        counts.dicomdir_not_regenerated = Some(dicomdir::NOT_UNDER_NAME_BY_UID);
+    }
     let options = plan.effective_options().iter().map(|o| o.id()).collect();
     let rep = report::Report {
         dcmask_version: env!("CARGO_PKG_VERSION"),
@@ -314,6 +328,15 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
                 String::new()
             }
         );
+        if counts.dicomdir_regenerated > 0 {
+            eprintln!(
+                "dcmask: {} DICOMDIR regenerated from the de-identified files",
+                counts.dicomdir_regenerated
+            );
+        }
+        if let Some(why) = counts.dicomdir_not_regenerated {
+            eprintln!("dcmask: DICOMDIR not regenerated: {why}");
+        }
         if counts.pixel_warnings > 0 {
             eprintln!(
                 "dcmask: {} files may still carry burned-in text (pixel_warnings in report.json)",

@@ -42,7 +42,7 @@ pub struct FileReport {
     /// Why burned-in text may remain (Clean Pixel Data, no region rule matched).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pixel_warnings: Vec<String>,
-    /// `streamed`, or `in-memory: why`.
+    /// `streamed`, `in-memory: why`, or `regenerated` (a DICOMDIR).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
     #[serde(skip)]
@@ -55,7 +55,8 @@ pub struct FileReport {
     pub kind: SkipKind,
 }
 
-/// Why a file was skipped, for the counts.
+/// What kind of file it was, for the counts: why it was skipped, or a DICOMDIR (skipped,
+/// or regenerated and then ok).
 #[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
 pub enum SkipKind {
     #[default]
@@ -74,6 +75,11 @@ pub struct Counts {
     pub skipped_not_dicom: u64,
     #[serde(rename = "DICOMDIR not copied: regenerate")]
     pub dicomdir_not_copied: u64,
+    /// DICOMDIRs written anew from the de-identified files (counted as ok).
+    pub dicomdir_regenerated: u64,
+    /// Why no DICOMDIR was regenerated at all (`--name-by-uid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dicomdir_not_regenerated: Option<&'static str>,
     pub skipped_duplicate: u64,
     pub pixel_warnings: u64,
     pub streamed: u64,
@@ -94,6 +100,10 @@ impl Counts {
                     c.ok += 1;
                     c.bytes_in += f.bytes_in;
                     c.bytes_out += f.bytes_out;
+                    if f.kind == SkipKind::Dicomdir {
+                        c.dicomdir_regenerated += 1;
+                        continue;
+                    }
                     if !f.pixel_warnings.is_empty() {
                         c.pixel_warnings += 1;
                     }
