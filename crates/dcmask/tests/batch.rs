@@ -439,8 +439,9 @@ fn non_dicom_dicomdir_and_corrupt_files_are_reported() {
         .media_storage_sop_instance_uid("1.2.3.4.99")
         .build()
         .unwrap();
+    // Named otherwise than DICOMDIR: not a media root, skipped (see media_set_* below).
     env.write(
-        "in/DICOMDIR",
+        "in/DICOMDIR-copy",
         &io::to_bytes(&dir.with_exact_meta(meta)).unwrap(),
     );
     let input = env.path("in");
@@ -675,7 +676,13 @@ fn corpus_batch_reports_every_file() {
     // above compares with the in-memory path): say so loudly, without failing here.
     let unreadable: Vec<String> = tree(&out)
         .into_iter()
-        .filter(|(name, bytes)| name.ends_with(".dcm") && io::read_object(bytes).is_err())
+        .filter(|(name, bytes)| {
+            // Outputs under a media root have no extension; the DICOMDIRs are checked by
+            // corpus_media_sets_are_regenerated.
+            let output =
+                !name.ends_with(".json") && !name.ends_with(".csv") && !name.ends_with("DICOMDIR");
+            output && io::read_object(bytes).is_err()
+        })
         .map(|(name, _)| name)
         .collect();
     if !unreadable.is_empty() {
@@ -768,4 +775,389 @@ fn large_file_peak_rss() {
     assert!(out_size > size - 4096);
     assert_eq!(report(&out)["files"][0]["mode"], "streamed");
     assert!(rss_kb < 100 * 1024, "peak RSS {rss_kb} kB");
+}
+
+/// The leaf records of a DICOMDIR: (record type, File ID with `/`, Referenced SOP Instance UID).
+fn dicomdir_leaves(path: &Path) -> Vec<(String, String, String)> {
+    let dir = dicom_object::open_file(path).unwrap();
+    let text = |r: &InMemDicomObject, t| {
+        r.get(t)
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
+            .unwrap_or_default()
+    };
+    dir.get(tags::DIRECTORY_RECORD_SEQUENCE)
+        .unwrap()
+        .items()
+        .unwrap()
+        .iter()
+        .filter(|r| r.get(tags::REFERENCED_FILE_ID).is_some())
+        .map(|r| {
+            (
+                text(r, tags::DIRECTORY_RECORD_TYPE),
+                text(r, tags::REFERENCED_FILE_ID).replace('\\', "/"),
+                text(r, tags::REFERENCED_SOP_INSTANCE_UID_IN_FILE),
+            )
+        })
+        .collect()
+}
+
+/// The DICOMDIR at `root` (relative to `out`) lists exactly the outputs that `files`
+/// (relative paths) hold under it, and each record names its file's SOP Instance UID.
+fn check_dicomdir_lists(out: &Path, root: &str, files: &[String]) {
+    let path = out.join(root).join("DICOMDIR");
+    let leaves = dicomdir_leaves(&path);
+    let prefix = if root.is_empty() {
+        String::new()
+    } else {
+        format!("{root}/")
+    };
+    let mut listed: Vec<String> = leaves
+        .iter()
+        .map(|(_, id, _)| format!("{prefix}{id}"))
+        .collect();
+    listed.sort();
+    let mut expected = files.to_vec();
+    expected.sort();
+    assert_eq!(listed, expected, "{}", path.display());
+    for (_, id, uid) in &leaves {
+        let obj = io::read_object(&std::fs::read(out.join(&prefix).join(id)).unwrap()).unwrap();
+        let sop = obj
+            .element(tags::SOP_INSTANCE_UID)
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert_eq!(sop.trim_end_matches('\0'), uid);
+        assert!(
+            id.split('/').all(|c| c.len() <= 8 && !c.contains('.')),
+            "{id}"
+        );
+    }
+}
+
+/// dcmdump reads it and dciodvfy reports no error, when the tools are installed.
+fn validate_dicomdir(path: &Path) {
+    let (Ok(dump), Ok(vfy)) = (
+        Command::new("dcmdump").arg(path).output(),
+        Command::new("dciodvfy").arg(path).output(),
+    ) else {
+        eprintln!("\n!!!!! SKIPPED: dcmdump or dciodvfy is not installed (apt-get install dcmtk dicom3tools) !!!!!\n");
+        return;
+    };
+    let dump_err = String::from_utf8_lossy(&dump.stderr);
+    assert!(
+        dump.status.success() && !dump_err.contains("E: "),
+        "dcmdump: {dump_err}"
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&vfy.stdout),
+        String::from_utf8_lossy(&vfy.stderr)
+    );
+    assert!(
+        !text.lines().any(|l| l.starts_with("Error")),
+        "dciodvfy on {}:\n{text}",
+        path.display()
+    );
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// A media set whose DICOMDIR names the patients (PHI), in folders named after them.
+fn media_set(env: &Env) -> PathBuf {
+    use dcmask_engine::dicomdir::{self, Entry};
+    let mut originals = Vec::new();
+    let mut n = 0;
+    for (name, pid, folder) in [
+        ("DOE^JOHN", "PID-111", "DOE_JOHN"),
+        ("ROE^JANE", "PID-222", "ROE_JANE"),
+    ] {
+        for series in 1..=2 {
+            for i in 1..=2 {
+                n += 1;
+                let sop = format!("1.2.826.0.1.3680043.2.1125.3.{n}");
+                let mut spec = Spec::new(name, pid, &sop);
+                let study = format!("1.2.826.0.1.3680043.2.1125.4.{pid}");
+                let series_uid = format!("{study}.{series}");
+                spec.study = &study;
+                spec.series = &series_uid;
+                let bytes = dicom(&spec);
+                let id = vec![folder.to_string(), format!("CT{series}"), format!("IM{i}")];
+                env.write(&format!("media/{}", id.join("/")), &bytes);
+                originals.push((id, io::read_object(&bytes).unwrap()));
+            }
+        }
+    }
+    let entries: Vec<Entry> = originals
+        .iter()
+        .map(|(id, o)| Entry {
+            file_id: id.clone(),
+            object: o,
+        })
+        .collect();
+    let dir = dicomdir::to_bytes("PATIENTS DOE", &entries).unwrap();
+    assert!(contains(&dir, "DOE^JOHN"), "the input DICOMDIR carries PHI");
+    env.write("media/DICOMDIR", &dir);
+    env.write("media/DICOMDIR-OLD", &dir);
+    env.write("media/README.TXT", b"Patient DOE^JOHN, PID-111\n");
+    env.path("media")
+}
+
+const MEDIA_PHI: &[&str] = &[
+    "DOE",
+    "ROE",
+    "JOHN",
+    "JANE",
+    "PID-",
+    "PATIENTS",
+    "Saint Example",
+    "19610203",
+    "20200102",
+    "1.2.826.0.1.3680043.2.1125",
+];
+
+#[test]
+fn media_set_dicomdir_is_regenerated() {
+    let env = Env::new();
+    let input = media_set(&env);
+    let out = env.path("out");
+    let r = env.anonymize(&[&input], &out, &[]);
+    let stderr = ok(&r);
+    assert!(stderr.contains("1 DICOMDIR regenerated"), "{stderr}");
+    assert!(
+        stderr.contains("1 DICOMDIR not copied: regenerate"),
+        "{stderr}"
+    );
+    let files = tree(&out);
+    let dicoms: Vec<String> = files
+        .keys()
+        .filter(|k| k.starts_with("DIR"))
+        .cloned()
+        .collect();
+    assert_eq!(dicoms.len(), 8, "{:?}", files.keys());
+    assert!(dicoms.iter().all(|k| !k.ends_with(".dcm")), "{dicoms:?}");
+    check_dicomdir_lists(&out, "", &dicoms);
+    let dir = &files["DICOMDIR"];
+    for phi in MEDIA_PHI {
+        assert!(!contains(dir, phi), "the regenerated DICOMDIR holds {phi}");
+    }
+    let leaves = dicomdir_leaves(&out.join("DICOMDIR"));
+    assert!(leaves.iter().all(|(k, _, _)| k == "IMAGE"));
+    validate_dicomdir(&out.join("DICOMDIR"));
+
+    let rep = report(&out);
+    let s = &rep["summary"];
+    assert_eq!(s["dicomdir_regenerated"], 1, "{s}");
+    assert_eq!(s["DICOMDIR not copied: regenerate"], 1, "{s}");
+    assert_eq!(s["ok"], 9, "{s}");
+    assert_eq!(s["streamed"], 8, "{s}");
+    let entry = |input: &str| {
+        rep["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["input"] == input)
+            .unwrap()
+            .clone()
+    };
+    let d = entry("DICOMDIR");
+    assert_eq!(
+        (&d["status"], &d["output"], &d["mode"]),
+        (&"ok".into(), &"DICOMDIR".into(), &"regenerated".into()),
+        "{d}"
+    );
+    assert_eq!(entry("DICOMDIR-OLD")["status"], "skipped");
+
+    // Reruns: another folder, the same folder, and a resumed run give the same bytes.
+    let again = env.path("again");
+    ok(&env.anonymize(&[&input], &again, &["--quiet", "-j", "1"]));
+    assert!(tree(&again) == files, "a second run differs");
+    ok(&env.anonymize(&[&input], &out, &["--quiet"]));
+    assert!(tree(&out) == files, "a rerun into the same folder differs");
+    std::fs::remove_file(out.join("DICOMDIR")).unwrap();
+    std::fs::remove_file(out.join(&dicoms[3])).unwrap();
+    std::fs::remove_file(out.join("report.json")).unwrap();
+    let stderr = ok(&env.anonymize(&[&input], &out, &[]));
+    assert!(
+        stderr.contains("already done by an earlier run"),
+        "{stderr}"
+    );
+    assert!(tree(&out) == files, "a resumed run differs");
+}
+
+#[test]
+fn media_set_under_name_by_uid_gets_no_dicomdir() {
+    let env = Env::new();
+    let input = media_set(&env);
+    let out = env.path("out");
+    let r = env.anonymize(&[&input], &out, &["--name-by-uid"]);
+    let stderr = ok(&r);
+    assert!(
+        stderr.contains("DICOMDIR not regenerated: --name-by-uid"),
+        "{stderr}"
+    );
+    let files = tree(&out);
+    assert!(
+        !files.keys().any(|k| k.contains("DICOMDIR")),
+        "{:?}",
+        files.keys()
+    );
+    let rep = report(&out);
+    let s = &rep["summary"];
+    assert_eq!(s["dicomdir_regenerated"], 0);
+    assert_eq!(s["DICOMDIR not copied: regenerate"], 2);
+    assert!(
+        s["dicomdir_not_regenerated"]
+            .as_str()
+            .unwrap()
+            .contains("File ID"),
+        "{s}"
+    );
+    let d = rep["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["input"] == "DICOMDIR")
+        .unwrap();
+    assert_eq!(d["status"], "skipped");
+    assert!(
+        d["reason"].as_str().unwrap().contains("--name-by-uid"),
+        "{d}"
+    );
+}
+
+/// The pydicom DICOMDIR test set (a media set with a nested one, TINY_ALPHA), copied:
+/// both DICOMDIRs are regenerated, list exactly the outputs under them, hold none of the
+/// originals' identifying values, and come out the same on a rerun.
+#[test]
+fn corpus_media_sets_are_regenerated() {
+    let Some(corpus) = corpus() else { return };
+    let src = corpus.join("pydicom/test_files/dicomdirtests");
+    if !src.is_dir() {
+        eprintln!("\n!!!!! SKIPPED: no {} !!!!!\n", src.display());
+        return;
+    }
+    let env = Env::new();
+    let input = env.path("dicomdirtests");
+    let mut all = Vec::new();
+    files_under(&src, &mut all);
+    let mut phi = std::collections::BTreeSet::new();
+    for p in &all {
+        let rel = p.strip_prefix(&src).unwrap();
+        let bytes = std::fs::read(p).unwrap();
+        env.write(&format!("dicomdirtests/{}", rel.display()), &bytes);
+        // Identifying values of the inputs and of their DICOMDIRs' records.
+        let Ok(obj) = io::read_object(&bytes) else {
+            continue;
+        };
+        let mut objects = vec![obj.into_inner()];
+        if let Some(seq) = objects[0].get(tags::DIRECTORY_RECORD_SEQUENCE) {
+            let items = seq.items().unwrap().to_vec();
+            objects.extend(items);
+        }
+        for o in &objects {
+            for t in [
+                tags::PATIENT_NAME,
+                tags::PATIENT_ID,
+                tags::STUDY_ID,
+                tags::ACCESSION_NUMBER,
+                tags::STUDY_DESCRIPTION,
+                tags::STUDY_INSTANCE_UID,
+                tags::SERIES_INSTANCE_UID,
+                tags::SOP_INSTANCE_UID,
+                tags::REFERENCED_SOP_INSTANCE_UID_IN_FILE,
+            ] {
+                if let Some(v) = o.get(t).and_then(|e| e.to_str().ok()) {
+                    let v = v.trim_end_matches(['\0', ' ']).to_string();
+                    if v.len() > 4 {
+                        phi.insert(v);
+                    }
+                }
+            }
+        }
+    }
+    assert!(phi.len() > 20);
+    let out = env.path("out");
+    let r = env.anonymize(&[&input], &out, &[]);
+    let stderr = String::from_utf8_lossy(&r.stderr).into_owned();
+    assert!(stderr.contains("2 DICOMDIR regenerated"), "{stderr}");
+    let files = tree(&out);
+    let rep = report(&out);
+    let roots: Vec<String> = rep["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["mode"] == "regenerated")
+        .map(|f| {
+            let o = f["output"].as_str().unwrap();
+            o.strip_suffix("DICOMDIR")
+                .unwrap()
+                .trim_end_matches('/')
+                .to_string()
+        })
+        .collect();
+    assert_eq!(roots.len(), 2, "{roots:?}");
+    let nested = roots.iter().find(|r| !r.is_empty()).unwrap().clone();
+    let ok_outputs: Vec<String> = rep["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "ok" && f["mode"] != "regenerated")
+        .map(|f| f["output"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ok_outputs.len() > 60, "{}", ok_outputs.len());
+    let (inner, outer): (Vec<String>, Vec<String>) = ok_outputs
+        .into_iter()
+        .partition(|o| o.starts_with(&format!("{nested}/")));
+    assert!(!inner.is_empty() && !outer.is_empty());
+    check_dicomdir_lists(&out, "", &outer);
+    check_dicomdir_lists(&out, &nested, &inner);
+    for root in &roots {
+        let name = if root.is_empty() {
+            "DICOMDIR".to_string()
+        } else {
+            format!("{root}/DICOMDIR")
+        };
+        let bytes = &files[&name];
+        for v in &phi {
+            assert!(
+                !contains(bytes, v),
+                "{name} holds an identifying value of the inputs"
+            );
+        }
+        validate_dicomdir(&out.join(&name));
+        // CT, MR and CR files (TINY_ALPHA's without pixel data): all IMAGE records.
+        let leaves = dicomdir_leaves(&out.join(&name));
+        assert!(leaves.iter().all(|(k, _, _)| k == "IMAGE"), "{leaves:?}");
+    }
+    // The DICOMDIR-like files with other names are not copied (skipped, or failed when
+    // unreadable as today).
+    let mut others = 0;
+    for f in rep["files"].as_array().unwrap() {
+        if f["input"].as_str().unwrap().contains("DICOMDIR-") {
+            assert_ne!(f["status"], "ok", "{f}");
+            assert!(f.get("output").is_none(), "{f}");
+            others += 1;
+        }
+    }
+    assert_eq!(others, 6);
+    assert!(
+        rep["summary"]["DICOMDIR not copied: regenerate"]
+            .as_u64()
+            .unwrap()
+            >= 4
+    );
+    let again = env.path("again");
+    env.anonymize(&[&input], &again, &["--quiet"]);
+    let files2 = tree(&again);
+    for root in &roots {
+        let name = if root.is_empty() {
+            "DICOMDIR".to_string()
+        } else {
+            format!("{root}/DICOMDIR")
+        };
+        assert!(files[&name] == files2[&name], "{name} differs on a rerun");
+    }
 }
