@@ -64,7 +64,8 @@ pub struct AnonymizeArgs {
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
     /// Name outputs PATIENT/STUDY/SERIES/SOP.dcm from the de-identified Patient ID and UIDs
-    /// (default: the input layout with neutral names, DIR0001/IMG00001.dcm).
+    /// (default: the input layout with neutral names, DIR0001/IMG00001.dcm). No DICOMDIR is
+    /// regenerated then: UID names are not valid File IDs.
     #[arg(long)]
     pub name_by_uid: bool,
     /// No progress and no summary (failures are still listed on stderr).
