@@ -85,15 +85,30 @@ struct Totals {
 }
 
 impl Totals {
+    /// Runs under the totals lock once per file: keys are cloned only when new.
     fn add(&mut self, done: &Done) {
-        for (a, n) in &done.actions {
-            *self.actions.entry(a.clone()).or_default() += n;
+        fn count(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+            for (k, n) in from {
+                match into.get_mut(k) {
+                    Some(total) => *total += n,
+                    None => {
+                        into.insert(k.clone(), *n);
+                    }
+                }
+            }
         }
-        for (r, n) in &done.rules {
-            *self.rules.entry(r.clone()).or_default() += n;
+        count(&mut self.actions, &done.actions);
+        count(&mut self.rules, &done.rules);
+        for (old, new) in &done.uids {
+            if !self.maps.uids.contains_key(old) {
+                self.maps.uids.insert(old.clone(), new.clone());
+            }
         }
-        self.maps.uids.extend(done.uids.iter().cloned());
-        self.maps.patient_ids.extend(done.pids.iter().cloned());
+        for (old, new) in &done.pids {
+            if !self.maps.patient_ids.contains_key(old) {
+                self.maps.patient_ids.insert(old.clone(), new.clone());
+            }
+        }
     }
 }
 
