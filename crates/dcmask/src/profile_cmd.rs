@@ -2,7 +2,8 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use dcmask_engine::{deidentify, io, rule_list, Plan, ProfileId};
+use dcmask_engine::pixel::PixelTools;
+use dcmask_engine::{deidentify_with, io, rule_list, Plan, ProfileId, ProfileOption};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -69,7 +70,22 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let obj = io::read_object(&bytes)?;
-    let outcome = deidentify(obj, &plan, &key)?;
+    // The same pixel tools as `anonymize`: region rules (with --region-rules) and, when
+    // pixels are cleaned, the text detector.
+    let regions = args.plan.regions()?;
+    let detector = if plan
+        .effective_options()
+        .contains(&ProfileOption::CleanPixelData)
+    {
+        crate::ocr::detector()
+            .map_err(|e| tracing::warn!("text detection unavailable: {e}"))
+            .ok()
+    } else {
+        None
+    };
+    let mut tools = PixelTools::rules(&regions.rules);
+    tools.detector = detector.as_deref();
+    let outcome = deidentify_with(obj, &plan, &key, &tools)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome.record)?);
         return Ok(());
@@ -87,6 +103,19 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
             if e.changed { "changed" } else { "" },
             e.rule.explanation
         );
+    }
+    for b in &outcome.record.pixel_boxes {
+        println!(
+            "pixels blanked: columns {}-{}, rows {}-{} ({})",
+            b.x0,
+            b.x1.saturating_sub(1),
+            b.y0,
+            b.y1.saturating_sub(1),
+            b.source
+        );
+    }
+    for w in &outcome.record.pixel_warnings {
+        println!("pixel warning: {w}");
     }
     println!(
         "{} elements decided, {} changed; {} words dropped from free text",

@@ -1161,3 +1161,119 @@ fn corpus_media_sets_are_regenerated() {
         assert!(files[&name] == files2[&name], "{name} differs on a rerun");
     }
 }
+
+/// A 16x16 8-bit MONOCHROME2 ultrasound image, every pixel 200.
+fn decodable_image(sop: &str) -> Vec<u8> {
+    let mut ds = InMemDicomObject::new_empty();
+    ds.put_str(tags::SOP_CLASS_UID, VR::UI, CT);
+    ds.put_str(tags::SOP_INSTANCE_UID, VR::UI, sop);
+    ds.put_str(
+        tags::STUDY_INSTANCE_UID,
+        VR::UI,
+        "1.2.826.0.1.3680043.2.1125.7",
+    );
+    ds.put_str(
+        tags::SERIES_INSTANCE_UID,
+        VR::UI,
+        "1.2.826.0.1.3680043.2.1125.7.1",
+    );
+    ds.put_str(tags::PATIENT_NAME, VR::PN, "DOE^JOHN");
+    ds.put_str(tags::PATIENT_ID, VR::LO, "PID-111");
+    ds.put_str(tags::MODALITY, VR::CS, "CT");
+    ds.put_str(tags::MANUFACTURER, VR::LO, "ACME IMAGING");
+    ds.put_str(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2");
+    for (tag, v) in [
+        (tags::SAMPLES_PER_PIXEL, 1u16),
+        (tags::ROWS, 16),
+        (tags::COLUMNS, 16),
+        (tags::BITS_ALLOCATED, 8),
+        (tags::BITS_STORED, 8),
+        (tags::HIGH_BIT, 7),
+        (tags::PIXEL_REPRESENTATION, 0),
+    ] {
+        ds.put(DataElement::new(tag, VR::US, PrimitiveValue::from(v)));
+    }
+    ds.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        PrimitiveValue::U8(vec![200u8; 256].into()),
+    ));
+    let meta = FileMetaTableBuilder::new()
+        .transfer_syntax(EXPLICIT_LE)
+        .media_storage_sop_class_uid(CT)
+        .media_storage_sop_instance_uid(sop)
+        .build()
+        .unwrap();
+    io::to_bytes(&ds.with_exact_meta(meta)).unwrap()
+}
+
+#[test]
+fn user_region_rules_blank_their_rectangles() {
+    let env = Env::new();
+    env.write(
+        "in/a.dcm",
+        &decodable_image("1.2.826.0.1.3680043.2.1125.7.1.1"),
+    );
+    let rules = env.path("regions.csv");
+    std::fs::write(
+        &rules,
+        "label,condition,x0,y0,x1,y1\nACME banner,\"contains(Manufacturer,\"\"ACME\"\")\",2,1,10,4\n",
+    )
+    .unwrap();
+    let out = env.path("out");
+    let r = env.anonymize(
+        &[&env.path("in")],
+        &out,
+        &[
+            "--quiet",
+            "--profile",
+            "pixel",
+            "--region-rules",
+            rules.to_str().unwrap(),
+        ],
+    );
+    ok(&r);
+    let rep = report(&out);
+    assert_eq!(rep["region_rules"]["user"], 1, "{}", rep["region_rules"]);
+    assert!(rep["region_rules"]["shipped"].as_u64().unwrap() > 0);
+    assert_eq!(rep["files"][0]["pixel_boxes"], 1, "{}", rep["files"][0]);
+    let back = io::read_object(&std::fs::read(out.join("IMG00001.dcm")).unwrap()).unwrap();
+    let px = back.element(tags::PIXEL_DATA).unwrap().to_bytes().unwrap();
+    for y in 0..16 {
+        for x in 0..16 {
+            let inside = (2..10).contains(&x) && (1..4).contains(&y);
+            let want = if inside { 0 } else { 200 };
+            assert_eq!(px[y * 16 + x], want, "pixel ({x},{y})");
+        }
+    }
+
+    // The same rules without Clean Pixel Data: refused, nothing silently ignored.
+    let r = env.anonymize(
+        &[&env.path("in")],
+        &env.path("out2"),
+        &["--quiet", "--region-rules", rules.to_str().unwrap()],
+    );
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("--region-rules applies to Clean Pixel Data")
+    );
+    // A broken rules file names the line, not a value.
+    std::fs::write(
+        &rules,
+        "condition,x0,y0,x1,y1\n\"equals(Modality\",0,0,1,1\n",
+    )
+    .unwrap();
+    let r = env.anonymize(
+        &[&env.path("in")],
+        &env.path("out3"),
+        &[
+            "--quiet",
+            "--profile",
+            "pixel",
+            "--region-rules",
+            rules.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("invalid region rules"));
+}

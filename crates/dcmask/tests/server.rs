@@ -18,9 +18,14 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
+    start_with(&[])
+}
+
+fn start_with(extra: &[&str]) -> Server {
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_dcmask"))
         .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(extra)
         .env("DCMASK_DATA_DIR", data.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -344,4 +349,47 @@ fn open_apply_undo_edit_export() {
     let html = String::from_utf8(html).unwrap();
     assert!(html.contains("(0008,103E)") && html.contains("custom rule: remove"));
     assert!(!html.contains("Quimby") && !html.contains("PID-778899"));
+}
+
+#[test]
+fn region_rules_file_adds_boxes_to_the_proposal() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("regions.csv");
+    std::fs::write(
+        &rules,
+        "label,condition,x0,y0,x1,y1\nsite banner,\"equals(Modality,\"\"OT\"\")\",0,0,2,1\n",
+    )
+    .unwrap();
+    let s = start_with(&["--region-rules", rules.to_str().unwrap()]);
+    let (_, created) = json(&s, "POST", "/api/sessions", "");
+    let sid = created["id"].as_str().unwrap().to_string();
+    let opened = upload(&s, &sid, &[("a.dcm", sample())]);
+    let fid = opened["state"]["files"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, boxes) = json(
+        &s,
+        "GET",
+        &format!("/api/sessions/{sid}/files/{fid}/boxes"),
+        "",
+    );
+    assert_eq!(status, 200, "{boxes}");
+    let found = boxes["boxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|b| b["x0"] == 0 && b["y0"] == 0 && b["x1"] == 2 && b["y1"] == 1);
+    assert!(found, "the user's rule is not proposed: {boxes}");
+
+    // A broken file stops the server before it listens, naming the file's problem.
+    std::fs::write(&rules, "x0,y0\n1,2\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dcmask"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--region-rules"])
+        .arg(&rules)
+        .env("DCMASK_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid region rules"));
 }

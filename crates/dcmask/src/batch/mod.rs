@@ -33,7 +33,7 @@ pub use plan_args::PlanArgs;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use dcmask_engine::pixel::{PixelTools, RegionRules};
+use dcmask_engine::pixel::PixelTools;
 use dcmask_engine::stream::{self, Prepared};
 use dcmask_engine::{Error, Key, Mappings, Plan, Record};
 use dicom_dictionary_std::tags;
@@ -134,6 +134,7 @@ struct Ctx<'a> {
 pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let plan = args.plan.to_plan()?;
+    let regions = args.plan.regions()?;
     if args.jobs == Some(0) {
         bail!("-j takes a number of threads of at least 1");
     }
@@ -182,6 +183,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             "plan": &plan,
             "naming": naming,
             "inputs": resolved_inputs,
+            "region_rules": regions.user_csv,
         }),
     );
     let (journal, previous) = journal::open(&outdir, &config)?;
@@ -225,7 +227,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             d.map_err(|e| tracing::warn!("text detection unavailable: {e}"))
                 .ok()
         });
-    let mut pixel = PixelTools::rules(RegionRules::shipped());
+    let mut pixel = PixelTools::rules(&regions.rules);
     pixel.detector = detector.as_deref();
     let ctx = Ctx {
         plan: &plan,
@@ -297,6 +299,13 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         table_edition: dcmask_engine::table::EDITION,
         key_fingerprint: key.fingerprint(),
         naming,
+        region_rules: plan
+            .effective_options()
+            .contains(&dcmask_engine::ProfileOption::CleanPixelData)
+            .then(|| report::RegionRuleCount {
+                shipped: dcmask_engine::pixel::RegionRules::shipped().len(),
+                user: regions.rules.len() - dcmask_engine::pixel::RegionRules::shipped().len(),
+            }),
         summary: &counts,
         actions: &totals.actions,
         rules: &totals.rules,

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
+use dcmask_engine::pixel::RegionRules;
 use dcmask_engine::{parse_rules, DateShift, Plan, ProfileId, ProfileOption};
 use std::path::PathBuf;
 
@@ -26,6 +27,18 @@ pub struct PlanArgs {
     /// Key file; by default a key created on first use in the data directory.
     #[arg(long)]
     pub key_file: Option<PathBuf>,
+    /// More burned-in text regions for Clean Pixel Data: a CSV with the columns of the
+    /// shipped pixel-regions.csv (condition,x0,y0,x1,y1; rule and label optional), applied
+    /// with the shipped rules.
+    #[arg(long, value_name = "CSV")]
+    pub region_rules: Option<PathBuf>,
+}
+
+/// The region rules a run uses: the shipped ones, plus the user's file if one was given.
+pub struct Regions {
+    pub rules: RegionRules,
+    /// The user's CSV as read (part of the batch configuration fingerprint).
+    pub user_csv: Option<String>,
 }
 
 impl PlanArgs {
@@ -56,6 +69,33 @@ impl PlanArgs {
             })?)),
         };
         plan.validate()?;
+        if self.region_rules.is_some()
+            && !plan
+                .effective_options()
+                .contains(&ProfileOption::CleanPixelData)
+        {
+            anyhow::bail!(
+                "--region-rules applies to Clean Pixel Data: use --profile pixel or --option clean_pixel_data"
+            );
+        }
         Ok(plan)
+    }
+
+    /// The shipped region rules, with the user's `--region-rules` file added.
+    pub fn regions(&self) -> Result<Regions> {
+        let Some(path) = &self.region_rules else {
+            return Ok(Regions {
+                rules: RegionRules::shipped().clone(),
+                user_csv: None,
+            });
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read region rules {}", path.display()))?;
+        let user = RegionRules::from_csv(&text)
+            .with_context(|| format!("invalid region rules {}", path.display()))?;
+        Ok(Regions {
+            rules: RegionRules::shipped_with(&user),
+            user_csv: Some(text),
+        })
     }
 }

@@ -139,12 +139,21 @@ pub struct Report<'a> {
     pub key_fingerprint: String,
     /// `counter` (IMG00001.dcm) or `uid` (PATIENT/STUDY/SERIES/SOP.dcm).
     pub naming: &'static str,
+    /// Pixel region rules in use (shipped and the user's), when pixels are cleaned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region_rules: Option<RegionRuleCount>,
     pub summary: &'a Counts,
     /// Elements per action, over all de-identified files.
     pub actions: &'a BTreeMap<String, u64>,
     /// Elements per rule (`source:id`), over all de-identified files.
     pub rules: &'a BTreeMap<String, u64>,
     pub files: &'a [FileReport],
+}
+
+#[derive(Serialize)]
+pub struct RegionRuleCount {
+    pub shipped: usize,
+    pub user: usize,
 }
 
 /// Writes `bytes` to `dir/name` through a temporary file and a rename.

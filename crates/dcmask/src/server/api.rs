@@ -298,12 +298,13 @@ async fn apply(
     let plan2 = plan.clone();
     let choices = s.lock().expect("session lock").pixel.clone();
     let detector = app.detector.clone();
+    let regions = app.regions.clone();
     let results = tokio::task::spawn_blocking(move || {
         sources
             .into_par_iter()
             .map(|(id, src)| {
                 let (d, c) = (detector.as_ref(), &choices);
-                let out = pixel::deidentify_file(d, c, &id, (*src).clone(), &plan2, &key);
+                let out = pixel::deidentify_file(&regions, d, c, &id, (*src).clone(), &plan2, &key);
                 (id, src, out)
             })
             .collect::<Vec<_>>()

@@ -18,7 +18,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use clap::Args;
-use dcmask_engine::pixel::TextDetector;
+use dcmask_engine::pixel::{RegionRules, TextDetector};
 use dcmask_engine::Key;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// Key file; by default a key created on first use in the data directory.
     #[arg(long)]
     key_file: Option<PathBuf>,
+    /// More burned-in text regions for +Pixel: a CSV with the columns of the shipped
+    /// pixel-regions.csv, applied with the shipped rules.
+    #[arg(long, value_name = "CSV")]
+    region_rules: Option<PathBuf>,
 }
 
 /// What every handler shares.
@@ -42,6 +46,8 @@ pub struct App {
     allowed_hosts: Vec<String>,
     /// OCR for Clean Pixel Data; `None` when Tesseract could not start.
     detector: Option<Arc<dyn TextDetector>>,
+    /// Region rules of Clean Pixel Data: the shipped ones and `--region-rules`.
+    regions: Arc<RegionRules>,
 }
 
 pub type Shared = Arc<App>;
@@ -73,11 +79,22 @@ impl From<dcmask_engine::Error> for ApiError {
 
 pub fn run(args: ServeArgs) -> Result<()> {
     let key = crate::keystore::load_key(args.key_file.as_deref())?;
+    let regions = match &args.region_rules {
+        None => RegionRules::shipped().clone(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read region rules {}", path.display()))?;
+            let user = RegionRules::from_csv(&text)
+                .with_context(|| format!("invalid region rules {}", path.display()))?;
+            tracing::info!(rules = user.len(), "region rules added to the shipped ones");
+            RegionRules::shipped_with(&user)
+        }
+    };
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(serve(args.bind, key))
+    runtime.block_on(serve(args.bind, key, regions))
 }
 
-async fn serve(bind: SocketAddr, key: Key) -> Result<()> {
+async fn serve(bind: SocketAddr, key: Key, regions: RegionRules) -> Result<()> {
     if !bind.ip().is_loopback() {
         tracing::warn!("listening on {bind}, which is not loopback: anyone who can reach it and learns the token sees the open files");
     }
@@ -113,6 +130,7 @@ async fn serve(bind: SocketAddr, key: Key) -> Result<()> {
         sessions: session::Sessions::default(),
         allowed_hosts,
         detector,
+        regions: Arc::new(regions),
     });
     tokio::spawn(session::reap_idle(app.clone()));
     let host = if addr.ip().is_unspecified() {

@@ -49,6 +49,7 @@ pub type Choices = HashMap<String, FileBoxes>;
 
 /// De-identifies one file with the session's detector and the file's choices.
 pub fn deidentify_file(
+    regions: &RegionRules,
     detector: Option<&Arc<dyn TextDetector>>,
     choices: &Choices,
     id: &str,
@@ -58,7 +59,7 @@ pub fn deidentify_file(
 ) -> dcmask_engine::Result<Outcome> {
     let fb = choices.get(id).cloned().unwrap_or_default();
     let tools = PixelTools {
-        regions: RegionRules::shipped(),
+        regions,
         detector: detector.map(|d| &**d as &dyn TextDetector),
         manual_boxes: &fb.manual,
         disabled_boxes: &fb.disabled,
@@ -105,9 +106,10 @@ async fn proposal_json(app: &Shared, sid: &str, fid: &str, mode: TextMode) -> Ap
         )
     };
     let detector = app.detector.clone();
+    let regions = app.regions.clone();
     let proposal: Proposal = tokio::task::spawn_blocking(move || {
         let tools = PixelTools {
-            regions: RegionRules::shipped(),
+            regions: &regions,
             detector: detector.as_deref(),
             manual_boxes: &fb.manual,
             disabled_boxes: &fb.disabled,
