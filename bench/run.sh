@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Batch de-identification benchmark: dcmask against cp -r, GDCM's gdcmanon and dcmanon.
 #
-#   bench/run.sh [WORKDIR]        (default /tmp/dcmask-bench; needs ~2.5 GB free)
+#   bench/run.sh [WORKDIR]        (default /tmp/dcmask-bench; needs ~7.5 GB free)
 #
 # Environment: RUNS (default 3, the median is reported), CT (1000), SMALL (5000),
 # JOBS (dcmask -j, default all cores), REGEN=1 to rebuild the corpus.
@@ -51,8 +51,6 @@ if [ "${REGEN:-0}" = 1 ] || [ ! -f "$CORPUS/.complete-$CT-$SMALL" ]; then
     python3 "$HERE/gen_corpus.py" "$CORPUS" --ct "$CT" --small "$SMALL"
     touch "$CORPUS/.complete-$CT-$SMALL"
 fi
-FILES=$(find "$CORPUS" -type f -name '*.dcm' | wc -l)
-BYTES=$(find "$CORPUS" -type f -name '*.dcm' -printf '%s\n' | awk '{s+=$1} END {print s}')
 KEY="$WORK/bench.key"
 [ -f "$KEY" ] || python3 -c 'import os; print(os.urandom(32).hex())' > "$KEY"
 if [ "$have_gdcm" = 1 ] && [ ! -f "$WORK/cert.pem" ]; then
@@ -64,18 +62,18 @@ fi
 # Every run writes a new folder, all deleted only at the end: on ext4, creating files
 # within ~30 s of deleting thousands (rm -rf of the previous run) costs several times
 # more kernel time (inode allocation skips recently deleted inodes), which would swamp
-# the tools' own work. Needs 4 x RUNS x the corpus size of free space.
+# the tools' own work. Needs 4 x RUNS x the corpus size of free space (outputs are deleted after each set).
 if ls -d "$WORK"/out-* >/dev/null 2>&1; then
     rm -rf "$WORK"/out-*
     sync
     echo "bench: waiting 35 s after deleting old outputs" >&2
     sleep 35
 fi
-run_tool() { # run_tool NAME COMMAND... (OUT in the command is this run's folder)
-    local name="$1"; shift
+run_tool() { # run_tool SET NAME COMMAND... (@OUT@ in the command is this run's folder)
+    local set="$1" name="$2"; shift 2
     local walls=() rss=() cpus=()
     for i in $(seq "$RUNS"); do
-        OUT="$WORK/out-$name-$i"
+        OUT="$WORK/out-$set-$name-$i"
         [ "$name" = cp ] || mkdir -p "$OUT"
         sync
         local cmd=()
@@ -93,38 +91,58 @@ run_tool() { # run_tool NAME COMMAND... (OUT in the command is this run's folder
     wall=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
     cpu=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
     r=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1)
-    echo "$name $wall $r $outputs $cpu"
+    echo "$set $name $wall $r $outputs $cpu"
 }
 
 echo "bench: warming the page cache" >&2
 find "$CORPUS" -type f -exec cat {} + >/dev/null
 
+# The two corpora the issue names, measured apart (the CT slices are mostly pixel bytes,
+# the small files mostly per-file work), then together.
 RESULTS="$WORK/results.txt"
 : >"$RESULTS"
-echo "bench: cp -r" >&2
-run_tool cp cp -r "$CORPUS" @OUT@ >>"$RESULTS"
-echo "bench: dcmask anonymize (Basic profile)" >&2
-run_tool dcmask "$DCMASK" anonymize "$CORPUS" -o @OUT@ --key-file "$KEY" --quiet \
-    ${JOBS:+-j "$JOBS"} >>"$RESULTS"
-if [ "$have_gdcm" = 1 ]; then
-    echo "bench: gdcmanon (PS3.15 mode)" >&2
-    run_tool gdcmanon gdcmanon -e -c "$WORK/cert.pem" -r --continue -i "$CORPUS" -o @OUT@ >>"$RESULTS"
-fi
-if [ "$have_dcmanon" = 1 ]; then
-    echo "bench: dcmanon" >&2
-    run_tool dcmanon dcmanon anonymize -i "$CORPUS" -o @OUT@ -r --continue >>"$RESULTS"
-fi
+for set in CT SMALL all; do
+    src="$CORPUS"
+    [ "$set" = all ] || src="$CORPUS/$set"
+    echo "bench: $set: cp -r" >&2
+    run_tool "$set" cp cp -r "$src" @OUT@ >>"$RESULTS"
+    echo "bench: $set: dcmask anonymize (Basic profile)" >&2
+    run_tool "$set" dcmask "$DCMASK" anonymize "$src" -o @OUT@ --key-file "$KEY" --quiet \
+        ${JOBS:+-j "$JOBS"} >>"$RESULTS"
+    if [ "$have_gdcm" = 1 ]; then
+        echo "bench: $set: gdcmanon (PS3.15 mode)" >&2
+        run_tool "$set" gdcmanon gdcmanon -e -c "$WORK/cert.pem" -r --continue -i "$src" -o @OUT@ >>"$RESULTS"
+    fi
+    if [ "$have_dcmanon" = 1 ]; then
+        echo "bench: $set: dcmanon" >&2
+        run_tool "$set" dcmanon dcmanon anonymize -i "$src" -o @OUT@ -r --continue >>"$RESULTS"
+    fi
+    rm -rf "$WORK"/out-*
+    if [ "$set" != all ] && [ "$(stat -f -c %T "$WORK")" != tmpfs ]; then
+        sync
+        echo "bench: waiting 35 s after deleting this set's outputs" >&2
+        sleep 35
+    fi
+done
 
 {
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
-    echo "Date: $(date -u +%Y-%m-%d) | corpus: $FILES files, $(awk -v b="$BYTES" 'BEGIN {printf "%.1f MB", b/1e6}') | median of $RUNS runs, page cache warm"
-    echo
-    echo "| tool | wall s | files/s | MB/s | CPU s (user+sys) | peak RSS MB | outputs | tool time / dcmask time |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-    dc=$(awk '$1=="dcmask" {print $2}' "$RESULTS")
-    while read -r name wall rss outputs cpu; do
-        awk -v n="$name" -v w="$wall" -v r="$rss" -v o="$outputs" -v f="$FILES" -v b="$BYTES" -v d="$dc" -v c="$cpu" \
-            'BEGIN {printf "| %s | %.2f | %.0f | %.1f | %.2f | %.1f | %d | %.2f |\n", n, w, f/w, b/1e6/w, c, r/1024, o, w/d}'
-    done <"$RESULTS"
+    echo "Date: $(date -u +%Y-%m-%d) | median of $RUNS runs, page cache warm, output in $WORK"
+    for set in CT SMALL all; do
+        src="$CORPUS"
+        [ "$set" = all ] || src="$CORPUS/$set"
+        files=$(find "$src" -type f -name '*.dcm' | wc -l)
+        bytes=$(find "$src" -type f -name '*.dcm' -printf '%s\n' | awk '{s+=$1} END {print s}')
+        echo
+        echo "### $set: $files files, $(awk -v b="$bytes" 'BEGIN {printf "%.1f MB", b/1e6}')"
+        echo
+        echo "| tool | wall s | files/s | MB/s | CPU s (user+sys) | peak RSS MB | outputs | tool time / dcmask time |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+        dc=$(awk -v s="$set" '$1==s && $2=="dcmask" {print $3}' "$RESULTS")
+        awk -v s="$set" '$1==s' "$RESULTS" | while read -r _ name wall rss outputs cpu; do
+            awk -v n="$name" -v w="$wall" -v r="$rss" -v o="$outputs" -v f="$files" -v b="$bytes" -v d="$dc" -v c="$cpu" \
+                'BEGIN {printf "| %s | %.2f | %.0f | %.1f | %.2f | %.1f | %d | %.2f |\n", n, w, f/w, b/1e6/w, c, r/1024, o, w/d}'
+        done
+    done
 } | tee "$WORK/results.md"
 rm -rf "$WORK"/out-*
