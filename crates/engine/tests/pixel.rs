@@ -615,7 +615,12 @@ fn corpus_file(name: &str) -> Option<DefaultDicomObject> {
     let dir = std::env::var_os("DCMASK_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/work/shared/corpus"));
-    let path = dir.join("pydicom-data").join(name);
+    // The corpus keeps pydicom's test files in two folders.
+    let path = ["pydicom-data", "pydicom/test_files"]
+        .iter()
+        .map(|sub| dir.join(sub).join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| dir.join("pydicom-data").join(name));
     match std::fs::read(&path) {
         Ok(bytes) => Some(io::read_object(&bytes).expect("corpus file reads")),
         Err(_) => {
