@@ -3,11 +3,16 @@
 use crate::error::{Error, Result};
 use dicom_core::VR;
 use dicom_dictionary_std::tags;
-use dicom_encoding::TransferSyntaxIndex;
+use dicom_encoding::transfer_syntax::Codec;
+use dicom_encoding::{TransferSyntax, TransferSyntaxIndex};
 use dicom_object::file::ReadPreamble;
-use dicom_object::meta::FileMetaTableBuilder;
+use dicom_object::meta::{FileMetaTable, FileMetaTableBuilder};
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
+use dicom_parser::dataset::lazy_read::LazyDataSetReader;
+use dicom_parser::dataset::LazyDataToken;
+use dicom_parser::stateful::decode::StatefulDecode;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use std::io::Cursor;
 
 const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
 const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
@@ -23,6 +28,16 @@ pub fn read_object(bytes: &[u8]) -> Result<DefaultDicomObject> {
     } else {
         return read_bare_dataset(bytes);
     };
+    check_meta_lengths(&body[4..], body.len() as u64 - 4)
+        .map_err(|m| Error::Malformed(format!("file meta group: {}", explain(m, bytes.len()))))?;
+    let mut cursor = Cursor::new(body);
+    if let Ok(meta) = FileMetaTable::from_reader(&mut cursor) {
+        if let Some(ts) = TransferSyntaxRegistry.get(meta.transfer_syntax()) {
+            let data = &body[cursor.position() as usize..];
+            check_lengths(data, ts, None, data.len() as u64)
+                .map_err(|m| Error::Malformed(explain(m, bytes.len())))?;
+        }
+    }
     let obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Never)
         .from_reader(body)
@@ -64,6 +79,12 @@ fn read_bare_dataset(bytes: &[u8]) -> Result<DefaultDicomObject> {
     let ts = TransferSyntaxRegistry
         .get(ts_uid)
         .expect("the uncompressed transfer syntaxes are built in");
+    check_lengths(bytes, ts, None, bytes.len() as u64).map_err(|m| {
+        Error::Malformed(format!(
+            "no file meta group, and {}",
+            explain(m, bytes.len())
+        ))
+    })?;
     let ds = InMemDicomObject::read_dataset_with_ts(bytes, ts).map_err(|e| {
         Error::Malformed(format!(
             "no file meta group, and {}",
@@ -89,6 +110,59 @@ fn read_bare_dataset(bytes: &[u8]) -> Result<DefaultDicomObject> {
         .build()
         .map_err(|e| Error::Malformed(format!("file meta group: {e}")))?;
     Ok(ds.with_exact_meta(meta))
+}
+
+/// [`check_lengths`] for the file meta group, which starts after `DICM` (`data`) and is
+/// always Explicit VR Little Endian; `total` is how many bytes the file has from there.
+pub(crate) fn check_meta_lengths(data: &[u8], total: u64) -> std::result::Result<(), String> {
+    let ts = TransferSyntaxRegistry
+        .get(EXPLICIT_VR_LE)
+        .expect("the uncompressed transfer syntaxes are built in");
+    check_lengths(data, ts, Some(0x0002), total)
+}
+
+/// dicom-rs allocates an element's declared length before reading its value: a damaged
+/// length (hundreds of MB declared in a small file) would cost that much memory and time
+/// before failing. Walking first with dicom-parser's lazy reader, skipping values, finds
+/// such a length cheaply. `data` may be the start of what `total` bytes hold; with
+/// `group`, the walk stops at the first element of another group. Anything else the walk
+/// trips on is left to the real parse, which reports it. The error is worded as dicom-rs
+/// words a short read, for [`explain`].
+fn check_lengths(
+    data: &[u8],
+    ts: &TransferSyntax,
+    group: Option<u16>,
+    total: u64,
+) -> std::result::Result<(), String> {
+    // A deflated data set is not a walk of element headers until inflated.
+    if matches!(ts.codec(), Codec::Dataset(_)) {
+        return Ok(());
+    }
+    let Ok(mut reader) = LazyDataSetReader::new_with_ts(Cursor::new(data), ts) else {
+        return Ok(());
+    };
+    while let Some(Ok(token)) = reader.advance() {
+        let (what, declared, decoder) = match token {
+            LazyDataToken::ElementHeader(h) if group.is_some_and(|g| h.tag.0 != g) => break,
+            LazyDataToken::LazyValue { header, decoder } => (
+                format!("element tagged ({:04X},{:04X})", header.tag.0, header.tag.1),
+                header.len.0,
+                decoder,
+            ),
+            LazyDataToken::LazyItemValue { len, decoder } => {
+                ("a pixel data fragment".to_string(), len, decoder)
+            }
+            _ => continue,
+        };
+        let left = total.saturating_sub(decoder.position());
+        if u64::from(declared) > left {
+            return Err(format!("Could not read {declared} value bytes for {what}"));
+        }
+        if decoder.skip_bytes(declared).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// Writes preamble, file meta group and data set.

@@ -154,6 +154,14 @@ pub(super) struct Located {
 /// Finds the top-level Pixel Data element of a file whose meta group starts at
 /// `body_start` (with `DICM`).
 pub(super) fn locate<R: Read + Seek>(rec: &mut Recorded<'_, R>, body_start: u64) -> Scan<Located> {
+    // FileMetaTable allocates what an element declares: a damaged length is refused first
+    // (the in-memory path then reports it).
+    let meta_at = (body_start + 4) as usize;
+    if !rec.ensure(meta_at as u64 + 1)
+        || crate::io::check_meta_lengths(&rec.buf[meta_at..], rec.len - meta_at as u64).is_err()
+    {
+        return Err("the file meta group declares more bytes than the file has");
+    }
     rec.seek(SeekFrom::Start(body_start))
         .map_err(|_| "the input could not be read")?;
     let meta =
@@ -233,6 +241,7 @@ fn find_pixel_data<R: Read + Seek>(
     rec: &mut Recorded<'_, R>,
     ts: &TransferSyntax,
 ) -> Scan<(DataElementHeader, u64)> {
+    let file_len = rec.len;
     let mut reader =
         LazyDataSetReader::new_with_ts(&mut *rec, ts).map_err(|_| "the data set does not parse")?;
     // Sequences (and nested encapsulated pixel data) currently open.
@@ -268,11 +277,8 @@ fn find_pixel_data<R: Read + Seek>(
             LazyDataToken::ItemStart { .. } | LazyDataToken::ItemEnd if depth == 0 => {
                 return Err("an item or delimiter outside a sequence");
             }
-            value @ (LazyDataToken::LazyValue { .. } | LazyDataToken::LazyItemValue { .. }) => {
-                value
-                    .skip()
-                    .map_err(|_| "an element's value runs past the end of the input")?;
-            }
+            LazyDataToken::LazyValue { header, decoder } => skip(decoder, header.len.0, file_len)?,
+            LazyDataToken::LazyItemValue { len, decoder } => skip(decoder, len, file_len)?,
             _ => {}
         }
     }
@@ -280,6 +286,17 @@ fn find_pixel_data<R: Read + Seek>(
     drop(reader);
     let header = DataElementHeader::new(tags::PIXEL_DATA, VR::OB, Length::UNDEFINED);
     Ok((header, rec.pos))
+}
+
+/// Skips a value unread, unless its declared length runs past the end of the input (the
+/// in-memory path then reports the damaged or cut file).
+fn skip<D: StatefulDecode>(decoder: &mut D, len: u32, file_len: u64) -> Scan<()> {
+    if decoder.position() + u64::from(len) > file_len {
+        return Err("an element's value runs past the end of the input");
+    }
+    decoder
+        .skip_bytes(len)
+        .map_err(|_| "an element's value could not be read")
 }
 
 /// Steps over the items of encapsulated pixel data (each of defined length) to the
