@@ -381,6 +381,20 @@ fn region_rules_file_adds_boxes_to_the_proposal() {
         .iter()
         .any(|b| b["x0"] == 0 && b["y0"] == 0 && b["x1"] == 2 && b["y1"] == 1);
     assert!(found, "the user's rule is not proposed: {boxes}");
+    // The +Pixel rule count the workbench shows includes the user's rule.
+    let (_, profiles) = json(&s, "GET", "/api/profiles", "");
+    let pixel = profiles["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "pixel")
+        .unwrap()
+        .clone();
+    let shipped = dcmask_engine::rule_list(&dcmask_engine::Plan::builtin(
+        dcmask_engine::ProfileId::Pixel,
+    ))
+    .len();
+    assert_eq!(pixel["rule_count"], shipped + 1, "{pixel}");
 
     // A broken file stops the server before it listens, naming the file's problem.
     std::fs::write(&rules, "x0,y0\n1,2\n").unwrap();

@@ -578,8 +578,14 @@ pub struct RuleEntry {
 }
 
 /// Every rule of a plan, layer by layer: Table E.1-1 rows (with options), then the
-/// HIPAA layer, then custom rules. Its length is the profile's rule count.
+/// HIPAA layer, the shipped pixel region rules when pixels are cleaned, then custom
+/// rules. Its length is the profile's rule count.
 pub fn rule_list(plan: &Plan) -> Vec<RuleEntry> {
+    rule_list_with(plan, crate::pixel::regions::RegionRules::shipped())
+}
+
+/// [`rule_list`] with the region rules actually in use (shipped plus a user's file).
+pub fn rule_list_with(plan: &Plan, regions: &crate::pixel::regions::RegionRules) -> Vec<RuleEntry> {
     let decider = Decider::new(plan);
     let base_only = Decider {
         custom: HashMap::new(),
@@ -622,7 +628,7 @@ pub fn rule_list(plan: &Plan) -> Vec<RuleEntry> {
         }
     }
     if decider.has(ProfileOption::CleanPixelData) {
-        for r in &crate::pixel::regions::RegionRules::shipped().rules {
+        for r in &regions.rules {
             out.push(RuleEntry {
                 id: format!("rule {}", r.id),
                 name: r.label.clone(),

@@ -28,7 +28,7 @@ pub mod table;
 pub mod tag;
 
 pub use apply::{deidentify, deidentify_with, deidentify_with_regions, Outcome};
-pub use decide::{rule_list, Action, Decider, Decision, RuleEntry};
+pub use decide::{rule_list, rule_list_with, Action, Decider, Decision, RuleEntry};
 pub use error::{Error, Result};
 pub use key::Key;
 pub use options::ProfileOption;

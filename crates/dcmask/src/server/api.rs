@@ -14,7 +14,8 @@ use dcmask_engine::options::ProfileOption;
 use dcmask_engine::report::{summarize, to_html};
 use dcmask_engine::tag::{dictionary_vr, display_name, keyword, parse_tag, tag_id};
 use dcmask_engine::{
-    io, parse_rules, rule_list, rules_to_json, CustomAction, CustomRule, Mappings, Plan, ProfileId,
+    io, parse_rules, rule_list_with, rules_to_json, CustomAction, CustomRule, Mappings, Plan,
+    ProfileId,
 };
 use dicom_core::dictionary::UidDictionary;
 use dicom_dictionary_std::{tags, StandardSopClassDictionary};
@@ -605,14 +606,14 @@ async fn report_html(
     Ok(Html(to_html(&determination(&app, &sid)?)))
 }
 
-async fn profiles() -> Json<Value> {
+async fn profiles(State(app): State<Shared>) -> Json<Value> {
     let profiles: Vec<Value> = ProfileId::ALL
         .iter()
         .map(|&id| {
             json!({
                 "id": id.id(),
                 "label": id.label(),
-                "rule_count": rule_list(&Plan::builtin(id)).len(),
+                "rule_count": rule_list_with(&Plan::builtin(id), &app.regions).len(),
                 "description": id.description(),
             })
         })
