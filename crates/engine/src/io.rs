@@ -141,9 +141,14 @@ fn check_lengths(
     let Ok(mut reader) = LazyDataSetReader::new_with_ts(Cursor::new(data), ts) else {
         return Ok(());
     };
-    while let Some(Ok(token)) = reader.advance() {
+    loop {
+        let token = match reader.advance() {
+            Some(Ok(token)) => token,
+            Some(Err(_)) => return Ok(()),
+            None => break,
+        };
         let (what, declared, decoder) = match token {
-            LazyDataToken::ElementHeader(h) if group.is_some_and(|g| h.tag.0 != g) => break,
+            LazyDataToken::ElementHeader(h) if group.is_some_and(|g| h.tag.0 != g) => return Ok(()),
             LazyDataToken::LazyValue { header, decoder } => (
                 format!("element tagged ({:04X},{:04X})", header.tag.0, header.tag.1),
                 header.len.0,
@@ -161,6 +166,15 @@ fn check_lengths(
         if decoder.skip_bytes(declared).is_err() {
             return Ok(());
         }
+    }
+    // dicom-rs takes an end of input inside an element's tag as the end of the data set:
+    // a file cut 1 to 3 bytes into its next element (often Pixel Data) would lose that
+    // element without a word.
+    let stray = total.saturating_sub(reader.into_decoder().position());
+    if (1..4).contains(&stray) && data.len() as u64 == total {
+        return Err(format!(
+            "the file ends {stray} bytes into an element's tag: it is truncated"
+        ));
     }
     Ok(())
 }
