@@ -29,7 +29,7 @@ mod plan_args;
 mod progress;
 mod report;
 
-pub use plan_args::PlanArgs;
+pub use plan_args::{PlanArgs, Regions};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -303,8 +303,8 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             .effective_options()
             .contains(&dcmask_engine::ProfileOption::CleanPixelData)
             .then(|| report::RegionRuleCount {
-                shipped: dcmask_engine::pixel::RegionRules::shipped().len(),
-                user: regions.rules.len() - dcmask_engine::pixel::RegionRules::shipped().len(),
+                shipped: regions.rules.len() - regions.user,
+                user: regions.user,
             }),
         summary: &counts,
         actions: &totals.actions,

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use dcmask_engine::pixel::RegionRules;
 use dcmask_engine::{parse_rules, DateShift, Plan, ProfileId, ProfileOption};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Plan flags shared by `anonymize` and `inspect`.
 #[derive(Args, Clone)]
@@ -37,8 +37,32 @@ pub struct PlanArgs {
 /// The region rules a run uses: the shipped ones, plus the user's file if one was given.
 pub struct Regions {
     pub rules: RegionRules,
+    /// How many of `rules` came from the user's file.
+    pub user: usize,
     /// The user's CSV as read (part of the batch configuration fingerprint).
     pub user_csv: Option<String>,
+}
+
+impl Regions {
+    /// The shipped rules, with the rules of `path` added (`--region-rules` of every command).
+    pub fn load(path: Option<&Path>) -> Result<Regions> {
+        let Some(path) = path else {
+            return Ok(Regions {
+                rules: RegionRules::shipped().clone(),
+                user: 0,
+                user_csv: None,
+            });
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read region rules {}", path.display()))?;
+        let user = RegionRules::from_csv(&text)
+            .with_context(|| format!("invalid region rules {}", path.display()))?;
+        Ok(Regions {
+            rules: RegionRules::shipped_with(&user),
+            user: user.len(),
+            user_csv: Some(text),
+        })
+    }
 }
 
 impl PlanArgs {
@@ -83,19 +107,6 @@ impl PlanArgs {
 
     /// The shipped region rules, with the user's `--region-rules` file added.
     pub fn regions(&self) -> Result<Regions> {
-        let Some(path) = &self.region_rules else {
-            return Ok(Regions {
-                rules: RegionRules::shipped().clone(),
-                user_csv: None,
-            });
-        };
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read region rules {}", path.display()))?;
-        let user = RegionRules::from_csv(&text)
-            .with_context(|| format!("invalid region rules {}", path.display()))?;
-        Ok(Regions {
-            rules: RegionRules::shipped_with(&user),
-            user_csv: Some(text),
-        })
+        Regions::load(self.region_rules.as_deref())
     }
 }

@@ -79,17 +79,14 @@ impl From<dcmask_engine::Error> for ApiError {
 
 pub fn run(args: ServeArgs) -> Result<()> {
     let key = crate::keystore::load_key(args.key_file.as_deref())?;
-    let regions = match &args.region_rules {
-        None => RegionRules::shipped().clone(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read region rules {}", path.display()))?;
-            let user = RegionRules::from_csv(&text)
-                .with_context(|| format!("invalid region rules {}", path.display()))?;
-            tracing::info!(rules = user.len(), "region rules added to the shipped ones");
-            RegionRules::shipped_with(&user)
-        }
-    };
+    let regions = crate::batch::Regions::load(args.region_rules.as_deref())?;
+    if regions.user > 0 {
+        tracing::info!(
+            rules = regions.user,
+            "region rules added to the shipped ones"
+        );
+    }
+    let regions = regions.rules;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(serve(args.bind, key, regions))
 }

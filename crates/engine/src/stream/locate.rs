@@ -136,7 +136,8 @@ impl<R: Read + Seek> Seek for Recorded<'_, R> {
 
 /// Where the top-level Pixel Data element is, and where it ends.
 pub(super) struct Located {
-    pub ts_uid: String,
+    /// The transfer syntax of the data set, as the registry spells it.
+    pub ts_uid: &'static str,
     /// Where the meta group starts (`DICM`).
     pub body_start: u64,
     pub pixel_vr: VR,
@@ -166,10 +167,10 @@ pub(super) fn locate<R: Read + Seek>(rec: &mut Recorded<'_, R>, body_start: u64)
         .map_err(|_| "the input could not be read")?;
     let meta =
         FileMetaTable::from_reader(&mut *rec).map_err(|_| "the file meta group does not parse")?;
-    let ts_uid = meta.transfer_syntax().to_string();
     let ts = TransferSyntaxRegistry
-        .get(&ts_uid)
+        .get(meta.transfer_syntax())
         .ok_or("unknown transfer syntax")?;
+    let ts_uid = ts.uid();
     if matches!(ts.codec(), Codec::Dataset(_)) || !ts.can_decode_dataset() {
         return Err("deflated or otherwise encoded data set");
     }

@@ -19,7 +19,7 @@
 //! - there is no top-level Pixel Data, or more than 16 MiB follow it;
 //! - the structure is odd (items outside sequences, lengths past the end of the input,
 //!   undefined-length items inside encapsulated pixel data), or dicom-parser cannot walk it;
-//! - the header does not parse on its own, or its transfer syntax differs from the scan;
+//! - the header does not parse on its own;
 //! - data follows the pixel data and the character set is not a single known term;
 //! - the plan would do anything but keep the Pixel Data element.
 //!
@@ -369,14 +369,9 @@ fn stream_header(
         .map_err(|_| ());
     let mut obj =
         parsed.map_err(|()| StreamError::Fallback("the header does not parse on its own"))?;
-    let ts = obj.meta().transfer_syntax().trim_end_matches(['\0', ' ']);
-    if ts != located.ts_uid {
-        return Err(StreamError::Fallback(
-            "the header's transfer syntax differs from the scan",
-        ));
-    }
+    // The locator read the same meta group with the same reader: same transfer syntax.
     let registered = TransferSyntaxRegistry
-        .get(ts)
+        .get(located.ts_uid)
         .ok_or(StreamError::Fallback("unknown transfer syntax"))?;
     if let Some(bytes) = trailer {
         let cs = charset_of(&obj).ok_or(StreamError::Fallback(
