@@ -76,10 +76,15 @@ pub fn deidentify_with(
     }
     // Boxes come from the original object: the walk empties Manufacturer and the like,
     // and OCR must read the pixels before anything else changes them.
-    let pixel_assessment = plan
+    let cleans_pixels = plan
         .effective_options()
-        .contains(&ProfileOption::CleanPixelData)
+        .contains(&ProfileOption::CleanPixelData);
+    let pixel_assessment = cleans_pixels
         .then(|| pixel::Assessment::from(pixel::propose(&obj, tools, plan.pixel_text)));
+    let burned_in = (!cleans_pixels)
+        .then(|| pixel::burned_in_risk(&obj))
+        .flatten()
+        .map(|why| format!("pixels not cleaned by this profile, and {why}"));
     let ds = obj.into_inner();
     let charset = charset_of(&ds);
     let text = |t: Tag| {
@@ -113,6 +118,7 @@ pub fn deidentify_with(
                 Some(DateShift::Auto(_)) => "auto",
                 None => "none",
             },
+            burned_in,
             ..Record::default()
         },
         maps: Mappings::default(),

@@ -78,6 +78,11 @@ pub enum Source {
     Structural,
     /// A pixel region rule of Clean Pixel Data.
     Pixel,
+    /// The leak guard: an identifying value of the patient found in what was about to be
+    /// written, whatever the profile decided for that element.
+    LeakGuard,
+    /// A change an expert made by hand in the workbench (an edit, a drawn box).
+    Manual,
 }
 
 /// Why an element was treated as it was; printable and serialisable, never holding values.

@@ -36,6 +36,11 @@ pub struct Record {
     pub pixel_boxes: Vec<PixelBox>,
     /// Why the image may still carry burned-in text that was not cleaned.
     pub pixel_warnings: Vec<String>,
+    /// Set when the plan does not clean pixel data and the original header says the image
+    /// may carry burned-in text ([`crate::pixel::burned_in_risk`]): the header is
+    /// de-identified, the pixels are not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub burned_in: Option<String>,
 }
 
 /// A blanked rectangle of the image and why.

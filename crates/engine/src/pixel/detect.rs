@@ -8,7 +8,7 @@
 //! digits). Recognised text is never written to a record, a log or an error: only the
 //! category of an identifying word is.
 
-use super::{RegionRules, TEXT_PRONE_MODALITIES};
+use super::{is_text_prone_modality, RegionRules};
 use crate::clean::{pattern_category, pattern_spans, Category, Identifiers};
 use crate::error::{Error, Result};
 use crate::record::PixelBox;
@@ -277,9 +277,7 @@ pub fn propose(obj: &DefaultDicomObject, tools: &PixelTools, mode: TextMode) -> 
             }
             None if n_rules == 0 => p.warnings.extend(super::text_risk(ds)),
             None => {
-                if let Some(m) = text_of(ds, tags::MODALITY)
-                    .filter(|m| TEXT_PRONE_MODALITIES.contains(&m.as_str()))
-                {
+                if let Some(m) = text_of(ds, tags::MODALITY).filter(|m| is_text_prone_modality(m)) {
                     p.warnings.push(format!(
                         "burned-in text outside the region rules possible: modality {m} often \
                          carries text and no text detector was available"

@@ -22,8 +22,34 @@ use dicom_dictionary_std::tags;
 use dicom_object::meta::FileMetaTable;
 use dicom_object::InMemDicomObject;
 
-/// Modalities whose images often carry burned-in text.
-pub const TEXT_PRONE_MODALITIES: [&str; 5] = ["US", "SC", "OT", "XC", "ES"];
+/// Modalities and SOP classes whose images often carry burned-in text, with the reason
+/// for each (`data/text-prone.csv`).
+const TEXT_PRONE_CSV: &str = include_str!("../../data/text-prone.csv");
+
+#[derive(serde::Deserialize)]
+struct TextProne {
+    kind: String,
+    value: String,
+    #[allow(dead_code)] // read by people: the table says why each row is there
+    reason: String,
+}
+
+fn text_prone() -> &'static [TextProne] {
+    static ROWS: std::sync::OnceLock<Vec<TextProne>> = std::sync::OnceLock::new();
+    ROWS.get_or_init(|| {
+        csv::Reader::from_reader(TEXT_PRONE_CSV.as_bytes())
+            .deserialize()
+            .collect::<std::result::Result<_, _>>()
+            .expect("data/text-prone.csv is valid")
+    })
+}
+
+/// Whether the table lists this modality as one whose images often carry text.
+pub fn is_text_prone_modality(modality: &str) -> bool {
+    text_prone()
+        .iter()
+        .any(|r| r.kind == "modality" && r.value == modality)
+}
 
 /// What the original header says about the pixels, taken before the header is cleaned.
 #[derive(Debug, Clone, Default)]
@@ -55,26 +81,36 @@ pub fn assess(ds: &InMemDicomObject, rules: &RegionRules) -> Assessment {
     Assessment { boxes, warnings }
 }
 
-/// Why an image may carry burned-in text, if its header suggests so.
-pub fn text_risk(ds: &InMemDicomObject) -> Option<String> {
+/// Why an image may carry burned-in text, judged from its original header: Burned In
+/// Annotation (0028,0301) is YES; or it is absent and the modality or SOP class is one
+/// that usually carries text (`data/text-prone.csv`). `None` without pixel data or when
+/// the header says NO. The phrase holds no value from the object beyond the modality.
+pub fn burned_in_risk(ds: &InMemDicomObject) -> Option<String> {
+    ds.get(tags::PIXEL_DATA)?;
     let text = |t| {
         ds.get(t)
             .and_then(|e| e.to_str().ok())
             .map(|s| s.trim_matches(['\0', ' ']).to_ascii_uppercase())
     };
-    if text(tags::BURNED_IN_ANNOTATION).as_deref() == Some("YES") {
-        return Some(
-            "burned-in text possible, not cleaned: Burned In Annotation (0028,0301) is YES \
-             and no region rule matches"
-                .into(),
-        );
+    match text(tags::BURNED_IN_ANNOTATION).as_deref() {
+        Some("YES") => return Some("Burned In Annotation (0028,0301) is YES".into()),
+        Some("NO") => return None,
+        _ => {}
     }
-    let modality = text(tags::MODALITY)?;
-    TEXT_PRONE_MODALITIES.contains(&modality.as_str()).then(|| {
-        format!(
-            "burned-in text possible, not cleaned: modality {modality} often carries \
-                 text and no region rule matches"
-        )
+    if let Some(m) = text(tags::MODALITY).filter(|m| is_text_prone_modality(m)) {
+        return Some(format!("modality {m} often carries burned-in text"));
+    }
+    let class = text(tags::SOP_CLASS_UID)?;
+    text_prone()
+        .iter()
+        .find(|r| r.kind == "sop_class" && r.value == class)
+        .map(|r| format!("{} often carries burned-in text", r.reason))
+}
+
+/// Why an image may carry burned-in text that +Pixel found no region rule for.
+pub fn text_risk(ds: &InMemDicomObject) -> Option<String> {
+    burned_in_risk(ds).map(|why| {
+        format!("burned-in text possible, not cleaned: {why} and no region rule matches")
     })
 }
 
