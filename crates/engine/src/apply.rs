@@ -4,7 +4,9 @@
 use crate::clean::{clean_text, LazyIdentifiers};
 use crate::dates;
 use crate::decide::{Action, Decider, Decision, Facts, PrivateKind, Source};
+use crate::dummy::dummy;
 use crate::error::{Error, Result};
+use crate::guard::{self, Guard, Identifying};
 use crate::key::Key;
 use crate::markers::{add_markers, Temporal};
 use crate::options::ProfileOption;
@@ -12,7 +14,7 @@ use crate::pixel::{self, PixelTools, RegionRules};
 use crate::plan::{DateShift, Plan};
 use crate::private::{block_of, is_creator, safe_private};
 use crate::pseudonym;
-use crate::record::{Entry, Mappings, Record};
+use crate::record::{Entry, Leak, Mappings, Record};
 use crate::tag::{dictionary_vr, keyword, tag_id};
 use dicom_core::header::Header;
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
@@ -31,6 +33,13 @@ pub struct Outcome {
     pub object: DefaultDicomObject,
     pub record: Record,
     pub mappings: Mappings,
+    /// The identifying values of the original object, for the leak guard of other files
+    /// of the same patient (see [`deidentify_with_related`]). Originals: keep in memory
+    /// or in the linkage only.
+    pub identifying: Identifying,
+    /// The original Patient ID, which groups files by patient for the guard. An original
+    /// value: never write it outside the linkage.
+    pub patient: Option<String>,
 }
 
 const DICOMDIR_CLASS: &str = "1.2.840.10008.1.3.10";
@@ -65,6 +74,19 @@ pub fn deidentify_with(
     key: &Key,
     tools: &PixelTools,
 ) -> Result<Outcome> {
+    deidentify_with_related(obj, plan, key, tools, None)
+}
+
+/// [`deidentify_with`], the leak guard also looking for `related`: the identifying values
+/// of the same patient seen in other files of a batch or session (the union of their
+/// [`Outcome::identifying`]).
+pub fn deidentify_with_related(
+    obj: DefaultDicomObject,
+    plan: &Plan,
+    key: &Key,
+    tools: &PixelTools,
+    related: Option<&Identifying>,
+) -> Result<Outcome> {
     plan.validate()?;
     let meta = obj.meta().clone();
     if meta.media_storage_sop_class_uid().trim_end_matches('\0') == DICOMDIR_CLASS {
@@ -97,10 +119,15 @@ pub fn deidentify_with(
         Some(DateShift::Auto(_)) => pseudonym::date_offset(key, text(tags::PATIENT_ID).as_deref()),
         None => 0,
     };
+    let decider = Decider::new(plan);
+    let facts = facts(&ds);
+    let identifying = Identifying::collect(&ds, &decider, &facts);
+    let patient = text(tags::PATIENT_ID).filter(|p| !p.is_empty());
     let mut walker = Walker {
         charset,
-        decider: Decider::new(plan),
-        facts: facts(&ds),
+        guard: Guard::new(&identifying, related),
+        decider,
+        facts,
         ids: LazyIdentifiers::of(&ds),
         key,
         offset,
@@ -168,6 +195,8 @@ pub fn deidentify_with(
         object: out.with_exact_meta(new_meta),
         record: walker.record,
         mappings: walker.maps,
+        identifying,
+        patient,
     })
 }
 
@@ -221,6 +250,8 @@ fn uses_enhanced_equipment(class_uid: &str) -> bool {
 struct Walker<'a> {
     /// The object's character set, for decoding values written with VR UN.
     charset: SpecificCharacterSet,
+    /// Checks every value about to be written as kept, cleaned or replaced.
+    guard: Guard,
     decider: Decider,
     facts: Facts,
     ids: LazyIdentifiers,
@@ -380,18 +411,61 @@ impl Walker<'_> {
             // Encapsulated pixel data reached by a value-changing rule: only removal is safe.
             (_, Value::PixelSequence(_)) => (None, true),
         };
-        let silent = decision.rule.source == Source::Residual
+        let (result, leak) = match result {
+            Some(e) if guards(&decision.action) => {
+                let custom_keep =
+                    decision.rule.source == Source::Custom && decision.action == Action::Keep;
+                let (e, finding) = self.guard.check(e, custom_keep);
+                (Some(e), finding)
+            }
+            other => (other, None),
+        };
+        let silent = leak.is_none()
+            && decision.rule.source == Source::Residual
             && decision.rule.id == "not-listed"
             && !changed;
         if !silent {
+            let (action, rule, changed, leak) = match leak {
+                Some(f) if f.outcome == guard::Outcome::KeptByCustomRule => (
+                    decision.action.clone(),
+                    decision.rule.clone(),
+                    changed,
+                    Some(Leak {
+                        categories: f.categories,
+                        outcome: f.outcome,
+                        overrode: None,
+                    }),
+                ),
+                Some(f) => (
+                    if f.outcome == guard::Outcome::Dummied {
+                        Action::Dummy
+                    } else {
+                        Action::Clean
+                    },
+                    leak_guard_rule(f.outcome),
+                    true,
+                    Some(Leak {
+                        categories: f.categories,
+                        outcome: f.outcome,
+                        overrode: Some(decision.rule.clone()),
+                    }),
+                ),
+                None => (
+                    decision.action.clone(),
+                    decision.rule.clone(),
+                    changed,
+                    None,
+                ),
+            };
             self.record.entries.push(Entry {
                 path: path(),
                 tag: tag_id(tag),
                 keyword: keyword(tag),
                 vr: vr.to_string(),
-                action: decision.action.clone(),
-                rule: decision.rule.clone(),
+                action,
+                rule,
                 changed,
+                leak,
             });
         }
         result
@@ -477,6 +551,31 @@ impl Walker<'_> {
     }
 }
 
+/// Whether the leak guard looks at what an action writes: values kept, cleaned or given
+/// by the user. The others write what the engine made (dummies, keyed pseudonyms, UIDs,
+/// shifted or reduced dates), which holds no original.
+fn guards(action: &Action) -> bool {
+    matches!(action, Action::Keep | Action::Clean | Action::Replace(_))
+}
+
+/// The rule of a leak-guard intervention.
+fn leak_guard_rule(outcome: guard::Outcome) -> crate::decide::Rule {
+    crate::decide::Rule {
+        source: Source::LeakGuard,
+        id: "leak-guard".into(),
+        code: None,
+        option: None,
+        explanation: if outcome == guard::Outcome::Dummied {
+            "held an identifying value of the patient and nothing valid was left without it: \
+             replaced by a dummy"
+        } else {
+            "held an identifying value of the patient: the identifying words were dropped"
+        }
+        .into(),
+        note: None,
+    }
+}
+
 /// The character set named by the object's Specific Character Set (first term dicom-rs
 /// knows), read also when that element itself was written with VR UN.
 fn charset_of(ds: &InMemDicomObject) -> SpecificCharacterSet {
@@ -552,29 +651,6 @@ pub fn is_binary(vr: VR) -> bool {
             | VR::SV
             | VR::AT
     )
-}
-
-/// A dummy value valid for the VR and identifying no one.
-fn dummy(vr: VR) -> PrimitiveValue {
-    match vr {
-        VR::DA => "19000101".into(),
-        VR::TM => "000000".into(),
-        VR::DT => "19000101000000".into(),
-        VR::AS => "000D".into(),
-        VR::IS | VR::DS => "0".into(),
-        VR::US => PrimitiveValue::from(0u16),
-        VR::SS => PrimitiveValue::from(0i16),
-        VR::UL => PrimitiveValue::from(0u32),
-        VR::SL => PrimitiveValue::from(0i32),
-        VR::FL | VR::OF => PrimitiveValue::from(0f32),
-        VR::FD | VR::OD => PrimitiveValue::from(0f64),
-        VR::OW => PrimitiveValue::U16([0u16][..].into()),
-        VR::OB | VR::UN | VR::OL | VR::OV | VR::UV | VR::SV | VR::AT => {
-            PrimitiveValue::U8([0u8, 0u8][..].into())
-        }
-        VR::UR => "urn:anonymized".into(),
-        _ => "ANONYMIZED".into(),
-    }
 }
 
 /// A user-given replacement, converted for numeric VRs; unparseable numbers become empty.

@@ -10,7 +10,9 @@ pub mod code;
 pub mod dates;
 pub mod decide;
 pub mod dicomdir;
+mod dummy;
 pub mod error;
+pub mod guard;
 pub mod hipaa;
 pub mod io;
 pub mod key;
@@ -27,7 +29,9 @@ pub mod stream;
 pub mod table;
 pub mod tag;
 
-pub use apply::{deidentify, deidentify_with, deidentify_with_regions, Outcome};
+pub use apply::{
+    deidentify, deidentify_with, deidentify_with_regions, deidentify_with_related, Outcome,
+};
 pub use decide::{rule_list, rule_list_with, Action, Decider, Decision, RuleEntry};
 pub use error::{Error, Result};
 pub use key::Key;

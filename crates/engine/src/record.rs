@@ -2,6 +2,7 @@
 
 use crate::clean::CleanCounts;
 use crate::decide::{Action, Rule};
+use crate::guard;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -18,6 +19,22 @@ pub struct Entry {
     pub rule: Rule,
     /// Whether the value differs from the input (or the element was removed).
     pub changed: bool,
+    /// Set when the leak guard found an identifying value of the patient in what was
+    /// about to be written here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leak: Option<Leak>,
+}
+
+/// What the leak guard found in an element and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Leak {
+    /// What the value held: `name`, `id`, `date_of_birth`, ... (never the value).
+    pub categories: Vec<guard::Category>,
+    pub outcome: guard::Outcome,
+    /// The profile's decision the guard overrode (the entry's `rule` is then the
+    /// guard's); absent when a custom `keep` won and the entry's rule is that keep.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overrode: Option<Rule>,
 }
 
 /// Everything decided for one object.
@@ -57,6 +74,11 @@ impl Record {
     /// Elements whose value changed or that were removed.
     pub fn changed_count(&self) -> usize {
         self.entries.iter().filter(|e| e.changed).count()
+    }
+
+    /// Elements in which the leak guard found an identifying value.
+    pub fn leak_count(&self) -> usize {
+        self.entries.iter().filter(|e| e.leak.is_some()).count()
     }
 
     /// Counts per action label, for summaries.

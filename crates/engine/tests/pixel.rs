@@ -28,6 +28,9 @@ fn pixel_plan() -> Plan {
 }
 
 /// A generated image and where its glyphs are.
+/// CT Image Storage.
+const CT_CLASS: &str = "1.2.840.10008.5.1.4.1.1.2";
+
 struct Spec {
     modality: &'static str,
     manufacturer: &'static str,
@@ -158,8 +161,14 @@ impl Spec {
             bytes.push(0);
         }
         let us = |t, v: u16| DataElement::new(t, VR::US, PrimitiveValue::from(v));
+        // A CT is stored as a CT image; the rest as secondary captures (text-prone).
+        let class = if self.modality == "CT" {
+            CT_CLASS
+        } else {
+            SC_CLASS
+        };
         let mut ds = InMemDicomObject::from_element_iter([
-            DataElement::new(tags::SOP_CLASS_UID, VR::UI, SC_CLASS),
+            DataElement::new(tags::SOP_CLASS_UID, VR::UI, class),
             DataElement::new(tags::SOP_INSTANCE_UID, VR::UI, "2.25.1234567"),
             DataElement::new(tags::STUDY_INSTANCE_UID, VR::UI, "2.25.1234568"),
             DataElement::new(tags::SERIES_INSTANCE_UID, VR::UI, "2.25.1234569"),

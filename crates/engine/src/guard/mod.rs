@@ -1,0 +1,359 @@
+//! The leak guard: the last check of every de-identification, for every profile.
+//!
+//! The profile decides per element from its tag (Table E.1-1, options, custom rules).
+//! It cannot know that a kept Code Meaning, a private text kept by Retain Safe Private or
+//! a Protocol Name holds the patient's name. The guard knows the *values*: before the
+//! walk it collects the identifying values of the original object ([`Identifying`]: every
+//! name part of every PN, IDs, the birth date in its spellings, addresses, phone numbers,
+//! institution and station names), plus those of the same patient seen in other files of
+//! a batch or workbench session. Then every value the walk is about to write as kept,
+//! cleaned or replaced, at every depth and in every VR that holds text (private elements
+//! and text inside OB/UN values too), is searched for them with one automaton
+//! ([`Matcher`]). A match is cleaned (the identifying words dropped) or, where nothing
+//! valid would be left (a date, an emptied value), replaced by a dummy. Only an explicit
+//! custom `keep` on the element's own tag wins; the record says so.
+//!
+//! The guard is a safety net over the profile, not a replacement: the decider's
+//! decisions stay as they are, and each intervention is recorded as a decision of its own
+//! (rule `leak-guard`, with the profile's rule it overrode), never with the value.
+
+mod matcher;
+mod values;
+
+pub use values::{Category, Identifying};
+
+use crate::dummy::dummy;
+use dicom_core::header::Header;
+use dicom_core::value::{PrimitiveValue, Value};
+use dicom_core::{DataElement, Tag, VR};
+use dicom_object::mem::InMemElement;
+use matcher::{Look, Matcher};
+use serde::Serialize;
+use std::ops::Range;
+
+/// What the guard did to an element that held an identifying value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The identifying words were dropped; the rest of the value stays.
+    Cleaned,
+    /// Nothing valid would have been left: a dummy value replaced it.
+    Dummied,
+    /// A custom `keep` on this very tag: written as it was, at the expert's word.
+    KeptByCustomRule,
+}
+
+/// One guard finding: what it found and what it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub categories: Vec<Category>,
+    pub outcome: Outcome,
+}
+
+/// The compiled identifying values of one object, checking its elements one by one.
+pub struct Guard {
+    matcher: Option<Matcher>,
+}
+
+/// Binary values are searched in windows of this many bytes, overlapping by
+/// [`OVERLAP`]: a window's normalised copy stays small whatever the value's size.
+const WINDOW: usize = 1 << 20;
+const OVERLAP: usize = 4096;
+
+impl Guard {
+    /// A guard for the object's own identifying values and those of the same patient
+    /// elsewhere (`related`).
+    pub fn new(own: &Identifying, related: Option<&Identifying>) -> Guard {
+        let matcher = match related {
+            Some(r) if !own.covers(r) => {
+                let mut all = own.clone();
+                all.merge(r);
+                Matcher::new(&all)
+            }
+            _ => Matcher::new(own),
+        };
+        Guard { matcher }
+    }
+
+    /// Checks one element about to be written. Returns the element to write and, when it
+    /// held an identifying value, what was found and done.
+    pub fn check(&self, elem: InMemElement, custom_keep: bool) -> (InMemElement, Option<Finding>) {
+        let Some(m) = &self.matcher else {
+            return (elem, None);
+        };
+        let (tag, vr) = (elem.tag(), elem.vr());
+        let Value::Primitive(p) = elem.value() else {
+            return (elem, None);
+        };
+        if is_bulk(tag) {
+            return (elem, None);
+        }
+        let checked = match vr {
+            // The CS values of standard attributes are defined terms (`PRIMARY`, `TEXT`):
+            // a name part that happens to be one is not a leak, an ID or date would be.
+            VR::CS if tag.0 % 2 == 0 => clean_strings(m, p, vr, Look::NoNameWords),
+            VR::AE
+            | VR::CS
+            | VR::LO
+            | VR::LT
+            | VR::PN
+            | VR::SH
+            | VR::ST
+            | VR::UC
+            | VR::UR
+            | VR::UT => clean_strings(m, p, vr, Look::All),
+            VR::DA | VR::DT => clean_strings(m, p, vr, Look::BirthDate),
+            VR::OB | VR::UN => clean_bytes(m, &p.to_bytes()),
+            _ => None,
+        };
+        let Some((new, mut categories)) = checked else {
+            return (elem, None);
+        };
+        categories.sort();
+        categories.dedup();
+        if custom_keep {
+            let f = Finding {
+                categories,
+                outcome: Outcome::KeptByCustomRule,
+            };
+            return (elem, Some(f));
+        }
+        let (value, outcome) = match new {
+            Some(v) => (v, Outcome::Cleaned),
+            None => (dummy(vr), Outcome::Dummied),
+        };
+        let f = Finding {
+            categories,
+            outcome,
+        };
+        (DataElement::new(tag, vr, value), Some(f))
+    }
+}
+
+/// Image, overlay and waveform samples: numbers, not text, and cleaned (or not) by
+/// Clean Pixel Data and the overlay rules.
+fn is_bulk(tag: Tag) -> bool {
+    matches!(tag.0, 0x7FE0 | 0x6000..=0x60FF)
+        || tag == Tag(0x5400, 0x1010)
+        || tag == Tag(0x5600, 0x0020)
+}
+
+/// The cleaned value of a text element, `Some(None)` when a dummy must replace it, or
+/// `None` when it holds nothing identifying.
+#[allow(clippy::type_complexity)]
+fn clean_strings(
+    m: &Matcher,
+    p: &PrimitiveValue,
+    vr: VR,
+    look: Look,
+) -> Option<(Option<PrimitiveValue>, Vec<Category>)> {
+    let values = p.to_multi_str();
+    // A value built in memory may hold its multiple values joined by `\`; the free-text
+    // VRs have a single value, in which `\` is an ordinary character.
+    let single = matches!(vr, VR::LT | VR::ST | VR::UT | VR::UR);
+    let values: Vec<String> = if single {
+        values.to_vec()
+    } else {
+        values
+            .iter()
+            .flat_map(|v| v.split('\\'))
+            .map(str::to_string)
+            .collect()
+    };
+    let mut categories = Vec::new();
+    let mut out = Vec::with_capacity(values.len());
+    for v in &values {
+        let spans = m.find(v, look);
+        if spans.is_empty() {
+            out.push(v.clone());
+            continue;
+        }
+        categories.extend(spans.iter().map(|(_, c)| *c));
+        let ranges: Vec<Range<usize>> = spans.into_iter().map(|(r, _)| r).collect();
+        let cleaned = tidy(&remove(v, &ranges), vr);
+        if !cleaned.is_empty() {
+            out.push(cleaned);
+        }
+    }
+    if categories.is_empty() {
+        return None;
+    }
+    // A date cannot lose part of itself; an element left with nothing gets a dummy.
+    if matches!(vr, VR::DA | VR::DT) || out.is_empty() {
+        return Some((None, categories));
+    }
+    Some((Some(PrimitiveValue::Strs(out.into())), categories))
+}
+
+/// The value with identifying bytes overwritten by `X`, keeping its length: a binary
+/// structure around the text (a vendor header) stays readable.
+#[allow(clippy::type_complexity)]
+fn clean_bytes(m: &Matcher, bytes: &[u8]) -> Option<(Option<PrimitiveValue>, Vec<Category>)> {
+    let mut spans = Vec::new();
+    let mut start = 0;
+    loop {
+        let end = (start + WINDOW).min(bytes.len());
+        // Each window owns the matches that start in its part of the overlap.
+        let from = if start == 0 { 0 } else { start + OVERLAP / 2 };
+        let to = if end == bytes.len() {
+            end
+        } else {
+            end - OVERLAP / 2
+        };
+        spans.extend(
+            m.find_bytes(&bytes[start..end])
+                .into_iter()
+                .map(|(r, c)| (r.start + start..r.end + start, c))
+                .filter(|(r, _)| r.start >= from && r.start < to),
+        );
+        if end == bytes.len() {
+            break;
+        }
+        start = end - OVERLAP;
+    }
+    if spans.is_empty() {
+        return None;
+    }
+    let mut out = bytes.to_vec();
+    let mut categories = Vec::with_capacity(spans.len());
+    for (r, c) in spans {
+        out[r].fill(b'X');
+        categories.push(c);
+    }
+    Some((Some(PrimitiveValue::U8(out.into())), categories))
+}
+
+/// `text` without the byte ranges (sorted, disjoint).
+fn remove(text: &str, ranges: &[Range<usize>]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for r in ranges {
+        out.push_str(&text[at..r.start]);
+        out.push(' ');
+        at = r.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// A value after removal: spaces collapsed, no separator left dangling at either end
+/// or around a person name's components.
+fn tidy(text: &str, vr: VR) -> String {
+    let ends = |c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '-' | '_' | '.' | '/');
+    let collapse = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if vr == VR::PN {
+        // Component groups (`=`) and components (`^`) keep their places; empty trailing
+        // ones go, as PS3.5 6.2.1 asks.
+        let groups: Vec<String> = text
+            .split('=')
+            .map(|g| {
+                let parts: Vec<String> = g
+                    .split('^')
+                    .map(|c| collapse(c).trim_matches(ends).to_string())
+                    .collect();
+                parts.join("^").trim_end_matches('^').to_string()
+            })
+            .collect();
+        let joined = groups.join("=").trim_end_matches('=').to_string();
+        return if joined.chars().all(|c| c == '^' || c == '=') {
+            String::new()
+        } else {
+            joined
+        };
+    }
+    collapse(text).trim_matches(ends).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decide::{Decider, Facts};
+    use crate::plan::{Plan, ProfileId};
+    use dicom_dictionary_std::tags;
+    use dicom_object::InMemDicomObject;
+
+    fn guard() -> Guard {
+        let obj = InMemDicomObject::from_element_iter([
+            DataElement::new(tags::PATIENT_NAME, VR::PN, "Abernathy^Douglas"),
+            DataElement::new(tags::PATIENT_ID, VR::LO, "MRN51544914"),
+            DataElement::new(tags::PATIENT_BIRTH_DATE, VR::DA, "19600412"),
+        ]);
+        let plan = Plan::builtin(ProfileId::Basic);
+        let own = Identifying::collect(&obj, &Decider::new(&plan), &Facts::default());
+        Guard::new(&own, None)
+    }
+
+    fn check(g: &Guard, tag: Tag, vr: VR, v: &str) -> (String, Option<Outcome>) {
+        let (e, f) = g.check(DataElement::new(tag, vr, v), false);
+        (e.to_str().unwrap().to_string(), f.map(|f| f.outcome))
+    }
+
+    #[test]
+    fn cleans_words_and_dummies_what_would_be_empty() {
+        let g = guard();
+        assert_eq!(
+            check(
+                &g,
+                tags::CODE_MEANING,
+                VR::LO,
+                "Knee of Douglas Abernathy's"
+            ),
+            ("Knee of".into(), Some(Outcome::Cleaned))
+        );
+        assert_eq!(
+            check(&g, tags::CODE_MEANING, VR::LO, "ABERNATHY"),
+            ("ANONYMIZED".into(), Some(Outcome::Dummied))
+        );
+        assert_eq!(
+            check(&g, tags::PROTOCOL_NAME, VR::LO, "Chest PA"),
+            ("Chest PA".into(), None)
+        );
+        assert_eq!(
+            check(&g, tags::CONTENT_DATE, VR::DA, "19600412"),
+            ("19000101".into(), Some(Outcome::Dummied))
+        );
+        assert_eq!(
+            check(
+                &g,
+                tags::REFERRING_PHYSICIAN_NAME,
+                VR::PN,
+                "Abernathy^Douglas^^Dr"
+            ),
+            ("^^^Dr".into(), Some(Outcome::Cleaned))
+        );
+        assert_eq!(
+            check(&g, tags::OPERATORS_NAME, VR::PN, "Jones^Douglas"),
+            ("Jones".into(), Some(Outcome::Cleaned))
+        );
+        // Multiple values are cleaned one by one; those left empty go.
+        assert_eq!(
+            check(&g, Tag(0x0010, 0x1000), VR::LO, "MRN51544914\\X-7"),
+            ("X-7".into(), Some(Outcome::Cleaned))
+        );
+    }
+
+    #[test]
+    fn custom_keep_wins_and_is_said() {
+        let g = guard();
+        let e = DataElement::new(tags::STUDY_DESCRIPTION, VR::LO, "Abernathy");
+        let (e, f) = g.check(e, true);
+        assert_eq!(e.to_str().unwrap(), "Abernathy");
+        assert_eq!(f.unwrap().outcome, Outcome::KeptByCustomRule);
+    }
+
+    #[test]
+    fn binary_values_keep_their_length() {
+        let g = guard();
+        let mut big = vec![0u8; WINDOW + 10];
+        // Across the first window's end, and one in the middle of the second.
+        big[WINDOW - 3..WINDOW + 6].copy_from_slice(b"ABERNATHY");
+        big.extend_from_slice(b"\x00id MRN51544914\x00");
+        let e = DataElement::new(Tag(0x0029, 0x1010), VR::OB, PrimitiveValue::U8(big.into()));
+        let (e, f) = g.check(e, false);
+        let out = e.value().to_bytes().unwrap().into_owned();
+        assert_eq!(out.len(), WINDOW + 10 + 16);
+        assert_eq!(&out[WINDOW - 3..WINDOW + 6], b"XXXXXXXXX");
+        assert!(!out.windows(8).any(|w| w == b"51544914"));
+        assert_eq!(f.unwrap().categories, [Category::Name, Category::Id]);
+    }
+}
