@@ -96,6 +96,12 @@ pub fn deidentify_with_related(
                 .into(),
         ));
     }
+    let incomplete = crate::complete::missing(&obj, meta.media_storage_sop_class_uid());
+    if let Some(what) = &incomplete {
+        if !plan.allow_incomplete {
+            return Err(Error::Incomplete(what.clone()));
+        }
+    }
     // Boxes come from the original object: the walk empties Manufacturer and the like,
     // and OCR must read the pixels before anything else changes them.
     let cleans_pixels = plan
@@ -146,6 +152,9 @@ pub fn deidentify_with_related(
                 None => "none",
             },
             burned_in,
+            incomplete: incomplete.map(|what| {
+                format!("incomplete: {what} missing; written as incomplete objects were allowed")
+            }),
             ..Record::default()
         },
         maps: Mappings::default(),
@@ -702,6 +711,13 @@ mod tests {
         let ds = InMemDicomObject::from_element_iter([
             DataElement::new(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.7"),
             DataElement::new(tags::SOP_INSTANCE_UID, VR::UI, "1.2.3"),
+            DataElement::new(tags::STUDY_INSTANCE_UID, VR::UI, "1.2.3.1"),
+            DataElement::new(tags::SERIES_INSTANCE_UID, VR::UI, "1.2.3.2"),
+            DataElement::new(
+                tags::PIXEL_DATA,
+                VR::OB,
+                dicom_core::PrimitiveValue::from(vec![0u8; 2]),
+            ),
             DataElement::new(
                 Tag(0x0040, 0x1101),
                 VR::SQ,

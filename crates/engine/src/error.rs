@@ -15,6 +15,9 @@ pub enum Error {
     Write(String),
     #[error("pixel data: {0}")]
     Pixel(String),
+    /// Attributes the SOP class requires are missing (names and tags, no values).
+    #[error("incomplete: {0} missing; the file may be truncated")]
+    Incomplete(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

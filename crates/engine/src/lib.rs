@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod clean;
 pub mod code;
+mod complete;
 pub mod dates;
 pub mod decide;
 pub mod dicomdir;

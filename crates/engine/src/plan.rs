@@ -94,6 +94,10 @@ pub struct Plan {
     /// With Clean Pixel Data: which text found by a detector is blanked.
     #[serde(default, skip_serializing_if = "TextMode::is_default")]
     pub pixel_text: TextMode,
+    /// Write objects that lack what their SOP class requires (a truncated file, most
+    /// likely) instead of refusing them; the record says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_incomplete: bool,
 }
 
 fn basic() -> ProfileId {
@@ -121,6 +125,7 @@ impl Plan {
             date_shift: None,
             custom_rules: Vec::new(),
             pixel_text: TextMode::Identifying,
+            allow_incomplete: false,
         }
     }
 

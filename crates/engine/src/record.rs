@@ -58,6 +58,10 @@ pub struct Record {
     /// de-identified, the pixels are not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub burned_in: Option<String>,
+    /// What the object lacks of what its SOP class requires, when the plan allowed
+    /// incomplete objects through ([`crate::Plan::allow_incomplete`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 /// A blanked rectangle of the image and why.

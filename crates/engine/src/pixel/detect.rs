@@ -632,6 +632,8 @@ mod tests {
         let ds = InMemDicomObject::from_element_iter([
             e(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.3.1"),
             e(tags::SOP_INSTANCE_UID, VR::UI, "2.25.99"),
+            e(tags::STUDY_INSTANCE_UID, VR::UI, "2.25.98"),
+            e(tags::SERIES_INSTANCE_UID, VR::UI, "2.25.97"),
             e(tags::MODALITY, VR::CS, "US"),
             e(tags::PATIENT_NAME, VR::PN, "Doe^Jane"),
             e(tags::NUMBER_OF_FRAMES, VR::IS, "3"),

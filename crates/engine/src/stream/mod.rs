@@ -26,9 +26,10 @@
 //! The streamed output is byte for byte the output of the in-memory path for well-formed
 //! files: same header encoding, and the pixel data element in its original encoding.
 
-use crate::apply::{deidentify, deidentify_with, Outcome};
+use crate::apply::{deidentify_with_related, Outcome};
 use crate::decide::Action;
 use crate::error::{Error, Result};
+use crate::guard::Identifying;
 use crate::io;
 use crate::key::Key;
 use crate::options::ProfileOption;
@@ -147,6 +148,12 @@ impl Prepared {
         self.mode
     }
 
+    /// The identifying values of the original (for the guard of the same patient's other
+    /// files) and its Patient ID. Originals: keep in memory or in the linkage only.
+    pub fn identifying(&self) -> (&Identifying, Option<&str>) {
+        (&self.outcome.identifying, self.outcome.patient.as_deref())
+    }
+
     /// Record and mappings, without writing (a dry run).
     pub fn into_parts(self) -> (Record, Mappings) {
         (self.outcome.record, self.outcome.mappings)
@@ -250,14 +257,32 @@ pub fn prepare_with<R: Read + Seek>(
     key: &Key,
     tools: &PixelTools,
 ) -> Result<Prepared> {
+    prepare_with_related(input, plan, key, tools, None)
+}
+
+/// [`prepare_with`], the leak guard also looking for the identifying values of the same
+/// patient seen in other files (see [`crate::deidentify_with_related`]).
+pub fn prepare_with_related<R: Read + Seek>(
+    input: &mut R,
+    plan: &Plan,
+    key: &Key,
+    tools: &PixelTools,
+    related: Option<&Identifying>,
+) -> Result<Prepared> {
     plan.validate()?;
+    let ctx = Ctx {
+        plan,
+        key,
+        tools,
+        related,
+    };
     let file_len = input.seek(SeekFrom::End(0)).map_err(read_err)?;
     input.seek(SeekFrom::Start(0)).map_err(read_err)?;
     if plan
         .effective_options()
         .contains(&ProfileOption::CleanPixelData)
     {
-        return in_memory(input, plan, key, tools, "clean pixel data needs the image");
+        return in_memory(input, &ctx, "clean pixel data needs the image");
     }
     let mut rec = Recorded::new(&mut *input, file_len);
     rec.ensure(132.min(file_len));
@@ -274,12 +299,12 @@ pub fn prepare_with<R: Read + Seek>(
                 return Err(e);
             }
         }
-        return in_memory(input, plan, key, tools, "no file meta group");
+        return in_memory(input, &ctx, "no file meta group");
     };
     let located = match locate(&mut rec, body_start) {
         Ok(l) if rec.buf.len() as u64 >= l.value_at => l,
-        Ok(_) => return in_memory(input, plan, key, tools, "the header was not read whole"),
-        Err(why) => return in_memory(input, plan, key, tools, why),
+        Ok(_) => return in_memory(input, &ctx, "the header was not read whole"),
+        Err(why) => return in_memory(input, &ctx, why),
     };
     // What follows the pixel data (often Data Set Trailing Padding) goes through the
     // engine like the header: read it, small as it must be.
@@ -287,24 +312,16 @@ pub fn prepare_with<R: Read + Seek>(
     let trailer_bytes = if trailer_len == 0 {
         None
     } else if trailer_len > MAX_TRAILER {
-        return in_memory(input, plan, key, tools, "large data after the pixel data");
+        return in_memory(input, &ctx, "large data after the pixel data");
     } else {
         match rec.read_at(located.pixel_end, trailer_len) {
             Some(b) => Some(b),
-            None => {
-                return in_memory(
-                    input,
-                    plan,
-                    key,
-                    tools,
-                    "data after the pixel data unreadable",
-                )
-            }
+            None => return in_memory(input, &ctx, "data after the pixel data unreadable"),
         }
     };
     let mut buf = std::mem::take(&mut rec.buf);
     drop(rec);
-    match stream_header(&buf, &located, trailer_bytes.as_deref(), plan, key) {
+    match stream_header(&buf, &located, trailer_bytes.as_deref(), &ctx) {
         Ok((outcome, trailer)) => {
             let value_end = located.value_at + located.value_len;
             let bytes = (buf.len() as u64 >= value_end).then(|| {
@@ -326,10 +343,18 @@ pub fn prepare_with<R: Read + Seek>(
         }
         Err(StreamError::Fallback(why)) => {
             drop(buf);
-            in_memory(input, plan, key, tools, why)
+            in_memory(input, &ctx, why)
         }
         Err(StreamError::Engine(e)) => Err(e),
     }
+}
+
+/// What de-identifying one input needs besides the bytes.
+struct Ctx<'a> {
+    plan: &'a Plan,
+    key: &'a Key,
+    tools: &'a PixelTools<'a>,
+    related: Option<&'a Identifying>,
 }
 
 enum StreamError {
@@ -357,8 +382,7 @@ fn stream_header(
     buf: &[u8],
     located: &Located,
     trailer: Option<&[u8]>,
-    plan: &Plan,
-    key: &Key,
+    ctx: &Ctx,
 ) -> std::result::Result<(Outcome, Option<Trailer>), StreamError> {
     // Read up to the Pixel Data element header and stop there, as dicom-object's
     // read_until does (reading to the end of a slice would make an error to stop).
@@ -389,7 +413,9 @@ fn stream_header(
         located.pixel_vr,
         placeholder.clone(),
     ));
-    let mut outcome = deidentify(obj, plan, key).map_err(StreamError::Engine)?;
+    // Pixel tools are irrelevant here: a plan that cleans pixels never streams.
+    let mut outcome = deidentify_with_related(obj, ctx.plan, ctx.key, ctx.tools, ctx.related)
+        .map_err(StreamError::Engine)?;
     let kept = outcome
         .object
         .get(tags::PIXEL_DATA)
@@ -436,19 +462,13 @@ fn stream_header(
 }
 
 /// Reads, parses and de-identifies the whole object.
-fn in_memory<R: Read + Seek>(
-    input: &mut R,
-    plan: &Plan,
-    key: &Key,
-    tools: &PixelTools,
-    why: &'static str,
-) -> Result<Prepared> {
+fn in_memory<R: Read + Seek>(input: &mut R, ctx: &Ctx, why: &'static str) -> Result<Prepared> {
     input.seek(SeekFrom::Start(0)).map_err(read_err)?;
     let mut bytes = Vec::new();
     input.read_to_end(&mut bytes).map_err(read_err)?;
     let obj = io::read_object(&bytes)?;
     drop(bytes);
-    let outcome = deidentify_with(obj, plan, key, tools)?;
+    let outcome = deidentify_with_related(obj, ctx.plan, ctx.key, ctx.tools, ctx.related)?;
     Ok(Prepared {
         outcome,
         tail: None,
@@ -483,6 +503,7 @@ impl<W: Write> Write for Counting<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apply::deidentify;
     use crate::plan::ProfileId;
     use dicom_core::value::PixelFragmentSequence;
     use dicom_core::VR;
@@ -499,6 +520,7 @@ mod tests {
         ds.put_str(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.2");
         ds.put_str(tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.4.5.6");
         ds.put_str(tags::STUDY_INSTANCE_UID, VR::UI, "1.2.3.4.5");
+        ds.put_str(tags::SERIES_INSTANCE_UID, VR::UI, "1.2.3.4.5.1");
         ds.put_str(tags::PATIENT_NAME, VR::PN, "Doe^Jane");
         ds.put_str(tags::PATIENT_ID, VR::LO, "PID-1234");
         ds.put_str(tags::PATIENT_BIRTH_DATE, VR::DA, "19700101");
@@ -583,6 +605,8 @@ mod tests {
         let mut ds = InMemDicomObject::new_empty();
         ds.put_str(tags::SOP_INSTANCE_UID, VR::UI, "1.2.3");
         ds.put_str(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.2");
+        ds.put_str(tags::STUDY_INSTANCE_UID, VR::UI, "1.2.3.1");
+        ds.put_str(tags::SERIES_INSTANCE_UID, VR::UI, "1.2.3.2");
         ds.put(DataElement::new(
             tags::PIXEL_DATA,
             VR::OB,
