@@ -691,24 +691,17 @@ fn corpus_batch_reports_every_file() {
     assert!(unreadable.len() <= 3, "{unreadable:?}");
 }
 
-/// A 1 GiB multi-frame file through the binary: peak RSS must stay far below its size.
-/// `cargo test -p dcmask --release --test batch -- --ignored large_file --nocapture`
-#[test]
-#[ignore]
-fn large_file_peak_rss() {
+/// A multi-frame CT of `frames` 512x512 16-bit frames (512 KiB each), written without
+/// holding it in memory.
+fn large_file(path: &Path, frames: usize) {
     use std::io::Write;
-    if !Path::new("/usr/bin/time").exists() {
-        eprintln!("!!!!! SKIPPED: /usr/bin/time is missing (apt-get install time) !!!!!");
-        return;
-    }
-    let env = Env::new();
-    let (rows, frames) = (512usize, 2048usize);
+    let rows = 512usize;
     let frame_bytes = rows * rows * 2;
     let pixel_len = (frame_bytes * frames) as u32;
     let mut spec = Spec::new("BIG^FILE", "PBIG", "1.2.3.4.77");
     spec.pixels = 2;
     let small = dicom(&spec);
-    // Header of the small object, then a 1 GiB Pixel Data element instead of its own.
+    // Header of the small object, then a large Pixel Data element instead of its own.
     let obj = io::read_object(&small).unwrap();
     let mut header = obj.into_inner();
     header.remove_element(tags::PIXEL_DATA);
@@ -729,9 +722,8 @@ fn large_file_peak_rss() {
         .media_storage_sop_instance_uid("1.2.3.4.77")
         .build()
         .unwrap();
-    let input = env.path("in/big.dcm");
-    std::fs::create_dir_all(input.parent().unwrap()).unwrap();
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     f.write_all(&io::to_bytes(&header.with_exact_meta(meta)).unwrap())
         .unwrap();
     f.write_all(&[0xE0, 0x7F, 0x10, 0x00, b'O', b'W', 0, 0])
@@ -741,22 +733,27 @@ fn large_file_peak_rss() {
     for _ in 0..frames {
         f.write_all(&chunk).unwrap();
     }
-    drop(f);
-    let size = std::fs::metadata(&input).unwrap().len();
-    let out = env.path("out");
+    f.flush().unwrap();
+}
+
+/// `/usr/bin/time -v`'s peak RSS of a run of the binary, in kB, and the run's output.
+fn peak_rss_kb(env: &Env, args: &[&std::ffi::OsStr]) -> Option<(u64, Output)> {
+    if !Path::new("/usr/bin/time").exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "/usr/bin/time is missing (apt-get install time)"
+        );
+        eprintln!("!!!!! SKIPPED: /usr/bin/time is missing (apt-get install time) !!!!!");
+        return None;
+    }
     let r = Command::new("/usr/bin/time")
         .arg("-v")
         .arg(env!("CARGO_BIN_EXE_dcmask"))
-        .arg("anonymize")
-        .arg(env.path("in"))
-        .arg("-o")
-        .arg(&out)
-        .arg("--key-file")
-        .arg(env.path("key.hex"))
+        .args(args)
         .env("DCMASK_DATA_DIR", env.path("data"))
         .output()
         .unwrap();
-    let stderr = ok(&r);
+    let stderr = String::from_utf8_lossy(&r.stderr);
     let rss_kb: u64 = stderr
         .lines()
         .find_map(|l| {
@@ -765,6 +762,67 @@ fn large_file_peak_rss() {
         })
         .and_then(|v| v.trim().parse().ok())
         .expect("time -v output");
+    Some((rss_kb, r))
+}
+
+/// `dcmask inspect` reads only the header of a 200 MiB file: peak RSS far below its size.
+#[test]
+fn inspect_streams_large_files() {
+    let env = Env::new();
+    let input = env.path("big.dcm");
+    large_file(&input, 400);
+    let size = std::fs::metadata(&input).unwrap().len();
+    let key = env.path("key.hex");
+    let Some((rss_kb, r)) = peak_rss_kb(
+        &env,
+        &[
+            "inspect".as_ref(),
+            input.as_os_str(),
+            "--key-file".as_ref(),
+            key.as_os_str(),
+        ],
+    ) else {
+        return;
+    };
+    ok(&r);
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert!(stdout.contains("PatientName"), "{stdout}");
+    eprintln!(
+        "inspect: {:.0} MiB file, peak RSS {:.1} MiB",
+        size as f64 / 1048576.0,
+        rss_kb as f64 / 1024.0
+    );
+    assert!(size > 200 * 1024 * 1024);
+    // Reading the file whole would take at least its size.
+    assert!(rss_kb * 1024 < size / 2, "peak RSS {rss_kb} kB");
+}
+
+/// A 1 GiB multi-frame file through the binary: peak RSS must stay far below its size.
+/// `cargo test -p dcmask --release --test batch -- --ignored large_file --nocapture`
+#[test]
+#[ignore]
+fn large_file_peak_rss() {
+    let env = Env::new();
+    let input = env.path("in/big.dcm");
+    large_file(&input, 2048);
+    let size = std::fs::metadata(&input).unwrap().len();
+    let out = env.path("out");
+    let key = env.path("key.hex");
+    let in_dir = env.path("in");
+    let Some((rss_kb, r)) = peak_rss_kb(
+        &env,
+        &[
+            "anonymize".as_ref(),
+            in_dir.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+            "--key-file".as_ref(),
+            key.as_os_str(),
+        ],
+    ) else {
+        return;
+    };
+    ok(&r);
     let out_size = std::fs::metadata(out.join("IMG00001.dcm")).unwrap().len();
     eprintln!(
         "large file: {:.0} MiB in, {:.0} MiB out, peak RSS {:.1} MiB",
@@ -1276,4 +1334,80 @@ fn user_region_rules_blank_their_rectangles() {
     );
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("invalid region rules"));
+}
+
+/// `cmd | head -1`: the reader is gone before anything is written.
+fn quiet_on_closed_stdout(env: &Env, args: &[&std::ffi::OsStr]) {
+    let mut child = env
+        .command()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    assert_eq!(out.status.code(), Some(0), "{args:?}");
+}
+
+#[test]
+fn closed_stdout_ends_quietly() {
+    let env = Env::new();
+    env.write("in/a.dcm", &dicom(&Spec::new("A^B", "P1", "1.2.3.4.1")));
+    let file = env.path("in/a.dcm");
+    let key = env.path("key.hex");
+    let s = |x: &'static str| std::ffi::OsStr::new(x);
+    for args in [
+        vec![s("profile"), s("list")],
+        vec![s("profile"), s("show"), s("basic")],
+        vec![s("profile"), s("export"), s("hipaa")],
+        vec![
+            s("inspect"),
+            file.as_os_str(),
+            s("--key-file"),
+            key.as_os_str(),
+        ],
+        vec![
+            s("inspect"),
+            file.as_os_str(),
+            s("--json"),
+            s("--key-file"),
+            key.as_os_str(),
+        ],
+    ] {
+        quiet_on_closed_stdout(&env, &args);
+        let out = env.command().args(&args).output().unwrap();
+        assert!(out.status.success() && !out.stdout.is_empty(), "{args:?}");
+    }
+    // anonymize --json: the run is done, the exit code still says how it went.
+    let out_dir = env.path("out");
+    let mut child = env
+        .command()
+        .arg("anonymize")
+        .arg(env.path("in"))
+        .arg("-o")
+        .arg(&out_dir)
+        .arg("--key-file")
+        .arg(&key)
+        .args(["--quiet", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let r = child.wait_with_output().unwrap();
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(
+        r.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(out_dir.join("report.json").is_file());
 }

@@ -391,7 +391,15 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             "report": outdir.join("report.json"),
             "exit_code": code,
         });
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        let printed = crate::stdout::write(|out| {
+            serde_json::to_writer_pretty(&mut *out, &summary)?;
+            writeln!(out)
+        });
+        // A closed stdout ends quietly; the exit code still tells how the run went.
+        match printed {
+            Err(e) if e.is::<crate::stdout::Closed>() => {}
+            other => other?,
+        }
     }
     Ok(ExitCode::from(code))
 }
