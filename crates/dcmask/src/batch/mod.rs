@@ -3,20 +3,27 @@
 //! - **Inputs** are only read. Files and folders (recursively, sorted); non-DICOM files
 //!   are skipped and counted. A DICOMDIR is never copied: the one of a media set is
 //!   regenerated from the de-identified files ([`dicomdir`]), others are skipped.
-//! - **Output names carry no PHI**: `DIR0001/IMG00001.dcm`-style by default (see
-//!   [`layout`]), or `PATIENT/STUDY/SERIES/SOP.dcm` from the de-identified Patient ID and
-//!   UIDs with `--name-by-uid`. OUTDIR inside an input (or an input inside OUTDIR) is
-//!   refused.
+//! - **OUTDIR is shareable**: it receives the de-identified files, the regenerated
+//!   DICOMDIRs and `report.json` ([`report`]), which names files by their output path only.
+//!   Output names carry no PHI: `DIR0001/IMG00001.dcm`-style by default (see [`layout`]),
+//!   or `PATIENT/STUDY/SERIES/SOP.dcm` from the de-identified Patient ID and UIDs with
+//!   `--name-by-uid`.
+//! - **Linkage apart**: what links back to the patients (identifier mappings, input paths,
+//!   the journal) goes to the linkage folder, `--linkage DIR` or `OUTDIR.linkage`
+//!   ([`linkage`]). OUTDIR and the linkage folder never overlap each other or an input,
+//!   judged by file-system identity ([`place`]).
 //! - **Atomic and resumable**: each output is written to `.NAME.part` next to it and
 //!   renamed; a journal ([`journal`]) lets the same command resume an interrupted run,
 //!   giving the same outputs, report and mappings as an uninterrupted one. Output is
-//!   deterministic: same inputs, key and plan give byte-identical files.
+//!   deterministic: same inputs, key and plan give byte-identical files. Temporary files
+//!   left by an interrupted run are removed at the end of the next.
 //! - **Streaming**: headers are de-identified without loading pixel data
 //!   ([`dcmask_engine::stream`]); rayon workers each hold one file at a time.
 //! - **Privacy of messages**: progress and log lines at info level hold counts, sizes and
 //!   rates, never a path or value. Failed files are listed at the end on stderr with their
-//!   path relative to the input the user gave (they need it to find the file), and in
-//!   `report.json`; per-file debug logs (`DCMASK_LOG=dcmask=debug`) name relative paths too.
+//!   path relative to the input the user gave (they need it to find the file; control
+//!   characters escaped), in `report.json` by `input_ref` only, and in the linkage's
+//!   `paths.csv`; per-file debug logs (`DCMASK_LOG=dcmask=debug`) name relative paths too.
 //!   Error reasons come from the engine, which never quotes values.
 //!
 //! Exit code: 0 when every file is ok or skipped, 1 when some failed, 2 when the run could
@@ -25,6 +32,8 @@
 mod dicomdir;
 mod journal;
 mod layout;
+mod linkage;
+mod place;
 mod plan_args;
 mod progress;
 mod report;
@@ -54,10 +63,16 @@ pub struct AnonymizeArgs {
     /// Files and folders to de-identify (folders recursively). They are only read.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// Output folder: created if needed; new, empty, or holding an interrupted run of the
-    /// same command (which is then resumed). Never inside an input.
+    /// Output folder, shareable: the de-identified files and report.json only. Created if
+    /// needed; new, empty, or holding an interrupted run of the same command (which is then
+    /// resumed). Never inside an input.
     #[arg(short = 'o', long = "output", value_name = "OUTDIR")]
     pub output: PathBuf,
+    /// Linkage folder, for the data custodian only: identifier mappings, input paths and
+    /// the resume journal (default: OUTDIR.linkage beside OUTDIR). Never inside OUTDIR or
+    /// an input.
+    #[arg(long, value_name = "DIR")]
+    pub linkage: Option<PathBuf>,
     #[command(flatten)]
     pub plan: PlanArgs,
     /// Worker threads (default: all cores).
@@ -149,7 +164,25 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             args.output.display()
         );
     }
-    layout::check_output(&args.output, &args.inputs)?;
+    let linkage_dir = match &args.linkage {
+        Some(d) => d.clone(),
+        None => linkage::default_for(&args.output)?,
+    };
+    if args
+        .output
+        .join(journal::OLD_DIR)
+        .join(journal::NAME)
+        .exists()
+    {
+        bail!(
+            "the output folder {} was written by an older dcmask, which kept its journal and identifier mappings inside it ({}/, {}, {}): that folder must not be shared as it is. Move those to a safe place or delete them, and run into a new output folder: the same inputs, key and options give the same files",
+            args.output.display(),
+            journal::OLD_DIR,
+            linkage::UID_MAPPING,
+            linkage::PATID_MAPPING
+        );
+    }
+    linkage::check_places(&args.output, &linkage_dir, &args.inputs)?;
     let key = crate::keystore::load_key(args.plan.key_file.as_deref())?;
     let layout::Walk {
         items,
@@ -169,6 +202,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
 
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create the output folder {}", args.output.display()))?;
+    linkage::create(&linkage_dir)?;
     let outdir = args.output.clone();
     let resolved_inputs: Vec<String> = args
         .inputs
@@ -183,10 +217,19 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             "plan": &plan,
             "naming": naming,
             "inputs": resolved_inputs,
+            "output": layout::resolve(&outdir)?.to_string_lossy(),
             "region_rules": regions.user_csv,
         }),
     );
-    let (journal, previous) = journal::open(&outdir, &config)?;
+    let (journal, previous) = journal::open(&linkage_dir, &outdir, &config)?;
+    linkage::restrict(&linkage_dir)?;
+    // First, so that even the linkage folder of an interrupted run says what it is.
+    report::write_atomic(
+        &linkage_dir,
+        linkage::README,
+        linkage::readme(&layout::resolve(&outdir)?, &key.fingerprint()).as_bytes(),
+        true,
+    )?;
 
     let keys: Vec<String> = items
         .iter()
@@ -255,7 +298,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             .with_max_len(1)
             .map(|(i, item)| {
                 let r = match resumable[i] {
-                    Some(done) => ctx.resume(item, done),
+                    Some(done) => ctx.resume(i, item, done),
                     None => ctx.process(i, item),
                 };
                 ctx.progress.file_done(item.size);
@@ -285,7 +328,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     let left_without = pool
         .install(|| dicomdir::regenerate(&outdir, &items, &roots, &mut files, args.name_by_uid));
 
-    report::write_mappings(&outdir, &totals.maps)?;
+    linkage::write_all(&linkage_dir, &totals.maps, &files, &args.inputs)?;
     let mut counts = Counts::of(&files);
     if left_without > 0 {
         counts.dicomdir_not_regenerated = Some(dicomdir::NOT_UNDER_NAME_BY_UID);
@@ -294,7 +337,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     let rep = report::Report {
         dcmask_version: env!("CARGO_PKG_VERSION"),
         profile: plan.label(),
-        plan: serde_json::to_value(&plan)?,
+        plan: report::plan_json(&plan)?,
         options,
         table_edition: dcmask_engine::table::EDITION,
         key_fingerprint: key.fingerprint(),
@@ -309,11 +352,13 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         summary: &counts,
         actions: &totals.actions,
         rules: &totals.rules,
+        input_ref: report::INPUT_REF,
         files: &files,
     };
     let mut json = serde_json::to_vec_pretty(&rep)?;
     json.push(b'\n');
-    report::write_atomic(&outdir, "report.json", &json, true)?;
+    report::write_atomic(&outdir, "report.json", &json, false)?;
+    remove_parts(&outdir);
 
     let elapsed = started.elapsed().as_secs_f64();
     let resumed = files.iter().filter(|f| f.resumed).count() as u64;
@@ -375,8 +420,12 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             );
         }
         eprintln!(
-            "dcmask: wrote {} (report.json, uid_mapping.csv, patid_mapping.csv)",
+            "dcmask: wrote {} (the de-identified files and report.json: shareable)",
             outdir.display()
+        );
+        eprintln!(
+            "dcmask: linkage in {} (mappings, input paths, journal: original identifiers; for the data custodian, never sent with the data)",
+            linkage_dir.display()
         );
     }
     if args.json {
@@ -389,6 +438,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             "profile": plan.label(),
             "key_fingerprint": key.fingerprint(),
             "report": outdir.join("report.json"),
+            "linkage": linkage_dir,
             "exit_code": code,
         });
         let printed = crate::stdout::write(|out| {
@@ -404,6 +454,39 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(code))
 }
 
+/// Removes the temporary files (`.NAME.part`) an interrupted run may have left in OUTDIR.
+/// OUTDIR holds nothing but this run's files, so only dcmask's own can match.
+fn remove_parts(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(ft) = e.file_type() else { continue };
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if ft.is_dir() {
+            remove_parts(&e.path());
+        } else if ft.is_file() && name.starts_with('.') && name.ends_with(".part") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// A name for the terminal: control characters (ANSI escapes, carriage returns) and the
+/// bidirectional overrides that reorder what is shown are escaped, not sent.
+fn shown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let bidi = matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Failed files, on stderr, by their path relative to the input the user gave.
 fn print_failures(files: &[FileReport], inputs: &[PathBuf]) {
     const SHOWN: usize = 20;
@@ -413,19 +496,20 @@ fn print_failures(files: &[FileReport], inputs: &[PathBuf]) {
         .collect();
     for f in failed.iter().take(SHOWN) {
         let base = &inputs[f.root];
-        let shown = if f.input.is_empty() || base.is_file() {
+        let shown_path = if f.input.is_empty() || base.is_file() {
             base.display().to_string()
         } else {
             base.join(&f.input).display().to_string()
         };
         eprintln!(
-            "failed: {shown}: {}",
+            "failed: {}: {}",
+            shown(&shown_path),
             f.reason.as_deref().unwrap_or("unknown")
         );
     }
     if failed.len() > SHOWN {
         eprintln!(
-            "failed: ... and {} more (see report.json)",
+            "failed: ... and {} more (see report.json, and paths.csv in the linkage folder)",
             failed.len() - SHOWN
         );
     }
@@ -437,8 +521,9 @@ enum Problem {
 }
 
 impl Ctx<'_> {
-    fn base(&self, item: &Item) -> FileReport {
+    fn base(&self, idx: usize, item: &Item) -> FileReport {
         FileReport {
+            input_ref: idx + 1,
             root: item.root,
             input: journal::slash_path(&item.rel),
             output: None,
@@ -455,7 +540,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn resume(&self, item: &Item, done: &Done) -> FileReport {
+    fn resume(&self, idx: usize, item: &Item, done: &Done) -> FileReport {
         self.totals.lock().expect("lock").add(done);
         FileReport {
             output: Some(done.out.clone()),
@@ -465,13 +550,13 @@ impl Ctx<'_> {
             mode: Some(done.mode.clone()),
             bytes_out: done.bytes_out,
             resumed: true,
-            ..self.base(item)
+            ..self.base(idx, item)
         }
     }
 
     fn process(&self, idx: usize, item: &Item) -> FileReport {
-        let base = self.base(item);
-        tracing::debug!(input = %base.input, "de-identifying");
+        let base = self.base(idx, item);
+        tracing::debug!(input = %shown(&base.input), "de-identifying");
         match self.deidentify_one(idx, item) {
             Ok(done) => {
                 self.totals.lock().expect("lock").add(&done);
@@ -486,7 +571,7 @@ impl Ctx<'_> {
                 }
             }
             Err(Problem::Failed(reason)) => {
-                tracing::debug!(input = %base.input, %reason, "failed");
+                tracing::debug!(input = %shown(&base.input), %reason, "failed");
                 FileReport {
                     status: Status::Failed,
                     reason: Some(reason),
