@@ -1690,6 +1690,96 @@ fn overlapping_linkage_folders_are_refused() {
     assert!(linkage(&out).join("uid_mapping.csv").is_file());
 }
 
+/// An 8-bit ultrasound image whose header says it carries burned-in text.
+fn us_with_burned_in_text(sop: &str) -> Vec<u8> {
+    let mut obj = io::read_object(&decodable_image(sop)).unwrap();
+    obj.put_str(tags::MODALITY, VR::CS, "US");
+    obj.put_str(tags::BURNED_IN_ANNOTATION, VR::CS, "YES");
+    io::to_bytes(&obj).unwrap()
+}
+
+#[test]
+fn burned_in_text_is_listed_or_refused() {
+    let env = Env::new();
+    env.write(
+        "in/a.dcm",
+        &us_with_burned_in_text("1.2.826.0.1.3680043.2.1125.6.1"),
+    );
+    env.write(
+        "in/b.dcm",
+        &dicom(&Spec::new("A^B", "P1", "1.2.826.0.1.3680043.2.1125.6.2")),
+    );
+    let input = env.path("in");
+    let out = env.path("out");
+    let r = env.anonymize(&[&input], &out, &[]);
+    let stderr = ok(&r);
+    assert!(
+        stderr.contains("1 files written with pixels that may carry burned-in text"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("burned-in: IMG00001.dcm: "), "{stderr}");
+    let rep = report(&out);
+    assert_eq!(rep["summary"]["burned_in"], 1);
+    assert!(rep["files"][0]["burned_in"]
+        .as_str()
+        .unwrap()
+        .contains("Burned In Annotation"));
+    assert!(rep["files"][1].get("burned_in").is_none());
+    // A resumed run keeps it.
+    std::fs::remove_file(out.join("report.json")).unwrap();
+    ok(&env.anonymize(&[&input], &out, &["--quiet"]));
+    assert_eq!(report(&out), rep);
+
+    let strict = env.path("strict");
+    let r = env.anonymize(&[&input], &strict, &["--require-clean-pixels"]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("a.dcm: not written (--require-clean-pixels)"),
+        "{stderr}"
+    );
+    let f = &report(&strict)["files"][0];
+    assert_eq!(f["status"], "failed");
+    assert!(f.get("output").is_none());
+    assert!(
+        f["reason"].as_str().unwrap().contains("--profile pixel"),
+        "{f}"
+    );
+    assert!(!strict.join("IMG00001.dcm").exists());
+    assert!(strict.join("IMG00002.dcm").is_file());
+    // With the pixels cleaned the same file passes; +Pixel's own doubts fail the other
+    // (not decodable for text detection, no region rule).
+    let cleaned = env.path("cleaned");
+    let rules = env.path("regions.csv");
+    std::fs::write(
+        &rules,
+        "condition,x0,y0,x1,y1\n\"equals(Modality,\"\"US\"\")\",0,0,16,2\n",
+    )
+    .unwrap();
+    let r = env.anonymize(
+        &[&input],
+        &cleaned,
+        &[
+            "--quiet",
+            "--require-clean-pixels",
+            "--profile",
+            "pixel",
+            "--region-rules",
+            rules.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status.code(), Some(1));
+    let rep = report(&cleaned);
+    assert_eq!(rep["files"][0]["status"], "ok", "{}", rep["files"][0]);
+    assert_eq!(rep["files"][0]["pixel_boxes"], 1);
+    let f = &rep["files"][1];
+    assert_eq!(f["status"], "failed", "{f}");
+    assert!(
+        f["reason"].as_str().unwrap().contains("--region-rules"),
+        "{f}"
+    );
+}
+
 #[test]
 fn terminal_names_are_escaped() {
     let env = Env::new();

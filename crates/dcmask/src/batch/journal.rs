@@ -27,9 +27,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 pub const NAME: &str = "journal.jsonl";
-/// Where dcmask 0.x before the linkage folder kept its journal: inside OUTDIR.
+/// Where dcmask kept its journal before the linkage folder existed: inside OUTDIR.
 pub const OLD_DIR: &str = ".dcmask";
-/// 2: in the linkage folder.
+/// 2: in the linkage folder, lines carry `burned_in`.
 const FORMAT: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
@@ -57,6 +57,9 @@ pub struct Done {
     pub pixel_boxes: u64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pixel_warnings: Vec<String>,
+    /// Why the pixels, not cleaned by the profile, may carry burned-in text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burned_in: Option<String>,
     pub uids: Vec<(String, String)>,
     pub pids: Vec<(String, String)>,
     /// This input's earlier line no longer holds (its output was taken by another input).

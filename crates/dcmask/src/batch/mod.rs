@@ -25,6 +25,9 @@
 //!   characters escaped), in `report.json` by `input_ref` only, and in the linkage's
 //!   `paths.csv`; per-file debug logs (`DCMASK_LOG=dcmask=debug`) name relative paths too.
 //!   Error reasons come from the engine, which never quotes values.
+//! - **Burned-in text**: a file whose pixels the profile leaves and whose header says they
+//!   may carry text is written and listed (`burned_in`), or refused with
+//!   `--require-clean-pixels`.
 //!
 //! Exit code: 0 when every file is ok or skipped, 1 when some failed, 2 when the run could
 //! not start.
@@ -73,6 +76,10 @@ pub struct AnonymizeArgs {
     /// an input.
     #[arg(long, value_name = "DIR")]
     pub linkage: Option<PathBuf>,
+    /// Refuse (fail, write nothing for) a file whose pixels may carry burned-in text that
+    /// the profile does not clean, instead of writing it with a warning.
+    #[arg(long)]
+    pub require_clean_pixels: bool,
     #[command(flatten)]
     pub plan: PlanArgs,
     /// Worker threads (default: all cores).
@@ -83,7 +90,8 @@ pub struct AnonymizeArgs {
     /// regenerated then: UID names are not valid File IDs.
     #[arg(long)]
     pub name_by_uid: bool,
-    /// No progress and no summary (failures are still listed on stderr).
+    /// No progress and no summary (failures and files that may carry burned-in text are
+    /// still listed on stderr).
     #[arg(short, long)]
     pub quiet: bool,
     /// Print the run summary as JSON on stdout.
@@ -134,6 +142,7 @@ struct Ctx<'a> {
     pixel: PixelTools<'a>,
     outdir: PathBuf,
     name_by_uid: bool,
+    require_clean_pixels: bool,
     journal: Journal,
     /// Journal key of every item.
     keys: Vec<String>,
@@ -219,6 +228,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             "inputs": resolved_inputs,
             "output": layout::resolve(&outdir)?.to_string_lossy(),
             "region_rules": regions.user_csv,
+            "require_clean_pixels": args.require_clean_pixels,
         }),
     );
     let (journal, previous) = journal::open(&linkage_dir, &outdir, &config)?;
@@ -278,6 +288,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         pixel,
         outdir: outdir.clone(),
         name_by_uid: args.name_by_uid,
+        require_clean_pixels: args.require_clean_pixels,
         journal,
         keys,
         claims: Mutex::new(claims),
@@ -323,6 +334,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         f.reason = Some(reason);
         f.output = None;
         f.changed = None;
+        f.burned_in = None;
     }
     let totals = totals.into_inner().expect("lock");
     let left_without = pool
@@ -371,6 +383,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     let code = if counts.failed > 0 { 1 } else { 0 };
 
     print_failures(&files, &args.inputs);
+    print_burned_in(&files, counts.burned_in);
     if !args.quiet {
         eprintln!(
             "dcmask: {} ok, {} failed, {} skipped ({} not DICOM, {} DICOMDIR not copied: regenerate{}) of {} files",
@@ -487,6 +500,30 @@ fn shown(s: &str) -> String {
     out
 }
 
+/// Written files whose pixels may carry burned-in text, on stderr, by output path.
+fn print_burned_in(files: &[FileReport], count: u64) {
+    const SHOWN: usize = 20;
+    if count == 0 {
+        return;
+    }
+    eprintln!(
+        "dcmask: {count} files written with pixels that may carry burned-in text, not cleaned by this profile (burned_in in report.json; --profile pixel cleans them, --require-clean-pixels refuses them):"
+    );
+    let listed = files.iter().filter(|f| f.status == Status::Ok);
+    for f in listed
+        .filter_map(|f| Some((f.output.as_deref()?, f.burned_in.as_deref()?)))
+        .take(SHOWN)
+    {
+        eprintln!("burned-in: {}: {}", f.0, f.1);
+    }
+    if count as usize > SHOWN {
+        eprintln!(
+            "burned-in: ... and {} more (see report.json)",
+            count as usize - SHOWN
+        );
+    }
+}
+
 /// Failed files, on stderr, by their path relative to the input the user gave.
 fn print_failures(files: &[FileReport], inputs: &[PathBuf]) {
     const SHOWN: usize = 20;
@@ -532,6 +569,7 @@ impl Ctx<'_> {
             changed: None,
             pixel_boxes: None,
             pixel_warnings: Vec::new(),
+            burned_in: None,
             mode: None,
             bytes_in: item.size,
             bytes_out: 0,
@@ -547,6 +585,7 @@ impl Ctx<'_> {
             changed: Some(done.changed),
             pixel_boxes: (done.pixel_boxes > 0).then_some(done.pixel_boxes),
             pixel_warnings: done.pixel_warnings.clone(),
+            burned_in: done.burned_in.clone(),
             mode: Some(done.mode.clone()),
             bytes_out: done.bytes_out,
             resumed: true,
@@ -565,6 +604,7 @@ impl Ctx<'_> {
                     changed: Some(done.changed),
                     pixel_boxes: (done.pixel_boxes > 0).then_some(done.pixel_boxes),
                     pixel_warnings: done.pixel_warnings,
+                    burned_in: done.burned_in,
                     mode: Some(done.mode),
                     bytes_out: done.bytes_out,
                     ..base
@@ -609,6 +649,20 @@ impl Ctx<'_> {
             }
             Err(e) => return Err(Problem::Failed(e.to_string())),
         };
+        if self.require_clean_pixels {
+            let record = prepared.record();
+            if let Some(why) = &record.burned_in {
+                return Err(Problem::Failed(format!(
+                    "not written (--require-clean-pixels): {why}; --profile pixel cleans the pixels"
+                )));
+            }
+            // +Pixel itself may leave text (no region rule matched, no text detector).
+            if let Some(why) = record.pixel_warnings.first() {
+                return Err(Problem::Failed(format!(
+                    "not written (--require-clean-pixels): {why}; a region rule for these images (--region-rules) cleans them"
+                )));
+            }
+        }
         let out_rel = if self.name_by_uid {
             uid_path(&prepared, self.key)
         } else {
@@ -753,6 +807,7 @@ fn done_line(k: &str, item: &Item, out: String, bytes_out: u64, prepared: &Prepa
         rules,
         pixel_boxes: prepared.record().pixel_boxes.len() as u64,
         pixel_warnings: prepared.record().pixel_warnings.clone(),
+        burned_in: prepared.record().burned_in.clone(),
         uids: maps
             .uids
             .iter()

@@ -48,6 +48,10 @@ pub struct FileReport {
     /// Why burned-in text may remain (Clean Pixel Data, no region rule matched).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pixel_warnings: Vec<String>,
+    /// Written with pixels that may carry burned-in text: the profile does not clean them
+    /// and the original header says so (see `dcmask_engine::pixel::burned_in_risk`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub burned_in: Option<String>,
     /// `streamed`, `in-memory: why`, or `regenerated` (a DICOMDIR).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
@@ -88,6 +92,8 @@ pub struct Counts {
     pub dicomdir_not_regenerated: Option<&'static str>,
     pub skipped_duplicate: u64,
     pub pixel_warnings: u64,
+    /// Files written whose pixels may carry burned-in text the profile did not clean.
+    pub burned_in: u64,
     pub streamed: u64,
     pub in_memory: u64,
     pub bytes_in: u64,
@@ -112,6 +118,9 @@ impl Counts {
                     }
                     if !f.pixel_warnings.is_empty() {
                         c.pixel_warnings += 1;
+                    }
+                    if f.burned_in.is_some() {
+                        c.burned_in += 1;
                     }
                     if f.mode.as_deref() == Some("streamed") {
                         c.streamed += 1;
