@@ -5,6 +5,7 @@ mod keystore;
 mod ocr;
 mod profile_cmd;
 mod server;
+mod stdout;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -66,6 +67,9 @@ fn main() -> ExitCode {
         Command::Inspect(args) => profile_cmd::inspect(args).map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|e| {
+        if e.is::<stdout::Closed>() {
+            return ExitCode::SUCCESS;
+        }
         eprintln!("dcmask: {e:#}");
         ExitCode::from(2)
     })

@@ -1,9 +1,11 @@
 //! `dcmask profile list|show|export` and `dcmask inspect`: reading plans and decisions, writing nothing.
+//! Everything goes to standard output through [`crate::stdout`], which ends quietly when
+//! the reader stops reading.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use dcmask_engine::pixel::PixelTools;
-use dcmask_engine::{deidentify_with, io, rule_list, Plan, ProfileId, ProfileOption};
+use dcmask_engine::{rule_list, stream, Plan, ProfileId, ProfileOption};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -27,30 +29,43 @@ fn builtin(name: &str) -> Result<Plan> {
 
 pub fn profile(action: ProfileAction) -> Result<()> {
     match action {
-        ProfileAction::List => {
+        ProfileAction::List => crate::stdout::write(|out| {
             for id in ProfileId::ALL {
                 let count = rule_list(&Plan::builtin(id)).len();
-                println!("{:<8} {:>5} rules  {}", id.id(), count, id.description());
+                writeln!(
+                    out,
+                    "{:<8} {:>5} rules  {}",
+                    id.id(),
+                    count,
+                    id.description()
+                )?;
             }
-        }
+            Ok(())
+        }),
         ProfileAction::Show { name } => {
-            let plan = builtin(&name)?;
-            for e in rule_list(&plan) {
-                println!(
-                    "{:<13} {:<48} {:<14} {}",
-                    e.id,
-                    e.name.chars().take(48).collect::<String>(),
-                    e.action,
-                    e.rule.explanation
-                );
-            }
+            let rules = rule_list(&builtin(&name)?);
+            crate::stdout::write(|out| {
+                for e in rules {
+                    writeln!(
+                        out,
+                        "{:<13} {:<48} {:<14} {}",
+                        e.id,
+                        e.name.chars().take(48).collect::<String>(),
+                        e.action,
+                        e.rule.explanation
+                    )?;
+                }
+                Ok(())
+            })
         }
         ProfileAction::Export { name } => {
-            let plan = builtin(&name)?;
-            println!("{}", serde_json::to_string_pretty(&rule_list(&plan))?);
+            let rules = rule_list(&builtin(&name)?);
+            crate::stdout::write(|out| {
+                serde_json::to_writer_pretty(&mut *out, &rules)?;
+                writeln!(out)
+            })
         }
     }
-    Ok(())
 }
 
 #[derive(Args)]
@@ -64,12 +79,13 @@ pub struct InspectArgs {
     json: bool,
 }
 
+/// The file is read like `anonymize` reads it: header only, the pixel data neither loaded
+/// nor kept (unless the plan cleans pixels, which needs the decoded image).
 pub fn inspect(args: InspectArgs) -> Result<()> {
     let plan = args.plan.to_plan()?;
     let key = crate::keystore::load_key(args.plan.key_file.as_deref())?;
-    let bytes = std::fs::read(&args.file)
+    let mut file = std::fs::File::open(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
-    let obj = io::read_object(&bytes)?;
     // The same pixel tools as `anonymize`: region rules (with --region-rules) and, when
     // pixels are cleaned, the text detector.
     let regions = args.plan.regions()?;
@@ -85,43 +101,57 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
     };
     let mut tools = PixelTools::rules(&regions.rules);
     tools.detector = detector.as_deref();
-    let outcome = deidentify_with(obj, &plan, &key, &tools)?;
+    let (record, _) = stream::prepare_with(&mut file, &plan, &key, &tools)?.into_parts();
+    drop(file);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcome.record)?);
-        return Ok(());
+        return crate::stdout::write(|out| {
+            serde_json::to_writer_pretty(&mut *out, &record)?;
+            writeln!(out)
+        });
     }
-    println!(
-        "profile {}  key {}",
-        outcome.record.profile, outcome.record.key_fingerprint
-    );
-    for e in &outcome.record.entries {
-        println!(
-            "{:<32} {:<36} {:<14} {:<7} {}",
-            e.path,
-            e.keyword,
-            e.action.label(),
-            if e.changed { "changed" } else { "" },
-            e.rule.explanation
-        );
-    }
-    for b in &outcome.record.pixel_boxes {
-        println!(
-            "pixels blanked: columns {}-{}, rows {}-{} ({})",
-            b.x0,
-            b.x1.saturating_sub(1),
-            b.y0,
-            b.y1.saturating_sub(1),
-            b.source
-        );
-    }
-    for w in &outcome.record.pixel_warnings {
-        println!("pixel warning: {w}");
-    }
-    println!(
-        "{} elements decided, {} changed; {} words dropped from free text",
-        outcome.record.entries.len(),
-        outcome.record.changed_count(),
-        outcome.record.cleaned.total()
-    );
-    Ok(())
+    crate::stdout::write(|out| {
+        writeln!(
+            out,
+            "profile {}  key {}",
+            record.profile, record.key_fingerprint
+        )?;
+        for e in &record.entries {
+            writeln!(
+                out,
+                "{:<32} {:<36} {:<14} {:<7} {}",
+                e.path,
+                e.keyword,
+                e.action.label(),
+                if e.changed { "changed" } else { "" },
+                e.rule.explanation
+            )?;
+        }
+        for b in &record.pixel_boxes {
+            writeln!(
+                out,
+                "pixels blanked: columns {}-{}, rows {}-{} ({})",
+                b.x0,
+                b.x1.saturating_sub(1),
+                b.y0,
+                b.y1.saturating_sub(1),
+                b.source
+            )?;
+        }
+        for w in &record.pixel_warnings {
+            writeln!(out, "pixel warning: {w}")?;
+        }
+        if let Some(why) = &record.burned_in {
+            writeln!(
+                out,
+                "burned-in text: {why} (--profile pixel cleans the pixels)"
+            )?;
+        }
+        writeln!(
+            out,
+            "{} elements decided, {} changed; {} words dropped from free text",
+            record.entries.len(),
+            record.changed_count(),
+            record.cleaned.total()
+        )
+    })
 }

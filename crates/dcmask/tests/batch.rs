@@ -164,15 +164,12 @@ fn ok(out: &Output) -> String {
     stderr
 }
 
-/// Every file under `root` (relative path -> bytes), `.dcmask/` left out.
+/// Every file under `root` (relative path -> bytes), hidden ones included.
 fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let e = e.unwrap();
             let p = e.path();
-            if e.file_name() == ".dcmask" {
-                continue;
-            }
             if p.is_dir() {
                 walk(root, &p, out);
             } else {
@@ -188,6 +185,55 @@ fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
 
 fn report(out: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap()
+}
+
+/// The default linkage folder of `out`: `out.linkage` beside it.
+fn linkage(out: &Path) -> PathBuf {
+    let mut name = out.file_name().unwrap().to_os_string();
+    name.push(".linkage");
+    out.with_file_name(name)
+}
+
+/// The linkage files a rerun must reproduce: mappings and path list (the journal grows,
+/// the README names the output folder).
+fn linkage_data(out: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut t = tree(&linkage(out));
+    t.retain(|k, _| k.ends_with(".csv"));
+    assert_eq!(t.len(), 3, "{:?}", t.keys());
+    t
+}
+
+/// The rows of the linkage folder's paths.csv, by column name.
+fn paths(out: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(linkage(out).join("paths.csv")).unwrap();
+    let head = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            head.iter()
+                .zip(rec.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The report entry of the input at `rel` (relative to its command-line input), found
+/// through paths.csv as the custodian would.
+fn entry_of(out: &Path, rel: &str) -> serde_json::Value {
+    let rows = paths(out);
+    let row = rows
+        .iter()
+        .find(|r| r["relative"] == rel)
+        .unwrap_or_else(|| panic!("{rel} not in paths.csv"));
+    let n: u64 = row["ref"].parse().unwrap();
+    report(out)["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["input_ref"] == n)
+        .unwrap()
+        .clone()
 }
 
 fn key() -> Key {
@@ -218,7 +264,7 @@ fn output_tree_has_neutral_names_and_mappings() {
     for e in &expected_dicom {
         assert!(files.contains_key(e), "missing {e}; have {names:?}");
     }
-    assert_eq!(files.len(), expected_dicom.len() + 3, "{names:?}");
+    assert_eq!(files.len(), expected_dicom.len() + 1, "{names:?}");
     for n in &names {
         for phi in ["DOE", "ROE", "PID", "2020", "HEAD", "JOHN"] {
             assert!(!n.contains(phi), "output name {n} carries {phi}");
@@ -231,8 +277,9 @@ fn output_tree_has_neutral_names_and_mappings() {
         .ok()
         .and_then(|e| e.to_str().ok());
     assert_ne!(name.as_deref(), Some("DOE^JOHN"));
-    // Mappings: every original SOP Instance UID and both Patient IDs.
-    let uids = String::from_utf8(files["uid_mapping.csv"].clone()).unwrap();
+    // Mappings, in the linkage folder: every original SOP Instance UID and both Patient IDs.
+    let link = tree(&linkage(&out));
+    let uids = String::from_utf8(link["uid_mapping.csv"].clone()).unwrap();
     assert!(uids.starts_with("id_old,id_new\n"));
     for n in 1..=12 {
         assert!(uids.contains(&format!("1.2.826.0.1.3680043.2.1125.9.{n},2.25.")));
@@ -241,7 +288,7 @@ fn output_tree_has_neutral_names_and_mappings() {
     let mut sorted = lines.clone();
     sorted.sort();
     assert_eq!(lines, sorted, "uid_mapping.csv is sorted");
-    let pids = String::from_utf8(files["patid_mapping.csv"].clone()).unwrap();
+    let pids = String::from_utf8(link["patid_mapping.csv"].clone()).unwrap();
     assert_eq!(pids.lines().count(), 3, "{pids}");
     assert!(pids.contains("PID-111,") && pids.contains("PID-222,"));
     let r = report(&out);
@@ -258,10 +305,9 @@ fn output_tree_has_neutral_names_and_mappings() {
     let f0 = &r["files"][0];
     assert_eq!(f0["status"], "ok");
     assert_eq!(f0["output"], "DIR0001/DIR0001/IMG00001.dcm");
-    assert_eq!(
-        f0["input"],
-        "DOE_JOHN_PID-111/2020-01-02 CT HEAD/DOE^JOHN_0.dcm"
-    );
+    assert!(f0.get("input").is_none(), "{f0}");
+    let e = entry_of(&out, "DOE_JOHN_PID-111/2020-01-02 CT HEAD/DOE^JOHN_0.dcm");
+    assert_eq!(e["output"], "DIR0001/DIR0001/IMG00001.dcm");
     assert!(f0["changed"].as_u64().unwrap() > 3);
     // The report holds no value from the files.
     let text = String::from_utf8(files["report.json"].clone()).unwrap();
@@ -314,10 +360,15 @@ fn reruns_are_byte_identical() {
     ok(&env.anonymize(&[&input], &a, &["--quiet", "-j", "2"]));
     ok(&env.anonymize(&[&input], &b, &["--quiet", "-j", "1"]));
     assert!(tree(&a) == tree(&b), "two runs differ");
+    assert!(
+        linkage_data(&a) == linkage_data(&b),
+        "two runs' linkage differs"
+    );
     // Rerunning into a finished folder changes nothing.
-    let before = tree(&a);
+    let (before, link_before) = (tree(&a), linkage_data(&a));
     ok(&env.anonymize(&[&input], &a, &["--quiet"]));
     assert!(tree(&a) == before);
+    assert!(linkage_data(&a) == link_before);
 }
 
 #[test]
@@ -331,11 +382,13 @@ fn resume_after_deleted_outputs_and_torn_journal() {
     // a temporary file left behind, the journal's last line torn.
     std::fs::remove_file(out.join("DIR0001/DIR0002/IMG00002.dcm")).unwrap();
     std::fs::remove_file(out.join("DIR0002/DIR0001/IMG00003.dcm")).unwrap();
-    for f in ["report.json", "uid_mapping.csv", "patid_mapping.csv"] {
-        std::fs::remove_file(out.join(f)).unwrap();
+    std::fs::remove_file(out.join("report.json")).unwrap();
+    for f in ["uid_mapping.csv", "patid_mapping.csv", "paths.csv"] {
+        std::fs::remove_file(linkage(&out).join(f)).unwrap();
     }
     std::fs::write(out.join("DIR0002/DIR0001/.IMG00003.dcm.part"), b"partial").unwrap();
-    let journal = out.join(".dcmask/journal.jsonl");
+    std::fs::write(out.join("DIR0001/.IMG00009.dcm.part"), b"partial").unwrap();
+    let journal = linkage(&out).join("journal.jsonl");
     let j = std::fs::read(&journal).unwrap();
     std::fs::write(&journal, &j[..j.len() - 40]).unwrap();
     let out2 = env.anonymize(&[&input], &out, &[]);
@@ -345,6 +398,10 @@ fn resume_after_deleted_outputs_and_torn_journal() {
         "{stderr}"
     );
     assert!(tree(&out) == tree(&reference), "resumed run differs");
+    assert!(
+        linkage_data(&out) == linkage_data(&reference),
+        "resumed linkage differs"
+    );
 }
 
 #[test]
@@ -374,7 +431,7 @@ fn resume_after_kill() {
         .spawn()
         .unwrap();
     // Kill once some outputs are in place.
-    let journal = out.join(".dcmask/journal.jsonl");
+    let journal = linkage(&out).join("journal.jsonl");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let lines = std::fs::read(&journal)
@@ -398,6 +455,7 @@ fn resume_after_kill() {
         eprintln!("note: the first run finished before it could be killed");
     }
     assert!(tree(&out) == tree(&reference), "resumed run differs");
+    assert!(linkage_data(&out) == linkage_data(&reference));
 }
 
 #[test]
@@ -691,24 +749,17 @@ fn corpus_batch_reports_every_file() {
     assert!(unreadable.len() <= 3, "{unreadable:?}");
 }
 
-/// A 1 GiB multi-frame file through the binary: peak RSS must stay far below its size.
-/// `cargo test -p dcmask --release --test batch -- --ignored large_file --nocapture`
-#[test]
-#[ignore]
-fn large_file_peak_rss() {
+/// A multi-frame CT of `frames` 512x512 16-bit frames (512 KiB each), written without
+/// holding it in memory.
+fn large_file(path: &Path, frames: usize) {
     use std::io::Write;
-    if !Path::new("/usr/bin/time").exists() {
-        eprintln!("!!!!! SKIPPED: /usr/bin/time is missing (apt-get install time) !!!!!");
-        return;
-    }
-    let env = Env::new();
-    let (rows, frames) = (512usize, 2048usize);
+    let rows = 512usize;
     let frame_bytes = rows * rows * 2;
     let pixel_len = (frame_bytes * frames) as u32;
     let mut spec = Spec::new("BIG^FILE", "PBIG", "1.2.3.4.77");
     spec.pixels = 2;
     let small = dicom(&spec);
-    // Header of the small object, then a 1 GiB Pixel Data element instead of its own.
+    // Header of the small object, then a large Pixel Data element instead of its own.
     let obj = io::read_object(&small).unwrap();
     let mut header = obj.into_inner();
     header.remove_element(tags::PIXEL_DATA);
@@ -729,9 +780,8 @@ fn large_file_peak_rss() {
         .media_storage_sop_instance_uid("1.2.3.4.77")
         .build()
         .unwrap();
-    let input = env.path("in/big.dcm");
-    std::fs::create_dir_all(input.parent().unwrap()).unwrap();
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     f.write_all(&io::to_bytes(&header.with_exact_meta(meta)).unwrap())
         .unwrap();
     f.write_all(&[0xE0, 0x7F, 0x10, 0x00, b'O', b'W', 0, 0])
@@ -741,22 +791,27 @@ fn large_file_peak_rss() {
     for _ in 0..frames {
         f.write_all(&chunk).unwrap();
     }
-    drop(f);
-    let size = std::fs::metadata(&input).unwrap().len();
-    let out = env.path("out");
+    f.flush().unwrap();
+}
+
+/// `/usr/bin/time -v`'s peak RSS of a run of the binary, in kB, and the run's output.
+fn peak_rss_kb(env: &Env, args: &[&std::ffi::OsStr]) -> Option<(u64, Output)> {
+    if !Path::new("/usr/bin/time").exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "/usr/bin/time is missing (apt-get install time)"
+        );
+        eprintln!("!!!!! SKIPPED: /usr/bin/time is missing (apt-get install time) !!!!!");
+        return None;
+    }
     let r = Command::new("/usr/bin/time")
         .arg("-v")
         .arg(env!("CARGO_BIN_EXE_dcmask"))
-        .arg("anonymize")
-        .arg(env.path("in"))
-        .arg("-o")
-        .arg(&out)
-        .arg("--key-file")
-        .arg(env.path("key.hex"))
+        .args(args)
         .env("DCMASK_DATA_DIR", env.path("data"))
         .output()
         .unwrap();
-    let stderr = ok(&r);
+    let stderr = String::from_utf8_lossy(&r.stderr);
     let rss_kb: u64 = stderr
         .lines()
         .find_map(|l| {
@@ -765,6 +820,67 @@ fn large_file_peak_rss() {
         })
         .and_then(|v| v.trim().parse().ok())
         .expect("time -v output");
+    Some((rss_kb, r))
+}
+
+/// `dcmask inspect` reads only the header of a 200 MiB file: peak RSS far below its size.
+#[test]
+fn inspect_streams_large_files() {
+    let env = Env::new();
+    let input = env.path("big.dcm");
+    large_file(&input, 400);
+    let size = std::fs::metadata(&input).unwrap().len();
+    let key = env.path("key.hex");
+    let Some((rss_kb, r)) = peak_rss_kb(
+        &env,
+        &[
+            "inspect".as_ref(),
+            input.as_os_str(),
+            "--key-file".as_ref(),
+            key.as_os_str(),
+        ],
+    ) else {
+        return;
+    };
+    ok(&r);
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert!(stdout.contains("PatientName"), "{stdout}");
+    eprintln!(
+        "inspect: {:.0} MiB file, peak RSS {:.1} MiB",
+        size as f64 / 1048576.0,
+        rss_kb as f64 / 1024.0
+    );
+    assert!(size > 200 * 1024 * 1024);
+    // Reading the file whole would take at least its size.
+    assert!(rss_kb * 1024 < size / 2, "peak RSS {rss_kb} kB");
+}
+
+/// A 1 GiB multi-frame file through the binary: peak RSS must stay far below its size.
+/// `cargo test -p dcmask --release --test batch -- --ignored large_file --nocapture`
+#[test]
+#[ignore]
+fn large_file_peak_rss() {
+    let env = Env::new();
+    let input = env.path("in/big.dcm");
+    large_file(&input, 2048);
+    let size = std::fs::metadata(&input).unwrap().len();
+    let out = env.path("out");
+    let key = env.path("key.hex");
+    let in_dir = env.path("in");
+    let Some((rss_kb, r)) = peak_rss_kb(
+        &env,
+        &[
+            "anonymize".as_ref(),
+            in_dir.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+            "--key-file".as_ref(),
+            key.as_os_str(),
+        ],
+    ) else {
+        return;
+    };
+    ok(&r);
     let out_size = std::fs::metadata(out.join("IMG00001.dcm")).unwrap().len();
     eprintln!(
         "large file: {:.0} MiB in, {:.0} MiB out, peak RSS {:.1} MiB",
@@ -953,15 +1069,7 @@ fn media_set_dicomdir_is_regenerated() {
     assert_eq!(s["DICOMDIR not copied: regenerate"], 1, "{s}");
     assert_eq!(s["ok"], 9, "{s}");
     assert_eq!(s["streamed"], 8, "{s}");
-    let entry = |input: &str| {
-        rep["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["input"] == input)
-            .unwrap()
-            .clone()
-    };
+    let entry = |input: &str| entry_of(&out, input);
     let d = entry("DICOMDIR");
     assert_eq!(
         (&d["status"], &d["output"], &d["mode"]),
@@ -1015,12 +1123,7 @@ fn media_set_under_name_by_uid_gets_no_dicomdir() {
             .contains("File ID"),
         "{s}"
     );
-    let d = rep["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["input"] == "DICOMDIR")
-        .unwrap();
+    let d = entry_of(&out, "DICOMDIR");
     assert_eq!(d["status"], "skipped");
     assert!(
         d["reason"].as_str().unwrap().contains("--name-by-uid"),
@@ -1135,8 +1238,9 @@ fn corpus_media_sets_are_regenerated() {
     // The DICOMDIR-like files with other names are not copied (skipped, or failed when
     // unreadable as today).
     let mut others = 0;
-    for f in rep["files"].as_array().unwrap() {
-        if f["input"].as_str().unwrap().contains("DICOMDIR-") {
+    for row in paths(&out) {
+        if row["relative"].contains("DICOMDIR-") {
+            let f = entry_of(&out, &row["relative"]);
             assert_ne!(f["status"], "ok", "{f}");
             assert!(f.get("output").is_none(), "{f}");
             others += 1;
@@ -1276,4 +1380,504 @@ fn user_region_rules_blank_their_rectangles() {
     );
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("invalid region rules"));
+}
+
+/// Values of two patients planted in folder and file names (as real archives do) and in
+/// the headers.
+const PLANTED: &[&str] = &[
+    "PAT01_ABERNATHY_MRN51544914",
+    "ABERNATHY",
+    "MRN51544914",
+    "51544914",
+    "Douglas_Davidson-46198",
+    "Douglas",
+    "Davidson",
+    "46198",
+    "KOWALSKI",
+    "MARTA",
+    "MRN77031122",
+    "77031122",
+];
+
+/// An archive whose names carry patients' names and record numbers: DICOM files, a
+/// truncated one (failed), a text file (skipped).
+fn named_archive(env: &Env) -> PathBuf {
+    let files = [
+        (
+            "PAT01_ABERNATHY_MRN51544914/2019-03-04 CT/IMG_for_Douglas_Davidson-46198_0001.dcm",
+            "ABERNATHY^PAT",
+            "MRN51544914",
+        ),
+        (
+            "PAT01_ABERNATHY_MRN51544914/2019-03-04 CT/ABERNATHY^PAT_MRN51544914_2.dcm",
+            "ABERNATHY^PAT",
+            "MRN51544914",
+        ),
+        (
+            "PAT02/KOWALSKI^MARTA_MRN77031122_ct.dcm",
+            "KOWALSKI^MARTA",
+            "MRN77031122",
+        ),
+    ];
+    for (i, (rel, name, pid)) in files.iter().enumerate() {
+        let sop = format!("1.2.826.0.1.3680043.2.1125.8.{i}");
+        env.write(
+            &format!("archive/{rel}"),
+            &dicom(&Spec::new(name, pid, &sop)),
+        );
+    }
+    let good = dicom(&Spec::new(
+        "KOWALSKI^MARTA",
+        "MRN77031122",
+        "1.2.826.0.1.3680043.2.1125.8.9",
+    ));
+    env.write(
+        "archive/PAT02/cut_for_Douglas_Davidson-46198.dcm",
+        &good[..good.len() / 3],
+    );
+    env.write(
+        "archive/PAT01_ABERNATHY_MRN51544914/notes_MRN51544914.txt",
+        b"ABERNATHY MRN51544914\n",
+    );
+    env.path("archive")
+}
+
+/// Every name and byte under `root`, hidden files included: (relative path, bytes), and
+/// every folder name.
+fn everything_under(root: &Path) -> (Vec<String>, Vec<(String, Vec<u8>)>) {
+    let (mut dirs, mut files) = (Vec::new(), Vec::new());
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if e.file_type().unwrap().is_dir() {
+                dirs.push(rel);
+                stack.push(e.path());
+            } else {
+                files.push((rel, std::fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    (dirs, files)
+}
+
+#[test]
+fn shared_output_holds_no_planted_identifier() {
+    let env = Env::new();
+    let input = named_archive(&env);
+    let rules = env.path("custom_anonymization_profile.json");
+    std::fs::write(
+        &rules,
+        r#"[{"id":"(0008,0080)","act":"replace","value":"SITE A","note":"pooled site"},
+            {"id":"(0008,0060)","act":"keep","note":"modality is needed"}]"#,
+    )
+    .unwrap();
+    let custom = ["--rules", rules.to_str().unwrap()];
+    for (label, extra) in [
+        ("basic", &["--profile", "basic"][..]),
+        ("hipaa", &["--profile", "hipaa"][..]),
+        ("custom", &custom[..]),
+    ] {
+        let out = env.path(&format!("shared-{label}"));
+        let r = env.anonymize(&[&input], &out, extra);
+        let stderr = String::from_utf8_lossy(&r.stderr).into_owned();
+        assert_eq!(r.status.code(), Some(1), "{label}: {stderr}");
+        // The user's own screen names the failed file by its relative path.
+        assert!(
+            stderr.contains("cut_for_Douglas_Davidson-46198.dcm: "),
+            "{stderr}"
+        );
+        let (dirs, files) = everything_under(&out);
+        let names: Vec<&String> = dirs.iter().chain(files.iter().map(|(n, _)| n)).collect();
+        assert_eq!(
+            files.iter().filter(|(n, _)| n.ends_with(".dcm")).count(),
+            3,
+            "{label}: {names:?}"
+        );
+        assert_eq!(
+            files.len(),
+            4,
+            "{label}: only outputs and report.json: {names:?}"
+        );
+        let root = env.dir.path().to_string_lossy().into_owned();
+        for v in PLANTED.iter().copied().chain([root.as_str(), "archive"]) {
+            for n in &names {
+                assert!(!n.contains(v), "{label}: name {n} carries {v}");
+            }
+            for (n, bytes) in &files {
+                assert!(!contains(bytes, v), "{label}: {n} holds {v}");
+            }
+        }
+        // Failed and skipped files are in the report, by reference only.
+        let rep = report(&out);
+        assert_eq!(rep["summary"]["failed"], 1, "{label}");
+        assert_eq!(rep["summary"]["skipped_not_dicom"], 1, "{label}");
+        assert!(rep["input_ref"].as_str().unwrap().contains("paths.csv"));
+        for f in rep["files"].as_array().unwrap() {
+            assert!(f.get("input").is_none() && f.get("root").is_none(), "{f}");
+            assert!(f["input_ref"].as_u64().unwrap() >= 1, "{f}");
+        }
+        let failed = entry_of(&out, "PAT02/cut_for_Douglas_Davidson-46198.dcm");
+        assert_eq!(failed["status"], "failed", "{failed}");
+        assert!(failed["reason"].as_str().unwrap().len() > 5);
+        assert!(failed.get("output").is_none());
+        let skipped = entry_of(&out, "PAT01_ABERNATHY_MRN51544914/notes_MRN51544914.txt");
+        assert_eq!(skipped["status"], "skipped", "{skipped}");
+
+        // The linkage folder holds what links back.
+        let link = linkage(&out);
+        let pids = std::fs::read_to_string(link.join("patid_mapping.csv")).unwrap();
+        assert!(pids.starts_with("id_old,id_new\n") && pids.contains("MRN51544914,"));
+        let rows = paths(&out);
+        assert_eq!(rows.len(), 5);
+        assert!(rows.iter().all(|r| r["input"] == input.to_string_lossy()));
+        assert!(rows.iter().any(|r| r["relative"]
+            == "PAT01_ABERNATHY_MRN51544914/2019-03-04 CT/IMG_for_Douglas_Davidson-46198_0001.dcm"
+            && r["output"] == "DIR0001/DIR0001/IMG00002.dcm"
+            && r["status"] == "ok"));
+        let journal = std::fs::read(link.join("journal.jsonl")).unwrap();
+        assert!(contains(&journal, "MRN51544914"), "the journal moved here");
+        let readme = std::fs::read_to_string(link.join("README.txt")).unwrap();
+        assert!(readme.contains("ORIGINAL IDENTIFIERS") && readme.contains("custodian"));
+    }
+}
+
+#[test]
+fn linkage_folder_is_private_and_resumes() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let input = named_archive(&env);
+    let (reference, out) = (env.path("ref"), env.path("out"));
+    let link = env.path("custodian/run1");
+    let with_link = ["--quiet", "--linkage", link.to_str().unwrap()];
+    assert_eq!(
+        env.anonymize(&[&input], &reference, &["--quiet"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        env.anonymize(&[&input], &out, &with_link).status.code(),
+        Some(1)
+    );
+    assert!(!linkage(&out).exists(), "--linkage replaces the default");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&link), 0o700);
+    let mut names: Vec<String> = std::fs::read_dir(&link)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "README.txt",
+            "journal.jsonl",
+            "paths.csv",
+            "patid_mapping.csv",
+            "uid_mapping.csv"
+        ]
+    );
+    for n in &names {
+        assert_eq!(mode(&link.join(n)), 0o600, "{n}");
+    }
+    // Interrupted: an output, the report and the linkage files gone, the journal torn.
+    std::fs::remove_file(out.join("DIR0001/DIR0001/IMG00002.dcm")).unwrap();
+    std::fs::remove_file(out.join("report.json")).unwrap();
+    for f in ["uid_mapping.csv", "patid_mapping.csv", "paths.csv"] {
+        std::fs::remove_file(link.join(f)).unwrap();
+    }
+    std::fs::write(link.join(".paths.csv.part"), b"part").unwrap();
+    std::fs::write(out.join("DIR0001/DIR0001/.IMG00002.dcm.part"), b"part").unwrap();
+    let j = std::fs::read(link.join("journal.jsonl")).unwrap();
+    std::fs::write(link.join("journal.jsonl"), &j[..j.len() - 30]).unwrap();
+    std::fs::set_permissions(&link, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = env.anonymize(&[&input], &out, &with_link[1..]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("already done by an earlier run"),
+        "{stderr}"
+    );
+    assert_eq!(mode(&link), 0o700, "narrowed again");
+    assert!(tree(&out) == tree(&reference), "resumed run differs");
+    for f in ["uid_mapping.csv", "patid_mapping.csv", "paths.csv"] {
+        assert!(
+            std::fs::read(link.join(f)).unwrap()
+                == std::fs::read(linkage(&reference).join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+    // Without its linkage folder the output folder is not taken for a new run.
+    let r = env.anonymize(&[&input], &out, &["--quiet"]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("holds no dcmask run"));
+}
+
+#[test]
+fn overlapping_linkage_folders_are_refused() {
+    let env = Env::new();
+    let input = env.patient_tree();
+    let out = env.path("out");
+    let refused = |out: &Path, link: &Path, what: &str| {
+        let r = env.anonymize(
+            &[&input],
+            out,
+            &["--quiet", "--linkage", link.to_str().unwrap()],
+        );
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(what), "{stderr}");
+        assert!(!link.exists(), "{} created", link.display());
+    };
+    refused(&out, &out.join("linkage"), "is inside the output folder");
+    refused(&out, &out, "is inside the output folder");
+    refused(
+        &out,
+        &input.join("DOE_JOHN_PID-111/l"),
+        "is inside the input folder",
+    );
+    refused(
+        &env.path("l/out"),
+        &env.path("l"),
+        "is inside the linkage folder",
+    );
+    assert!(!out.exists() && !env.path("l").exists());
+    // Through symbolic links: spelled elsewhere, the same folders.
+    std::fs::create_dir(&out).unwrap();
+    std::os::unix::fs::symlink(&out, env.path("out-alias")).unwrap();
+    std::os::unix::fs::symlink(&input, env.path("in-alias")).unwrap();
+    refused(
+        &out,
+        &env.path("out-alias/l"),
+        "is inside the output folder",
+    );
+    refused(&out, &env.path("in-alias/l"), "is inside the input folder");
+    refused(
+        &env.path("out-alias"),
+        &out.join("l"),
+        "is inside the output folder",
+    );
+    // An output folder of an older dcmask (journal and mappings inside) is refused.
+    env.write("old/.dcmask/journal.jsonl", b"{}\n");
+    env.write("old/uid_mapping.csv", b"id_old,id_new\n");
+    let r = env.anonymize(&[&input], &env.path("old"), &["--quiet"]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("older dcmask"));
+    assert!(!env.path("old.linkage").exists());
+    // A folder of the user's own is not taken for a linkage folder, nor changed.
+    env.write("mine/notes.txt", b"mine");
+    let mine = env.path("mine");
+    let r = env.anonymize(
+        &[&input],
+        &out,
+        &["--quiet", "--linkage", mine.to_str().unwrap()],
+    );
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("linkage folder"));
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&mine).unwrap().permissions());
+    assert_ne!(mode & 0o777, 0o700, "left as it was");
+    assert_eq!(std::fs::read_dir(&mine).unwrap().count(), 1);
+    // Side by side is fine.
+    ok(&env.anonymize(&[&input], &out, &["--quiet"]));
+    assert!(linkage(&out).join("uid_mapping.csv").is_file());
+}
+
+/// An 8-bit ultrasound image whose header says it carries burned-in text.
+fn us_with_burned_in_text(sop: &str) -> Vec<u8> {
+    let mut obj = io::read_object(&decodable_image(sop)).unwrap();
+    obj.put_str(tags::MODALITY, VR::CS, "US");
+    obj.put_str(tags::BURNED_IN_ANNOTATION, VR::CS, "YES");
+    io::to_bytes(&obj).unwrap()
+}
+
+#[test]
+fn burned_in_text_is_listed_or_refused() {
+    let env = Env::new();
+    env.write(
+        "in/a.dcm",
+        &us_with_burned_in_text("1.2.826.0.1.3680043.2.1125.6.1"),
+    );
+    env.write(
+        "in/b.dcm",
+        &dicom(&Spec::new("A^B", "P1", "1.2.826.0.1.3680043.2.1125.6.2")),
+    );
+    let input = env.path("in");
+    let out = env.path("out");
+    let r = env.anonymize(&[&input], &out, &[]);
+    let stderr = ok(&r);
+    assert!(
+        stderr.contains("1 files written with pixels that may carry burned-in text"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("burned-in: IMG00001.dcm: "), "{stderr}");
+    let rep = report(&out);
+    assert_eq!(rep["summary"]["burned_in"], 1);
+    assert!(rep["files"][0]["burned_in"]
+        .as_str()
+        .unwrap()
+        .contains("Burned In Annotation"));
+    assert!(rep["files"][1].get("burned_in").is_none());
+    // A resumed run keeps it.
+    std::fs::remove_file(out.join("report.json")).unwrap();
+    ok(&env.anonymize(&[&input], &out, &["--quiet"]));
+    assert_eq!(report(&out), rep);
+
+    let strict = env.path("strict");
+    let r = env.anonymize(&[&input], &strict, &["--require-clean-pixels"]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("a.dcm: not written (--require-clean-pixels)"),
+        "{stderr}"
+    );
+    let f = &report(&strict)["files"][0];
+    assert_eq!(f["status"], "failed");
+    assert!(f.get("output").is_none());
+    assert!(
+        f["reason"].as_str().unwrap().contains("--profile pixel"),
+        "{f}"
+    );
+    assert!(!strict.join("IMG00001.dcm").exists());
+    assert!(strict.join("IMG00002.dcm").is_file());
+    // With the pixels cleaned the same file passes; +Pixel's own doubts fail the other
+    // (not decodable for text detection, no region rule).
+    let cleaned = env.path("cleaned");
+    let rules = env.path("regions.csv");
+    std::fs::write(
+        &rules,
+        "condition,x0,y0,x1,y1\n\"equals(Modality,\"\"US\"\")\",0,0,16,2\n",
+    )
+    .unwrap();
+    let r = env.anonymize(
+        &[&input],
+        &cleaned,
+        &[
+            "--quiet",
+            "--require-clean-pixels",
+            "--profile",
+            "pixel",
+            "--region-rules",
+            rules.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.status.code(), Some(1));
+    let rep = report(&cleaned);
+    assert_eq!(rep["files"][0]["status"], "ok", "{}", rep["files"][0]);
+    assert_eq!(rep["files"][0]["pixel_boxes"], 1);
+    let f = &rep["files"][1];
+    assert_eq!(f["status"], "failed", "{f}");
+    assert!(
+        f["reason"].as_str().unwrap().contains("--region-rules"),
+        "{f}"
+    );
+}
+
+#[test]
+fn terminal_names_are_escaped() {
+    let env = Env::new();
+    env.write("in/ok.dcm", &dicom(&Spec::new("A^B", "P1", "1.2.3.4.1")));
+    let mut cut = dicom(&Spec::new("A^B", "P1", "1.2.3.4.2"));
+    cut.truncate(cut.len() / 3);
+    env.write("in/evil\u{1b}[31mred\u{202e}.dcm", &cut);
+    env.write("in/cut\u{1b}]0;title\u{7}.dcm", &cut);
+    let r = env.anonymize(&[&env.path("in")], &env.path("out"), &["--quiet"]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains('\u{7}'),
+        "{stderr:?}"
+    );
+    assert!(
+        stderr.contains("cut\\u{1b}]0;title\\u{7}.dcm: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("evil\\u{1b}[31mred\\u{202e}.dcm: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{202e}'));
+}
+
+/// `cmd | head -1`: the reader is gone before anything is written.
+fn quiet_on_closed_stdout(env: &Env, args: &[&std::ffi::OsStr]) {
+    let mut child = env
+        .command()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    assert_eq!(out.status.code(), Some(0), "{args:?}");
+}
+
+#[test]
+fn closed_stdout_ends_quietly() {
+    let env = Env::new();
+    env.write("in/a.dcm", &dicom(&Spec::new("A^B", "P1", "1.2.3.4.1")));
+    let file = env.path("in/a.dcm");
+    let key = env.path("key.hex");
+    let s = |x: &'static str| std::ffi::OsStr::new(x);
+    for args in [
+        vec![s("profile"), s("list")],
+        vec![s("profile"), s("show"), s("basic")],
+        vec![s("profile"), s("export"), s("hipaa")],
+        vec![
+            s("inspect"),
+            file.as_os_str(),
+            s("--key-file"),
+            key.as_os_str(),
+        ],
+        vec![
+            s("inspect"),
+            file.as_os_str(),
+            s("--json"),
+            s("--key-file"),
+            key.as_os_str(),
+        ],
+    ] {
+        quiet_on_closed_stdout(&env, &args);
+        let out = env.command().args(&args).output().unwrap();
+        assert!(out.status.success() && !out.stdout.is_empty(), "{args:?}");
+    }
+    // anonymize --json: the run is done, the exit code still says how it went.
+    let out_dir = env.path("out");
+    let mut child = env
+        .command()
+        .arg("anonymize")
+        .arg(env.path("in"))
+        .arg("-o")
+        .arg(&out_dir)
+        .arg("--key-file")
+        .arg(&key)
+        .args(["--quiet", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let r = child.wait_with_output().unwrap();
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(
+        r.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(out_dir.join("report.json").is_file());
 }

@@ -1,4 +1,5 @@
-//! The resume journal, `OUTDIR/.dcmask/journal.jsonl`: one JSON line per finished file.
+//! The resume journal, `journal.jsonl` in the linkage folder ([`super::linkage`]), never in
+//! OUTDIR: one JSON line per finished file.
 //!
 //! A line is appended after the file's output was renamed into place, so a line means
 //! "this output is complete" (lines are buffered: one lost to an interruption only means
@@ -10,8 +11,8 @@
 //! journaled is simply done again (same bytes).
 //!
 //! The first line holds a keyed fingerprint of the configuration (dcmask version, plan,
-//! key, naming, inputs); a run with another configuration refuses to write into the
-//! folder. Inputs are identified by a keyed hash of their relative path, not the path.
+//! key, naming, inputs, output folder); a run with another configuration refuses to write
+//! into the folders. Inputs are identified by a keyed hash of their relative path, not the path.
 //! The journal holds the identifier mappings (originals!) like `uid_mapping.csv`; it is
 //! created readable by the user only. Nothing is fsynced: the guarantee covers
 //! interruption of the process (Ctrl-C, kill, crash), not loss of power.
@@ -25,9 +26,11 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-pub const DIR: &str = ".dcmask";
-const NAME: &str = "journal.jsonl";
-const FORMAT: u32 = 1;
+pub const NAME: &str = "journal.jsonl";
+/// Where dcmask kept its journal before the linkage folder existed: inside OUTDIR.
+pub const OLD_DIR: &str = ".dcmask";
+/// 2: in the linkage folder, lines carry `burned_in`.
+const FORMAT: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Head {
@@ -54,6 +57,9 @@ pub struct Done {
     pub pixel_boxes: u64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pixel_warnings: Vec<String>,
+    /// Why the pixels, not cleaned by the profile, may carry burned-in text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burned_in: Option<String>,
     pub uids: Vec<(String, String)>,
     pub pids: Vec<(String, String)>,
     /// This input's earlier line no longer holds (its output was taken by another input).
@@ -71,25 +77,29 @@ pub struct Journal {
     file: Mutex<BufWriter<File>>,
 }
 
-/// Opens (or starts) the journal of `outdir`, locking it against a concurrent run, and
-/// returns the finished files of earlier runs by input hash.
-pub fn open(outdir: &Path, config: &str) -> Result<(Journal, HashMap<String, Done>)> {
-    let dir = outdir.join(DIR);
-    let path = dir.join(NAME);
-    let exists = path.exists();
-    if !exists {
-        let foreign = std::fs::read_dir(outdir)
-            .with_context(|| format!("cannot read the output folder {}", outdir.display()))?
-            .filter_map(|e| e.ok())
-            .any(|e| e.file_name() != DIR);
-        if foreign {
+/// Opens (or starts) the journal in the `linkage` folder for `outdir`, locking it against
+/// a concurrent run, and returns the finished files of earlier runs by input hash. Without
+/// a journal both folders must be empty: dcmask writes only into its own run.
+pub fn open(
+    linkage: &Path,
+    outdir: &Path,
+    config: &str,
+) -> Result<(Journal, HashMap<String, Done>)> {
+    let path = linkage.join(NAME);
+    if !path.exists() {
+        if !is_empty(outdir)? {
             bail!(
-                "the output folder {} is not empty and holds no dcmask run: choose a new or empty folder",
-                outdir.display()
+                "the output folder {} is not empty and the linkage folder {} holds no dcmask run: choose a new or empty output folder (or give the --linkage folder of the run that wrote it)",
+                outdir.display(),
+                linkage.display()
             );
         }
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        if !is_empty(linkage)? {
+            bail!(
+                "the linkage folder {} is not empty and holds no dcmask run: choose a new or empty folder for --linkage",
+                linkage.display()
+            );
+        }
     }
     let mut opts = std::fs::OpenOptions::new();
     opts.read(true).append(true).create(true);
@@ -101,7 +111,7 @@ pub fn open(outdir: &Path, config: &str) -> Result<(Journal, HashMap<String, Don
     if file.try_lock().is_err() {
         bail!(
             "another dcmask run is writing into {}: wait for it to finish",
-            outdir.display()
+            linkage.display()
         );
     }
     let mut done = HashMap::new();
@@ -126,8 +136,8 @@ pub fn open(outdir: &Path, config: &str) -> Result<(Journal, HashMap<String, Don
             match serde_json::from_slice::<Head>(first) {
                 Ok(h) if h.dcmask_journal == FORMAT && h.config == config => {}
                 _ => bail!(
-                    "the output folder {} holds a dcmask run with other inputs, profile, options, naming, key or dcmask version: choose a new folder (or delete it to start over)",
-                    outdir.display()
+                    "the linkage folder {} holds a dcmask run with other inputs, output folder, profile, options, naming, key or dcmask version: choose new folders (or delete both to start over)",
+                    linkage.display()
                 ),
             }
             for line in lines {
@@ -148,6 +158,13 @@ pub fn open(outdir: &Path, config: &str) -> Result<(Journal, HashMap<String, Don
         },
         done,
     ))
+}
+
+fn is_empty(dir: &Path) -> Result<bool> {
+    Ok(std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the folder {}", dir.display()))?
+        .next()
+        .is_none())
 }
 
 impl Journal {

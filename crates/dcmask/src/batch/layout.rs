@@ -301,30 +301,6 @@ fn normalise(p: &Path) -> PathBuf {
     out
 }
 
-/// Refuses an output folder inside an input folder (or equal to it), and an input inside
-/// the output folder: dcmask never writes where it reads.
-pub fn check_output(out: &Path, inputs: &[PathBuf]) -> Result<()> {
-    let out_r = resolve(out)?;
-    for input in inputs {
-        let in_r = resolve(input)?;
-        if input.is_dir() && out_r.starts_with(&in_r) {
-            bail!(
-                "the output folder {} is inside the input folder {}: dcmask never writes into an input; choose an output folder elsewhere",
-                out.display(),
-                input.display()
-            );
-        }
-        if in_r.starts_with(&out_r) {
-            bail!(
-                "the input {} is inside the output folder {}: choose an output folder elsewhere",
-                input.display(),
-                out.display()
-            );
-        }
-    }
-    Ok(())
-}
-
 /// A path component made safe and free of structure: letters, digits, `.`, `-`, `_`.
 pub fn safe_component(s: &str, empty: &str) -> String {
     let t: String = s

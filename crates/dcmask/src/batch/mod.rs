@@ -3,21 +3,31 @@
 //! - **Inputs** are only read. Files and folders (recursively, sorted); non-DICOM files
 //!   are skipped and counted. A DICOMDIR is never copied: the one of a media set is
 //!   regenerated from the de-identified files ([`dicomdir`]), others are skipped.
-//! - **Output names carry no PHI**: `DIR0001/IMG00001.dcm`-style by default (see
-//!   [`layout`]), or `PATIENT/STUDY/SERIES/SOP.dcm` from the de-identified Patient ID and
-//!   UIDs with `--name-by-uid`. OUTDIR inside an input (or an input inside OUTDIR) is
-//!   refused.
+//! - **OUTDIR is shareable**: it receives the de-identified files, the regenerated
+//!   DICOMDIRs and `report.json` ([`report`]), which names files by their output path only.
+//!   Output names carry no PHI: `DIR0001/IMG00001.dcm`-style by default (see [`layout`]),
+//!   or `PATIENT/STUDY/SERIES/SOP.dcm` from the de-identified Patient ID and UIDs with
+//!   `--name-by-uid`.
+//! - **Linkage apart**: what links back to the patients (identifier mappings, input paths,
+//!   the journal) goes to the linkage folder, `--linkage DIR` or `OUTDIR.linkage`
+//!   ([`linkage`]). OUTDIR and the linkage folder never overlap each other or an input,
+//!   judged by file-system identity ([`place`]).
 //! - **Atomic and resumable**: each output is written to `.NAME.part` next to it and
 //!   renamed; a journal ([`journal`]) lets the same command resume an interrupted run,
 //!   giving the same outputs, report and mappings as an uninterrupted one. Output is
-//!   deterministic: same inputs, key and plan give byte-identical files.
+//!   deterministic: same inputs, key and plan give byte-identical files. Temporary files
+//!   left by an interrupted run are removed at the end of the next.
 //! - **Streaming**: headers are de-identified without loading pixel data
 //!   ([`dcmask_engine::stream`]); rayon workers each hold one file at a time.
 //! - **Privacy of messages**: progress and log lines at info level hold counts, sizes and
 //!   rates, never a path or value. Failed files are listed at the end on stderr with their
-//!   path relative to the input the user gave (they need it to find the file), and in
-//!   `report.json`; per-file debug logs (`DCMASK_LOG=dcmask=debug`) name relative paths too.
+//!   path relative to the input the user gave (they need it to find the file; control
+//!   characters escaped), in `report.json` by `input_ref` only, and in the linkage's
+//!   `paths.csv`; per-file debug logs (`DCMASK_LOG=dcmask=debug`) name relative paths too.
 //!   Error reasons come from the engine, which never quotes values.
+//! - **Burned-in text**: a file whose pixels the profile leaves and whose header says they
+//!   may carry text is written and listed (`burned_in`), or refused with
+//!   `--require-clean-pixels`.
 //!
 //! Exit code: 0 when every file is ok or skipped, 1 when some failed, 2 when the run could
 //! not start.
@@ -25,6 +35,8 @@
 mod dicomdir;
 mod journal;
 mod layout;
+mod linkage;
+mod place;
 mod plan_args;
 mod progress;
 mod report;
@@ -54,10 +66,20 @@ pub struct AnonymizeArgs {
     /// Files and folders to de-identify (folders recursively). They are only read.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// Output folder: created if needed; new, empty, or holding an interrupted run of the
-    /// same command (which is then resumed). Never inside an input.
+    /// Output folder, shareable: the de-identified files and report.json only. Created if
+    /// needed; new, empty, or holding an interrupted run of the same command (which is then
+    /// resumed). Never inside an input.
     #[arg(short = 'o', long = "output", value_name = "OUTDIR")]
     pub output: PathBuf,
+    /// Linkage folder, for the data custodian only: identifier mappings, input paths and
+    /// the resume journal (default: OUTDIR.linkage beside OUTDIR). Never inside OUTDIR or
+    /// an input.
+    #[arg(long, value_name = "DIR")]
+    pub linkage: Option<PathBuf>,
+    /// Refuse (fail, write nothing for) a file whose pixels may carry burned-in text that
+    /// the profile does not clean, instead of writing it with a warning.
+    #[arg(long)]
+    pub require_clean_pixels: bool,
     #[command(flatten)]
     pub plan: PlanArgs,
     /// Worker threads (default: all cores).
@@ -68,7 +90,8 @@ pub struct AnonymizeArgs {
     /// regenerated then: UID names are not valid File IDs.
     #[arg(long)]
     pub name_by_uid: bool,
-    /// No progress and no summary (failures are still listed on stderr).
+    /// No progress and no summary (failures and files that may carry burned-in text are
+    /// still listed on stderr).
     #[arg(short, long)]
     pub quiet: bool,
     /// Print the run summary as JSON on stdout.
@@ -119,6 +142,7 @@ struct Ctx<'a> {
     pixel: PixelTools<'a>,
     outdir: PathBuf,
     name_by_uid: bool,
+    require_clean_pixels: bool,
     journal: Journal,
     /// Journal key of every item.
     keys: Vec<String>,
@@ -149,7 +173,25 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             args.output.display()
         );
     }
-    layout::check_output(&args.output, &args.inputs)?;
+    let linkage_dir = match &args.linkage {
+        Some(d) => d.clone(),
+        None => linkage::default_for(&args.output)?,
+    };
+    if args
+        .output
+        .join(journal::OLD_DIR)
+        .join(journal::NAME)
+        .exists()
+    {
+        bail!(
+            "the output folder {} was written by an older dcmask, which kept its journal and identifier mappings inside it ({}/, {}, {}): that folder must not be shared as it is. Move those to a safe place or delete them, and run into a new output folder: the same inputs, key and options give the same files",
+            args.output.display(),
+            journal::OLD_DIR,
+            linkage::UID_MAPPING,
+            linkage::PATID_MAPPING
+        );
+    }
+    linkage::check_places(&args.output, &linkage_dir, &args.inputs)?;
     let key = crate::keystore::load_key(args.plan.key_file.as_deref())?;
     let layout::Walk {
         items,
@@ -169,6 +211,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
 
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create the output folder {}", args.output.display()))?;
+    linkage::create(&linkage_dir)?;
     let outdir = args.output.clone();
     let resolved_inputs: Vec<String> = args
         .inputs
@@ -183,10 +226,20 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             "plan": &plan,
             "naming": naming,
             "inputs": resolved_inputs,
+            "output": layout::resolve(&outdir)?.to_string_lossy(),
             "region_rules": regions.user_csv,
+            "require_clean_pixels": args.require_clean_pixels,
         }),
     );
-    let (journal, previous) = journal::open(&outdir, &config)?;
+    let (journal, previous) = journal::open(&linkage_dir, &outdir, &config)?;
+    linkage::restrict(&linkage_dir)?;
+    // First, so that even the linkage folder of an interrupted run says what it is.
+    report::write_atomic(
+        &linkage_dir,
+        linkage::README,
+        linkage::readme(&layout::resolve(&outdir)?, &key.fingerprint()).as_bytes(),
+        true,
+    )?;
 
     let keys: Vec<String> = items
         .iter()
@@ -235,6 +288,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         pixel,
         outdir: outdir.clone(),
         name_by_uid: args.name_by_uid,
+        require_clean_pixels: args.require_clean_pixels,
         journal,
         keys,
         claims: Mutex::new(claims),
@@ -255,7 +309,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             .with_max_len(1)
             .map(|(i, item)| {
                 let r = match resumable[i] {
-                    Some(done) => ctx.resume(item, done),
+                    Some(done) => ctx.resume(i, item, done),
                     None => ctx.process(i, item),
                 };
                 ctx.progress.file_done(item.size);
@@ -280,12 +334,13 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         f.reason = Some(reason);
         f.output = None;
         f.changed = None;
+        f.burned_in = None;
     }
     let totals = totals.into_inner().expect("lock");
     let left_without = pool
         .install(|| dicomdir::regenerate(&outdir, &items, &roots, &mut files, args.name_by_uid));
 
-    report::write_mappings(&outdir, &totals.maps)?;
+    linkage::write_all(&linkage_dir, &totals.maps, &files, &args.inputs)?;
     let mut counts = Counts::of(&files);
     if left_without > 0 {
         counts.dicomdir_not_regenerated = Some(dicomdir::NOT_UNDER_NAME_BY_UID);
@@ -294,7 +349,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     let rep = report::Report {
         dcmask_version: env!("CARGO_PKG_VERSION"),
         profile: plan.label(),
-        plan: serde_json::to_value(&plan)?,
+        plan: report::plan_json(&plan)?,
         options,
         table_edition: dcmask_engine::table::EDITION,
         key_fingerprint: key.fingerprint(),
@@ -309,11 +364,13 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         summary: &counts,
         actions: &totals.actions,
         rules: &totals.rules,
+        input_ref: report::INPUT_REF,
         files: &files,
     };
     let mut json = serde_json::to_vec_pretty(&rep)?;
     json.push(b'\n');
-    report::write_atomic(&outdir, "report.json", &json, true)?;
+    report::write_atomic(&outdir, "report.json", &json, false)?;
+    remove_parts(&outdir);
 
     let elapsed = started.elapsed().as_secs_f64();
     let resumed = files.iter().filter(|f| f.resumed).count() as u64;
@@ -326,6 +383,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     let code = if counts.failed > 0 { 1 } else { 0 };
 
     print_failures(&files, &args.inputs);
+    print_burned_in(&files, counts.burned_in);
     if !args.quiet {
         eprintln!(
             "dcmask: {} ok, {} failed, {} skipped ({} not DICOM, {} DICOMDIR not copied: regenerate{}) of {} files",
@@ -375,8 +433,12 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             );
         }
         eprintln!(
-            "dcmask: wrote {} (report.json, uid_mapping.csv, patid_mapping.csv)",
+            "dcmask: wrote {} (the de-identified files and report.json: shareable)",
             outdir.display()
+        );
+        eprintln!(
+            "dcmask: linkage in {} (mappings, input paths, journal: original identifiers; for the data custodian, never sent with the data)",
+            linkage_dir.display()
         );
     }
     if args.json {
@@ -389,11 +451,77 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             "profile": plan.label(),
             "key_fingerprint": key.fingerprint(),
             "report": outdir.join("report.json"),
+            "linkage": linkage_dir,
             "exit_code": code,
         });
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        let printed = crate::stdout::write(|out| {
+            serde_json::to_writer_pretty(&mut *out, &summary)?;
+            writeln!(out)
+        });
+        // A closed stdout ends quietly; the exit code still tells how the run went.
+        match printed {
+            Err(e) if e.is::<crate::stdout::Closed>() => {}
+            other => other?,
+        }
     }
     Ok(ExitCode::from(code))
+}
+
+/// Removes the temporary files (`.NAME.part`) an interrupted run may have left in OUTDIR.
+/// OUTDIR holds nothing but this run's files, so only dcmask's own can match.
+fn remove_parts(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(ft) = e.file_type() else { continue };
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if ft.is_dir() {
+            remove_parts(&e.path());
+        } else if ft.is_file() && name.starts_with('.') && name.ends_with(".part") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// A name for the terminal: control characters (ANSI escapes, carriage returns) and the
+/// bidirectional overrides that reorder what is shown are escaped, not sent.
+fn shown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let bidi = matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Written files whose pixels may carry burned-in text, on stderr, by output path.
+fn print_burned_in(files: &[FileReport], count: u64) {
+    const SHOWN: usize = 20;
+    if count == 0 {
+        return;
+    }
+    eprintln!(
+        "dcmask: {count} files written with pixels that may carry burned-in text, not cleaned by this profile (burned_in in report.json; --profile pixel cleans them, --require-clean-pixels refuses them):"
+    );
+    let listed = files.iter().filter(|f| f.status == Status::Ok);
+    for f in listed
+        .filter_map(|f| Some((f.output.as_deref()?, f.burned_in.as_deref()?)))
+        .take(SHOWN)
+    {
+        eprintln!("burned-in: {}: {}", f.0, f.1);
+    }
+    if count as usize > SHOWN {
+        eprintln!(
+            "burned-in: ... and {} more (see report.json)",
+            count as usize - SHOWN
+        );
+    }
 }
 
 /// Failed files, on stderr, by their path relative to the input the user gave.
@@ -405,19 +533,20 @@ fn print_failures(files: &[FileReport], inputs: &[PathBuf]) {
         .collect();
     for f in failed.iter().take(SHOWN) {
         let base = &inputs[f.root];
-        let shown = if f.input.is_empty() || base.is_file() {
+        let shown_path = if f.input.is_empty() || base.is_file() {
             base.display().to_string()
         } else {
             base.join(&f.input).display().to_string()
         };
         eprintln!(
-            "failed: {shown}: {}",
+            "failed: {}: {}",
+            shown(&shown_path),
             f.reason.as_deref().unwrap_or("unknown")
         );
     }
     if failed.len() > SHOWN {
         eprintln!(
-            "failed: ... and {} more (see report.json)",
+            "failed: ... and {} more (see report.json, and paths.csv in the linkage folder)",
             failed.len() - SHOWN
         );
     }
@@ -429,8 +558,9 @@ enum Problem {
 }
 
 impl Ctx<'_> {
-    fn base(&self, item: &Item) -> FileReport {
+    fn base(&self, idx: usize, item: &Item) -> FileReport {
         FileReport {
+            input_ref: idx + 1,
             root: item.root,
             input: journal::slash_path(&item.rel),
             output: None,
@@ -439,6 +569,7 @@ impl Ctx<'_> {
             changed: None,
             pixel_boxes: None,
             pixel_warnings: Vec::new(),
+            burned_in: None,
             mode: None,
             bytes_in: item.size,
             bytes_out: 0,
@@ -447,23 +578,24 @@ impl Ctx<'_> {
         }
     }
 
-    fn resume(&self, item: &Item, done: &Done) -> FileReport {
+    fn resume(&self, idx: usize, item: &Item, done: &Done) -> FileReport {
         self.totals.lock().expect("lock").add(done);
         FileReport {
             output: Some(done.out.clone()),
             changed: Some(done.changed),
             pixel_boxes: (done.pixel_boxes > 0).then_some(done.pixel_boxes),
             pixel_warnings: done.pixel_warnings.clone(),
+            burned_in: done.burned_in.clone(),
             mode: Some(done.mode.clone()),
             bytes_out: done.bytes_out,
             resumed: true,
-            ..self.base(item)
+            ..self.base(idx, item)
         }
     }
 
     fn process(&self, idx: usize, item: &Item) -> FileReport {
-        let base = self.base(item);
-        tracing::debug!(input = %base.input, "de-identifying");
+        let base = self.base(idx, item);
+        tracing::debug!(input = %shown(&base.input), "de-identifying");
         match self.deidentify_one(idx, item) {
             Ok(done) => {
                 self.totals.lock().expect("lock").add(&done);
@@ -472,13 +604,14 @@ impl Ctx<'_> {
                     changed: Some(done.changed),
                     pixel_boxes: (done.pixel_boxes > 0).then_some(done.pixel_boxes),
                     pixel_warnings: done.pixel_warnings,
+                    burned_in: done.burned_in,
                     mode: Some(done.mode),
                     bytes_out: done.bytes_out,
                     ..base
                 }
             }
             Err(Problem::Failed(reason)) => {
-                tracing::debug!(input = %base.input, %reason, "failed");
+                tracing::debug!(input = %shown(&base.input), %reason, "failed");
                 FileReport {
                     status: Status::Failed,
                     reason: Some(reason),
@@ -516,6 +649,20 @@ impl Ctx<'_> {
             }
             Err(e) => return Err(Problem::Failed(e.to_string())),
         };
+        if self.require_clean_pixels {
+            let record = prepared.record();
+            if let Some(why) = &record.burned_in {
+                return Err(Problem::Failed(format!(
+                    "not written (--require-clean-pixels): {why}; --profile pixel cleans the pixels"
+                )));
+            }
+            // +Pixel itself may leave text (no region rule matched, no text detector).
+            if let Some(why) = record.pixel_warnings.first() {
+                return Err(Problem::Failed(format!(
+                    "not written (--require-clean-pixels): {why}; a region rule for these images (--region-rules) cleans them"
+                )));
+            }
+        }
         let out_rel = if self.name_by_uid {
             uid_path(&prepared, self.key)
         } else {
@@ -660,6 +807,7 @@ fn done_line(k: &str, item: &Item, out: String, bytes_out: u64, prepared: &Prepa
         rules,
         pixel_boxes: prepared.record().pixel_boxes.len() as u64,
         pixel_warnings: prepared.record().pixel_warnings.clone(),
+        burned_in: prepared.record().burned_in.clone(),
         uids: maps
             .uids
             .iter()

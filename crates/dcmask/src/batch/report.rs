@@ -1,12 +1,13 @@
-//! `report.json`, `uid_mapping.csv`, `patid_mapping.csv` and the summaries.
+//! `report.json`, the shareable report of a run, and the summaries.
 //!
-//! The report holds counts, decisions and, per file, the input path relative to its
-//! command-line input (the user supplied it; it may name a patient, so the report is
-//! written readable by the user only), the output path, status and reason. It holds no
-//! value from any file and no timestamp: the same run gives the same report.
+//! The report holds counts, decisions and, per file, the output path (relative to
+//! OUTDIR), status and reason. It travels with the data, so it names no input path
+//! (folder and file names of archives carry names and record numbers): each file has an
+//! `input_ref`, the row of the linkage folder's `paths.csv` that names its input
+//! ([`super::linkage`]). It holds no value from any file, no fixed date shift (that would
+//! undo the shift) and no timestamp: the same run gives the same report.
 
 use anyhow::{Context, Result};
-use dcmask_engine::Mappings;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -23,9 +24,14 @@ pub enum Status {
 /// One input file's outcome.
 #[derive(Serialize, Clone)]
 pub struct FileReport {
-    /// Index of the command-line input the file was found under.
+    /// The `ref` of the file's row in the linkage folder's paths.csv (1, 2, ... in walk
+    /// order): the input path is only there.
+    pub input_ref: usize,
+    /// Index of the command-line input the file was found under (not in the report).
+    #[serde(skip)]
     pub root: usize,
-    /// Path relative to that input.
+    /// Path relative to that input (not in the report).
+    #[serde(skip)]
     pub input: String,
     /// Path relative to OUTDIR.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -42,6 +48,10 @@ pub struct FileReport {
     /// Why burned-in text may remain (Clean Pixel Data, no region rule matched).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pixel_warnings: Vec<String>,
+    /// Written with pixels that may carry burned-in text: the profile does not clean them
+    /// and the original header says so (see `dcmask_engine::pixel::burned_in_risk`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub burned_in: Option<String>,
     /// `streamed`, `in-memory: why`, or `regenerated` (a DICOMDIR).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
@@ -82,6 +92,8 @@ pub struct Counts {
     pub dicomdir_not_regenerated: Option<&'static str>,
     pub skipped_duplicate: u64,
     pub pixel_warnings: u64,
+    /// Files written whose pixels may carry burned-in text the profile did not clean.
+    pub burned_in: u64,
     pub streamed: u64,
     pub in_memory: u64,
     pub bytes_in: u64,
@@ -106,6 +118,9 @@ impl Counts {
                     }
                     if !f.pixel_warnings.is_empty() {
                         c.pixel_warnings += 1;
+                    }
+                    if f.burned_in.is_some() {
+                        c.burned_in += 1;
                     }
                     if f.mode.as_deref() == Some("streamed") {
                         c.streamed += 1;
@@ -147,7 +162,22 @@ pub struct Report<'a> {
     pub actions: &'a BTreeMap<String, u64>,
     /// Elements per rule (`source:id`), over all de-identified files.
     pub rules: &'a BTreeMap<String, u64>,
+    /// Where a file's input is named: never here.
+    pub input_ref: &'static str,
     pub files: &'a [FileReport],
+}
+
+/// The report's note on `input_ref`.
+pub const INPUT_REF: &str = "files[].input_ref is the `ref` column of paths.csv in the run's linkage folder, which names the input file; that folder holds original identifiers and stays with the data custodian";
+
+/// The plan as the report shows it: a fixed date shift becomes `"fixed"` (the number of
+/// days would undo the shift).
+pub fn plan_json(plan: &dcmask_engine::Plan) -> Result<serde_json::Value> {
+    let mut v = serde_json::to_value(plan)?;
+    if let Some(shift) = v.get_mut("date_shift").filter(|s| s.is_number()) {
+        *shift = "fixed".into();
+    }
+    Ok(v)
 }
 
 #[derive(Serialize)]
@@ -159,8 +189,10 @@ pub struct RegionRuleCount {
 /// Writes `bytes` to `dir/name` through a temporary file and a rename.
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8], private: bool) -> Result<()> {
     let tmp = dir.join(format!(".{name}.part"));
+    // A stale temporary file of an interrupted run would keep its mode: start anew.
+    let _ = std::fs::remove_file(&tmp);
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     if private {
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
@@ -177,49 +209,20 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8], private: bool) -> Resu
     std::fs::rename(&tmp, &dest).with_context(|| format!("cannot write {}", dest.display()))
 }
 
-/// `id_old,id_new` lines, sorted by the original.
-pub fn mapping_csv(map: &BTreeMap<String, String>) -> Vec<u8> {
-    let mut out = String::from("id_old,id_new\n");
-    for (old, new) in map {
-        out.push_str(&csv_field(old));
-        out.push(',');
-        out.push_str(&csv_field(new));
-        out.push('\n');
-    }
-    out.into_bytes()
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-pub fn write_mappings(outdir: &Path, maps: &Mappings) -> Result<()> {
-    write_atomic(outdir, "uid_mapping.csv", &mapping_csv(&maps.uids), true)?;
-    write_atomic(
-        outdir,
-        "patid_mapping.csv",
-        &mapping_csv(&maps.patient_ids),
-        true,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn csv_quotes_when_needed() {
-        let mut m = BTreeMap::new();
-        m.insert("A,1".to_string(), "X".to_string());
-        m.insert("B\"2".to_string(), "Y".to_string());
-        m.insert("1.2.3".to_string(), "2.25.1".to_string());
-        assert_eq!(
-            String::from_utf8(mapping_csv(&m)).unwrap(),
-            "id_old,id_new\n1.2.3,2.25.1\n\"A,1\",X\n\"B\"\"2\",Y\n"
-        );
+    fn a_fixed_date_shift_is_not_reported() {
+        let mut plan = dcmask_engine::Plan::builtin(dcmask_engine::ProfileId::Basic);
+        plan.date_shift = Some(dcmask_engine::DateShift::Days(-37));
+        let v = plan_json(&plan).unwrap();
+        assert_eq!(v["date_shift"], "fixed");
+        assert!(!v.to_string().contains("37"));
+        plan.date_shift = Some(dcmask_engine::DateShift::Auto(
+            dcmask_engine::plan::AutoShift::Auto,
+        ));
+        assert_eq!(plan_json(&plan).unwrap()["date_shift"], "auto");
     }
 }
