@@ -752,3 +752,63 @@ fn boxes_drawn_or_switched_off_are_decisions_of_the_apply_that_cleans_pixels() {
     assert_eq!(report["changed"]["by_hand"], 1, "{report}");
     assert_eq!(state["modified_by"]["hand"], 1);
 }
+
+#[test]
+fn removing_a_sequence_item_is_one_decision_for_all_it_shifts() {
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, Length, VR};
+    use dicom_dictionary_std::tags;
+    use dicom_object::InMemDicomObject;
+    let item = |uid: &str| {
+        InMemDicomObject::from_element_iter([DataElement::new(
+            tags::SERIES_INSTANCE_UID,
+            VR::UI,
+            uid,
+        )])
+    };
+    let seq = DataElement::new(
+        tags::REFERENCED_SERIES_SEQUENCE,
+        VR::SQ,
+        DataSetSequence::new(vec![item("1.2.9.1"), item("1.2.9.2")], Length::UNDEFINED),
+    );
+    let s = start();
+    let sid = new_session(&s);
+    upload(&s, &sid, &[("a.dcm", sample_with(&[seq]))]);
+    let (status, state) = json(
+        &s,
+        "POST",
+        &format!("/api/sessions/{sid}/files/f1/element/remove"),
+        r#"{"path":"0008,1115/0","note":"other patient's series"}"#,
+    );
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(state["undo_label"], "Remove item ((0008,1115))");
+    // Item 0 now holds the old item 1 (one value differs), item 1 is gone.
+    assert_eq!(state["modified"], 2);
+    assert_eq!(state["modified_by"]["hand"], 2);
+    let (_, tree) = json(&s, "GET", &format!("/api/sessions/{sid}/files/f1/tree"), "");
+    let node = tree["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["tag"] == "(0008,1115)")
+        .cloned()
+        .unwrap();
+    assert_eq!(node["status"], "modified");
+    assert_eq!(node["items"][1][0]["status"], "removed");
+    let (status, report) = json(&s, "GET", &format!("/api/sessions/{sid}/report.json"), "");
+    assert_eq!(status, 200, "edits alone make a report: {report}");
+    assert_eq!(report["manual"][0]["action"], "remove_item");
+    assert_eq!(report["manual"][0]["path"], "0008,1115/0");
+    let row = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"]["source"] == "manual")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (row["tag"].as_str(), row["changed"].as_u64()),
+        (Some("(0008,1115)"), Some(2))
+    );
+    assert_eq!(report["changed"]["not_in_rows"], 0);
+}
