@@ -145,9 +145,14 @@ test('seed: expert determination workflow with a custom profile', async () => {
   assert.ok(suid.original.length > 0, 'original Study Instance UID shown');
   assert.match(suid.title, /Original: /);
 
-  // Export (one file open → the DICOM file itself).
-  const dl2 = page.waitForEvent('download');
+  // Export (one file open → the DICOM file itself). The file is a secondary capture
+  // whose pixels the profile left alone: the workbench asks first.
   await page.getByRole('button', { name: 'Export', exact: true }).click();
+  const pixels = page.getByRole('alertdialog');
+  await pixels.waitFor();
+  assert.match(await pixels.textContent(), /file-1\.dcm: pixels not cleaned by this profile/);
+  const dl2 = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Export anyway' }).click();
   const exported = await dl2;
   const exportPath = outPath('seed-export.dcm');
   await exported.saveAs(exportPath);

@@ -205,6 +205,30 @@ function clearStaleResult() {
   if (store.state && !store.state.applied && $('#apply-result .apply-ok')) {
     replaceChildren($('#apply-result'));
   }
+  // Nor does the burned-in warning once no staged file carries it.
+  const warn = $('#apply-result .burned-in');
+  if (warn && !files().some((f) => f.burned_in)) warn.remove();
+}
+
+/** What the change counts count, in the words the top bar and Edit mode use too. */
+export function countedText(by) {
+  const b = by || {};
+  return `Elements changed from the files as opened: ${Number(b.profile) || 0} by the profile, ${Number(b.hand) || 0} by hand.`;
+}
+
+/** The files whose pixels the Apply left alone although they may show text (server's list). */
+function burnedInNotice(list) {
+  if (!list || !list.length) return null;
+  return h('div', { class: 'notice notice-warn burned-in', role: 'alert' },
+    h('div', { class: 'notice-body' },
+      h('p', { class: 'notice-title' },
+        `Pixels not cleaned: ${list.length === 1 ? '1 image' : `${list.length} images`} may show burned-in text`),
+      h('p', {}, 'This profile de-identified the header only. Text burned into the pixels (names, dates, IDs) stays visible:'),
+      h('ul', {}, list.map((b) => h('li', {}, h('strong', {}, b.name), `: ${b.reason}`))),
+      a.profile !== 'pixel'
+        ? h('button', { type: 'button', class: 'btn btn-small', id: 'use-pixel-btn', onclick: () => applyProfile('pixel') }, 'Use +Pixel')
+        : null,
+      h('p', { class: 'small' }, '+Pixel blanks the text it finds and the boxes you draw in View mode (Redact).')));
 }
 
 function renderAuto() {
@@ -432,14 +456,20 @@ function buildPlan() {
   return { plan };
 }
 
+/** Switch to a profile and Apply it; → the server's answer, or null when it failed. */
+export async function applyProfile(id) {
+  selectProfile(id);
+  return apply();
+}
+
 async function apply() {
-  if (a.applying) return;
+  if (a.applying) return null;
   const { plan, error } = buildPlan();
   if (error) {
     $('#date-shift').setAttribute('aria-invalid', 'true');
     replaceChildren($('#apply-result'), h('p', { class: 'field-error' }, error));
     $('#date-shift').focus();
-    return;
+    return null;
   }
   const p = profileById(a.profile);
   const label = p ? p.label : a.profile;
@@ -453,14 +483,19 @@ async function apply() {
     setState(r.state);
     const n = files().length;
     const msg = `Applied ${label} profile to ${plural(n, 'file')} · ${plural(Number(r.changed) || 0, 'element')} changed`;
+    const counted = countedText(r.changed_by);
     replaceChildren($('#apply-result'),
-      h('p', { class: 'apply-ok' }, h('span', { 'aria-hidden': 'true' }, '✓ '), msg),
+      h('p', { class: 'apply-ok', title: counted }, h('span', { 'aria-hidden': 'true' }, '✓ '), msg),
+      h('p', { class: 'small apply-counted' }, counted),
+      burnedInNotice(r.burned_in),
       h('p', { class: 'small' }, 'Review the result in Edit mode (', h('kbd', {}, document.querySelector('.kbd-mod')?.textContent || 'Ctrl'), '+3).'));
     info(msg);
+    return r;
   } catch (e) {
     info('');
     replaceChildren($('#apply-result'), h('p', { class: 'field-error' }, `Apply failed: ${e.message}`));
     fail(e, 'Apply failed.');
+    return null;
   } finally {
     a.applying = false;
     renderApply();

@@ -7,10 +7,10 @@ import {
 } from './api.js';
 import { $, $$, h, replaceChildren, plural, IS_MAC, MOD_LABEL, isTextEditing, downloadUrl } from './dom.js';
 import { store, setState, setMode, setCurrentFile, subscribe, files } from './store.js';
-import { info, error, fail, clearError, confirmDialog } from './notify.js';
+import { info, error, fail, clearError, confirmDialog, chooseDialog } from './notify.js';
 import { initFiles } from './files.js';
 import { initView } from './view.js';
-import { initAnon } from './anon.js';
+import { initAnon, applyProfile, countedText } from './anon.js';
 import { initEdit } from './edit.js';
 
 const MODES = ['view', 'anon', 'edit'];
@@ -103,6 +103,7 @@ function wireTopBar() {
   $('#undo-btn').addEventListener('click', () => history('undo'));
   $('#redo-btn').addEventListener('click', () => history('redo'));
   $('#export-btn').addEventListener('click', exportFiles);
+  $('#linkage-btn').addEventListener('click', downloadLinkage);
   $('#report-btn').addEventListener('click', () => {
     window.open(withToken(sessionPath('/report.html')), '_blank', 'noopener');
   });
@@ -153,7 +154,7 @@ function renderTopBar() {
   const n = Number(s.modified) || 0;
   counter.hidden = n <= 0;
   counter.textContent = n > 0 ? `${n} modified` : '';
-  counter.title = n > 0 ? `${plural(n, 'element')} changed and not yet exported` : '';
+  counter.title = n > 0 ? countedText(s.modified_by) : '';
   const hasFiles = files().length > 0;
   $('#export-btn').disabled = !hasFiles;
   $('#export-btn').title = files().length > 1
@@ -162,6 +163,7 @@ function renderTopBar() {
   const hasReport = hasFiles && !!s.applied;
   $('#report-btn').disabled = !hasReport;
   $('#report-json-btn').disabled = !hasReport;
+  $('#linkage-btn').disabled = !hasReport;
 }
 
 /* ---------- keyboard shortcuts ---------- */
@@ -303,6 +305,18 @@ function wireDrop() {
 
 /* ---------- export ---------- */
 
+/** The identifier mappings: a download of their own, after saying what they are. */
+async function downloadLinkage() {
+  const ok = await confirmDialog(
+    'This archive pairs the original UIDs and Patient IDs with their replacements. Anyone holding it '
+    + 'with the de-identified files can re-identify the patients. Keep it apart from the data, where only '
+    + 'people entitled to re-identify can read it.',
+    { title: 'Linkage: contains original identifiers', ok: 'Download linkage' });
+  if (!ok) return;
+  downloadUrl(withToken(sessionPath('/linkage.zip')));
+  info('Downloading the linkage (original identifiers)…');
+}
+
 async function exportFiles() {
   const s = store.state;
   const list = files();
@@ -310,6 +324,25 @@ async function exportFiles() {
   if (!s.applied && !(Number(s.modified) > 0)) {
     const ok = await confirmDialog('Nothing has been de-identified yet. Export the files as they are?');
     if (!ok) return;
+  }
+  // The server says which staged files kept pixels that may show text.
+  const flagged = list.filter((f) => f.burned_in);
+  if (flagged.length) {
+    const choice = await chooseDialog(
+      `${flagged.length === 1 ? 'This image' : `These ${flagged.length} images`} may show text burned into the pixels `
+      + '(names, dates, IDs). The profile applied de-identified the header only:',
+      {
+        title: 'Pixels not cleaned', ok: 'Export anyway', alt: 'Use +Pixel',
+        items: flagged.map((f) => `${f.name}: ${f.burned_in}`),
+      });
+    if (choice === 'cancel') return;
+    if (choice === 'alt') {
+      switchMode('anon');
+      if (await applyProfile('pixel')) {
+        info('Applied +Pixel. Review the blanked regions (View mode, Redact), then Export again.');
+      }
+      return;
+    }
   }
   if (list.length === 1) {
     downloadUrl(withToken(filePath(list[0].id, '/export')));

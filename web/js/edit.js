@@ -1,11 +1,13 @@
 // Edit mode: the metadata tree of the current file (GET …/tree), a filter,
-// and the edit dialog (PUT …/element). Status colours and originals come
-// from the server; the page never decides what changed.
+// and the edit dialog (PUT …/element, POST …/element/remove), with the
+// expert's reason for each change. Status colours, who changed what, the
+// counts and originals come from the server; the page never decides what changed.
 
 import { api, filePath } from './api.js';
 import { $, h, replaceChildren, debounce, plural } from './dom.js';
 import { store, currentFile, setState, subscribe } from './store.js';
 import { info, fail } from './notify.js';
+import { countedText } from './anon.js';
 
 const ITEM_TAG = '(FFFE,E000)';
 const TEXTAREA_VRS = new Set(['LT', 'ST', 'UT']);
@@ -14,6 +16,7 @@ const t = {
   fid: null,
   rev: -1,
   nodes: null,
+  counts: null,             // {modified, modified_by} of the tree, from the server
   req: 0,
   filter: '',
   expanded: new Set(),      // sequence paths that are open
@@ -38,7 +41,11 @@ export function initEdit() {
   const body = $('#tree-body');
   body.addEventListener('dblclick', (e) => {
     const tr = e.target.closest('tr');
-    if (tr) openEdit(tr.dataset.path);
+    if (!tr || e.target.closest('.twisty')) return;
+    const n = t.byPath.get(tr.dataset.path);
+    // A sequence opens and closes on double-click; F2 opens its dialog.
+    if (n && isSeq(n)) toggle(tr.dataset.path);
+    else openEdit(tr.dataset.path);
   });
   body.addEventListener('click', (e) => {
     const tr = e.target.closest('tr');
@@ -79,6 +86,7 @@ async function load(fresh) {
     const r = await api(filePath(fid, '/tree'));
     if (req !== t.req || fid !== t.fid) return;
     t.nodes = (r && r.nodes) || [];
+    t.counts = r ? { modified: Number(r.modified) || 0, by: r.modified_by } : null;
     render();
   } catch (e) {
     if (req !== t.req) return;
@@ -159,14 +167,12 @@ function render() {
   const frag = document.createDocumentFragment();
   let total = 0;
   let shown = 0;
-  const counts = { modified: 0, added: 0, removed: 0 };
 
   // Returns the rows for a node list; with a filter, only matches and their ancestors.
   const build = (nodes, level, parentMatched) => {
     const out = [];
     for (const n of nodes) {
       total += 1;
-      if (counts[n.status] !== undefined) counts[n.status] += 1;
       t.byPath.set(n.path, n);
       const selfMatch = !match || parentMatched || match(n);
       let childRows = [];
@@ -202,14 +208,14 @@ function render() {
   for (const r of all) frag.appendChild(r);
   replaceChildren(body, frag);
 
-  const changed = [
-    counts.modified ? `${counts.modified} modified` : '',
-    counts.added ? `${counts.added} added` : '',
-    counts.removed ? `${counts.removed} removed` : '',
-  ].filter(Boolean).join(' · ');
-  $('#tree-count').textContent = match
+  // The server's count: the same number as the top bar and the report.
+  const c = t.counts;
+  const changed = c && c.modified ? `${c.modified} changed` : '';
+  const countEl = $('#tree-count');
+  countEl.textContent = match
     ? `Showing ${shown} of ${plural(total, 'element')}`
     : `${plural(total, 'element')}${changed ? ` · ${changed}` : ''}`;
+  countEl.title = c ? `${countedText(c.by)} The file meta group (0002) is rewritten by dcmask and not counted.` : '';
   if (match && !shown) showMsg(`No element matches “${t.filter.trim()}”.`);
   else if (!total) showMsg('This file has no elements to show.');
 
@@ -232,10 +238,11 @@ function row(n, level, expanded) {
   const removed = status === 'removed';
   const titleParts = [];
   if (n.original !== undefined && n.original !== null && status !== 'unchanged') titleParts.push(`Original: ${n.original}`);
+  if (n.by) titleParts.push(n.by === 'hand' ? 'Changed by hand' : 'Changed by the profile');
   if (n.keyword) titleParts.push(n.keyword);
   const tr = h('tr', {
-    class: `row st-${status}${status === 'modified' ? ' modified' : ''}${seq ? ' seq' : ''}${item ? ' item' : ''}`,
-    'data-tag': n.tag, 'data-status': status, 'data-path': n.path,
+    class: `row st-${status}${status === 'modified' ? ' modified' : ''}${seq ? ' seq' : ''}${item ? ' item' : ''}${n.by === 'hand' ? ' by-hand' : ''}`,
+    'data-tag': n.tag, 'data-status': status, 'data-path': n.path, 'data-by': n.by || null,
     'aria-level': String(level),
     'aria-expanded': expanded === null || expanded === undefined ? null : String(!!expanded),
     tabindex: '-1',
@@ -260,7 +267,9 @@ function row(n, level, expanded) {
     h('td', { class: 'c-vr' }, item ? '' : (n.vr || '')),
     h('td', { class: 'c-value' }, value),
     h('td', { class: 'c-orig' }, status !== 'unchanged' && n.original !== undefined && n.original !== null ? n.original : ''),
-    h('td', { class: 'c-status' }, status !== 'unchanged' ? h('span', { class: `status-badge sb-${status}` }, status) : ''),
+    h('td', { class: 'c-status' },
+      status !== 'unchanged' ? h('span', { class: `status-badge sb-${status}` }, status) : '',
+      n.by === 'hand' ? h('span', { class: 'by-hand-badge', title: 'Changed by hand: a decision in the report' }, 'by hand') : null),
   );
   return tr;
 }
@@ -312,7 +321,7 @@ function onKey(e) {
     }
     case 'Enter':
     case 'F2':
-      if (expandable && e.key === 'Enter') { t.restoreFocus = true; toggle(tr.dataset.path); } else openEdit(tr.dataset.path);
+      if (expandable && e.key === 'Enter') { t.restoreFocus = true; toggle(tr.dataset.path); } else openEdit(tr.dataset.path, true);
       break;
     default: return;
   }
@@ -324,6 +333,7 @@ function onKey(e) {
 function wireDialog() {
   const dlg = $('#edit-dialog');
   $('#edit-cancel').addEventListener('click', () => dlg.close('cancel'));
+  $('#edit-remove').addEventListener('click', () => removeEditing());
   $('#edit-form').addEventListener('submit', (e) => {
     e.preventDefault();
     save();
@@ -340,20 +350,52 @@ function valueControl() {
   return $('#edit-value');
 }
 
-function openEdit(path) {
+/** The item's sequence node, for an item path `…/gggg,eeee/N`. */
+function parentSeq(path) {
+  return t.byPath.get(path.slice(0, path.lastIndexOf('/')));
+}
+
+/** The edit dialog; sequences (F2) and items can only be removed there. */
+function openEdit(path, viaKey = false) {
   const n = t.byPath.get(path);
-  if (!n || n.__item) return;
-  if (isSeq(n)) { toggle(path); return; }
-  if (n.status === 'removed') {
+  if (!n) return;
+  if (isSeq(n) && !viaKey) { toggle(path); return; }
+  if (n.status === 'removed' || (n.__item && parentSeq(path)?.status === 'removed')) {
     info(`${n.tag} was removed; undo to restore it.`);
+    return;
+  }
+  if (path.startsWith('meta/')) {
+    info('The file meta group is written by dcmask and cannot be edited.');
     return;
   }
   t.editing = n;
   t.focusPath = path;
   const dlg = $('#edit-dialog');
-  $('#edit-title').textContent = `Edit ${n.tag} ${n.name || ''}`.trim();
+  const valueOnly = !n.__item && !isSeq(n);
+  $('#edit-value-field').hidden = !valueOnly;
+  $('#edit-save').hidden = !valueOnly;
+  $('#edit-remove').textContent = n.__item ? 'Remove item' : 'Remove element';
+  $('#edit-note').value = '';
+  if (n.__item) {
+    const seq = parentSeq(path);
+    $('#edit-title').textContent = `${n.name} of ${seq ? `${seq.tag} ${seq.name || ''}` : 'the sequence'}`.trim();
+    $('#edit-sub').textContent = plural(n.count, 'element');
+    $('#edit-original').hidden = true;
+    setEditError('');
+    dlg.showModal();
+    $('#edit-note').focus();
+    return;
+  }
+  $('#edit-title').textContent = `${isSeq(n) ? '' : 'Edit '}${n.tag} ${n.name || ''}`.trim();
   $('#edit-sub').textContent = [n.vr ? `VR ${n.vr}` : '', n.keyword || '', n.creator ? `private creator ${n.creator}` : '']
     .filter(Boolean).join(' · ');
+  if (isSeq(n)) {
+    $('#edit-original').hidden = true;
+    setEditError('');
+    dlg.showModal();
+    $('#edit-note').focus();
+    return;
+  }
   // LT/ST/UT get a multi-line editor.
   const old = valueControl();
   const wantArea = TEXTAREA_VRS.has(n.vr);
@@ -395,14 +437,16 @@ function setEditError(text) {
 
 async function save() {
   const n = t.editing;
-  if (!n) return;
+  // Items and sequences are only removed; Enter in their reason field saves nothing.
+  if (!n || n.__item || isSeq(n)) return;
   const save = $('#edit-save');
   if (save.disabled) return;
   const value = valueControl().value;
+  const note = $('#edit-note').value.trim();
   save.disabled = true;
   try {
     const state = await api(filePath(t.fid, '/element'), {
-      method: 'PUT', json: { path: n.path, value },
+      method: 'PUT', json: { path: n.path, value, ...(note ? { note } : {}) },
     });
     $('#edit-dialog').close('saved');
     t.restoreFocus = true;
@@ -413,6 +457,27 @@ async function save() {
     setEditError(e.message);
     valueControl().focus();
     if (!e.status || e.status >= 500) save.disabled = false;
+  }
+}
+
+async function removeEditing() {
+  const n = t.editing;
+  if (!n) return;
+  const btn = $('#edit-remove');
+  const note = $('#edit-note').value.trim();
+  btn.disabled = true;
+  try {
+    const state = await api(filePath(t.fid, '/element/remove'), {
+      method: 'POST', json: { path: n.path, ...(note ? { note } : {}) },
+    });
+    $('#edit-dialog').close('removed');
+    t.restoreFocus = true;
+    setState(state);
+    info(n.__item ? `Removed ${n.name}` : `Removed ${n.tag} ${n.name || ''}`.trim());
+  } catch (e) {
+    setEditError(e.message);
+  } finally {
+    btn.disabled = false;
   }
 }
 

@@ -55,16 +55,33 @@ export function fail(e, title) {
   error(e, { title });
 }
 
-/** Promise<boolean> — an accessible replacement for window.confirm(). */
-export function confirmDialog(text, { title = 'Export', ok = 'Export anyway' } = {}) {
+/**
+ * Promise<'ok' | 'alt' | 'cancel'>: a question with up to three answers. `items` are
+ * listed under the text; `alt` is the label of a middle answer (hidden without one).
+ */
+export function chooseDialog(text, { title = 'Export', ok = 'Export anyway', alt = null, items = [] } = {}) {
   const dlg = $('#confirm-dialog');
   $('#confirm-title').textContent = title;
   $('#confirm-text').textContent = text;
   $('#confirm-ok').textContent = ok;
+  const altBtn = $('#confirm-alt');
+  altBtn.hidden = !alt;
+  altBtn.textContent = alt || '';
+  const list = $('#confirm-list');
+  replaceChildren(list, items.map((it) => h('li', {}, it)));
+  list.hidden = !items.length;
   dlg.returnValue = '';
   return new Promise((resolve) => {
-    dlg.addEventListener('close', () => resolve(dlg.returnValue === 'ok'), { once: true });
+    dlg.addEventListener('close', () => {
+      const v = dlg.returnValue;
+      resolve(v === 'ok' || v === 'alt' ? v : 'cancel');
+    }, { once: true });
     dlg.showModal();
     $('#confirm-cancel').focus();
   });
+}
+
+/** Promise<boolean> — an accessible replacement for window.confirm(). */
+export async function confirmDialog(text, opts = {}) {
+  return (await chooseDialog(text, opts)) === 'ok';
 }

@@ -723,7 +723,20 @@ fn corpus_batch_reports_every_file() {
     assert_eq!(listed.len(), total.len());
     let failed = listed.iter().filter(|f| f["status"] == "failed").count();
     assert_eq!(stderr.matches("failed: ").count(), failed.min(21));
-    assert!(rep["summary"]["ok"].as_u64().unwrap() > 250);
+    // Test files without pixel data (or UIDs) are refused as incomplete, with the reason.
+    let incomplete = listed
+        .iter()
+        .filter(|f| {
+            f["status"] == "failed"
+                && f["reason"].as_str().is_some_and(|r| {
+                    r.starts_with("incomplete: ")
+                        && r.ends_with("missing; the file may be truncated")
+                })
+        })
+        .count();
+    assert!(incomplete >= 60, "{incomplete} refused as incomplete");
+    assert!(rep["summary"]["ok"].as_u64().unwrap() > 190);
+    assert!(rep["summary"]["ok"].as_u64().unwrap() + incomplete as u64 > 250);
     assert!(
         rep["summary"]["DICOMDIR not copied: regenerate"]
             .as_u64()
@@ -1183,7 +1196,8 @@ fn corpus_media_sets_are_regenerated() {
     }
     assert!(phi.len() > 20);
     let out = env.path("out");
-    let r = env.anonymize(&[&input], &out, &[]);
+    // The dicomdirtests images are headers without pixel data.
+    let r = env.anonymize(&[&input], &out, &["--allow-incomplete"]);
     let stderr = String::from_utf8_lossy(&r.stderr).into_owned();
     assert!(stderr.contains("2 DICOMDIR regenerated"), "{stderr}");
     let files = tree(&out);
@@ -1254,7 +1268,7 @@ fn corpus_media_sets_are_regenerated() {
             >= 4
     );
     let again = env.path("again");
-    env.anonymize(&[&input], &again, &["--quiet"]);
+    env.anonymize(&[&input], &again, &["--quiet", "--allow-incomplete"]);
     let files2 = tree(&again);
     for root in &roots {
         let name = if root.is_empty() {

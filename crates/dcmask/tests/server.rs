@@ -57,6 +57,18 @@ fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, Vec<u8>) {
+    let (status, _, body) = request_head(s, method, path, headers, body);
+    (status, body)
+}
+
+/// One HTTP/1.1 request; returns (status, response head in lower case, body).
+fn request_head(
+    s: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     let mut stream = TcpStream::connect(&s.addr).unwrap();
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
@@ -74,16 +86,13 @@ fn request(
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
     let status = head[9..12].parse().unwrap();
     let mut body = raw[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
+    if head.contains("transfer-encoding: chunked") {
         body = dechunk(&body);
     }
-    (status, body)
+    (status, head, body)
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
@@ -116,8 +125,14 @@ fn json(s: &Server, method: &str, path: &str, body: &str) -> (u16, serde_json::V
     )
 }
 
-/// A small CT-like file with PHI, built in memory.
+/// A small secondary capture with PHI, built in memory (modality OT, Burned In
+/// Annotation absent: pixels that may carry text).
 fn sample() -> Vec<u8> {
+    sample_with(&[])
+}
+
+/// [`sample`] with more elements (or replacements).
+fn sample_with(extra: &[dicom_core::DataElement<dicom_object::InMemDicomObject>]) -> Vec<u8> {
     use dicom_core::{DataElement, PrimitiveValue, VR};
     use dicom_dictionary_std::tags;
     use dicom_object::{meta::FileMetaTableBuilder, InMemDicomObject};
@@ -148,9 +163,14 @@ fn sample() -> Vec<u8> {
             VR::OB,
             PrimitiveValue::from(vec![1u8, 2, 3, 4]),
         ),
-    ])
-    .with_meta(FileMetaTableBuilder::new().transfer_syntax("1.2.840.10008.1.2.1"))
-    .unwrap();
+    ]);
+    let mut obj = obj;
+    for e in extra {
+        obj.put(e.clone());
+    }
+    let obj = obj
+        .with_meta(FileMetaTableBuilder::new().transfer_syntax("1.2.840.10008.1.2.1"))
+        .unwrap();
     let mut out = Vec::new();
     obj.write_all(&mut out).unwrap();
     out
@@ -301,7 +321,7 @@ fn open_apply_undo_edit_export() {
     let (_, redone) = json(&s, "POST", &format!("/api/sessions/{sid}/redo"), "");
     assert_eq!(redone["applied"], "custom");
 
-    // The exported file is the staged one; the zip carries the mapping files and report.
+    // The exported file is the staged one.
     let (status, dcm) = request(
         &s,
         "GET",
@@ -313,31 +333,6 @@ fn open_apply_undo_edit_export() {
     assert_eq!(&dcm[128..132], b"DICM");
     assert!(!dcm.windows(10).any(|w| w == b"PID-778899"));
     assert!(!dcm.windows(11).any(|w| w == b"HEAD SERIES"));
-    let (status, zip) = request(
-        &s,
-        "GET",
-        &format!("/api/sessions/{sid}/export.zip?token={}", s.token),
-        &[],
-        b"",
-    );
-    assert_eq!(status, 200);
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
-    let mut pat = String::new();
-    archive
-        .by_name("patid_mapping.csv")
-        .unwrap()
-        .read_to_string(&mut pat)
-        .unwrap();
-    assert!(pat.starts_with("id_old,id_new\nPID-778899,ANON"), "{pat}");
-    let mut uids = String::new();
-    archive
-        .by_name("uid_mapping.csv")
-        .unwrap()
-        .read_to_string(&mut uids)
-        .unwrap();
-    assert!(uids.contains("1.2.3.4.5,2.25."));
-    assert!(archive.by_name("report.json").is_ok());
-
     let (status, html) = request(
         &s,
         "GET",
@@ -406,4 +401,414 @@ fn region_rules_file_adds_boxes_to_the_proposal() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid region rules"));
+}
+
+fn new_session(s: &Server) -> String {
+    let (_, created) = json(s, "POST", "/api/sessions", "");
+    created["id"].as_str().unwrap().to_string()
+}
+
+/// Every entry of a zip, decompressed: (name, bytes).
+fn zip_entries(bytes: Vec<u8>) -> Vec<(String, Vec<u8>)> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    (0..archive.len())
+        .map(|i| {
+            let mut f = archive.by_index(i).unwrap();
+            let mut content = Vec::new();
+            f.read_to_end(&mut content).unwrap();
+            (f.name().unwrap().to_string(), content)
+        })
+        .collect()
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// The identifiers of [`sample`]; none may be in what the export zip shares.
+const ORIGINAL_IDS: [&str; 6] = [
+    "PID-778899",
+    "Quimby",
+    "1.2.3.4.5.6.7",
+    "1.2.3.4.5.6",
+    "1.2.3.4.5",
+    "HEAD SERIES",
+];
+
+#[test]
+fn export_zip_is_safe_to_share_and_linkage_is_apart() {
+    let s = start();
+    let sid = new_session(&s);
+    upload(&s, &sid, &[("a.dcm", sample()), ("b.dcm", sample())]);
+    let linkage = format!("/api/sessions/{sid}/linkage.zip?token={}", s.token);
+    let (status, err) = json(&s, "GET", &linkage, "");
+    assert_eq!(status, 400, "no linkage before Apply: {err}");
+    let (status, _) = json(
+        &s,
+        "POST",
+        &format!("/api/sessions/{sid}/apply"),
+        r#"{"profile":"basic"}"#,
+    );
+    assert_eq!(status, 200);
+
+    let (status, head, zip) = request_head(
+        &s,
+        "GET",
+        &format!("/api/sessions/{sid}/export.zip?token={}", s.token),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200);
+    assert!(head.contains("cache-control: no-store"), "{head}");
+    // The raw archive and every entry decompressed: no original identifier anywhere.
+    for id in ORIGINAL_IDS {
+        assert!(!contains(&zip, id), "{id} in the zip bytes");
+    }
+    let entries = zip_entries(zip);
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["file-1.dcm", "file-2.dcm", "report.json", "report.html"]
+    );
+    for (name, content) in &entries {
+        for id in ORIGINAL_IDS {
+            assert!(!contains(content, id), "{id} in {name}");
+        }
+    }
+    let report: serde_json::Value = serde_json::from_slice(&entries[2].1).unwrap();
+    assert_eq!(report["files"], 2);
+    assert_eq!(report["profile"], "Basic");
+
+    // The linkage: its own download, token-protected, not cached.
+    let (status, refused) = request(
+        &s,
+        "GET",
+        &format!("/api/sessions/{sid}/linkage.zip"),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 401, "the linkage needs the token");
+    assert!(!contains(&refused, "PID-778899"));
+    let (status, head, bytes) = request_head(&s, "GET", &linkage, &[], b"");
+    assert_eq!(status, 200);
+    assert!(head.contains("cache-control: no-store"), "{head}");
+    assert!(head.contains("filename=\"dcmask-linkage.zip\""), "{head}");
+    let entries = zip_entries(bytes);
+    let file = |n: &str| {
+        String::from_utf8(
+            entries
+                .iter()
+                .find(|(name, _)| name == n)
+                .unwrap()
+                .1
+                .clone(),
+        )
+        .unwrap()
+    };
+    assert!(file("README.txt").contains("CONTAINS ORIGINAL IDENTIFIERS"));
+    assert!(file("README.txt").contains("Keep it apart from the data"));
+    let pat = file("patid_mapping.csv");
+    assert!(pat.starts_with("id_old,id_new\nPID-778899,"), "{pat}");
+    let uids = file("uid_mapping.csv");
+    assert!(uids.starts_with("id_old,id_new\n"), "{uids}");
+    assert!(
+        uids.contains("\n1.2.3.4.5,2.25.") && uids.contains("\n1.2.3.4.5.6.7,2.25."),
+        "{uids}"
+    );
+}
+
+#[test]
+fn apply_names_files_whose_pixels_may_carry_burned_in_text() {
+    use dicom_core::{DataElement, VR};
+    use dicom_dictionary_std::tags;
+    let s = start();
+    let sid = new_session(&s);
+    let us = sample_with(&[
+        DataElement::new(tags::MODALITY, VR::CS, "US"),
+        DataElement::new(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.6.1"),
+        DataElement::new(tags::BURNED_IN_ANNOTATION, VR::CS, "YES"),
+    ]);
+    let ct = sample_with(&[
+        DataElement::new(tags::MODALITY, VR::CS, "CT"),
+        DataElement::new(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.2"),
+        DataElement::new(tags::BURNED_IN_ANNOTATION, VR::CS, "NO"),
+    ]);
+    upload(&s, &sid, &[("us.dcm", us), ("ct.dcm", ct)]);
+    let apply = |plan: &str| {
+        let (status, r) = json(&s, "POST", &format!("/api/sessions/{sid}/apply"), plan);
+        assert_eq!(status, 200, "{r}");
+        r
+    };
+    let r = apply(r#"{"profile":"basic"}"#);
+    let flagged = r["burned_in"].as_array().unwrap();
+    assert_eq!(flagged.len(), 1, "{r}");
+    assert_eq!(flagged[0]["id"], "f1");
+    assert_eq!(flagged[0]["name"], "file-1.dcm");
+    let reason = flagged[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("Burned In Annotation (0028,0301) is YES"),
+        "{reason}"
+    );
+    assert_eq!(r["state"]["files"][0]["burned_in"], reason);
+    assert!(r["state"]["files"][1].get("burned_in").is_none());
+    // The report lists it too.
+    let (_, report) = json(&s, "GET", &format!("/api/sessions/{sid}/report.json"), "");
+    assert_eq!(report["burned_in"][0]["file"], "file-1.dcm");
+    assert_eq!(report["burned_in"][0]["reason"], reason);
+    // +Pixel cleans pixels: nothing to warn about from the header.
+    let r = apply(r#"{"profile":"pixel"}"#);
+    assert_eq!(r["burned_in"], serde_json::json!([]), "{r}");
+    assert!(r["state"]["files"][0].get("burned_in").is_none());
+    // Undo brings back the Basic result and its warning.
+    let (_, undone) = json(&s, "POST", &format!("/api/sessions/{sid}/undo"), "");
+    assert_eq!(undone["files"][0]["burned_in"], reason);
+}
+
+#[test]
+fn changes_by_hand_are_decisions_in_the_report() {
+    use dicom_core::{DataElement, VR};
+    let s = start();
+    let sid = new_session(&s);
+    let series_number = DataElement::new(dicom_dictionary_std::tags::SERIES_NUMBER, VR::IS, "3");
+    upload(&s, &sid, &[("a.dcm", sample_with(&[series_number]))]);
+    let element = format!("/api/sessions/{sid}/files/f1/element");
+    // Before Apply: carried into what Apply starts from, and into its report.
+    let (status, state) = json(
+        &s,
+        "PUT",
+        &element,
+        r#"{"path":"0008,0060","value":"CT","note":"modality was mislabelled"}"#,
+    );
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(state["modified"], 1);
+    assert_eq!(
+        state["modified_by"],
+        serde_json::json!({"profile": 0, "hand": 1})
+    );
+    let (status, applied) = json(
+        &s,
+        "POST",
+        &format!("/api/sessions/{sid}/apply"),
+        r#"{"profile":"basic"}"#,
+    );
+    assert_eq!(status, 200);
+    let by = &applied["changed_by"];
+    assert_eq!(by["hand"], 1, "{applied}");
+    assert_eq!(
+        applied["changed"],
+        by["profile"].as_u64().unwrap() + 1,
+        "one count: {applied}"
+    );
+    assert_eq!(applied["changed"], applied["state"]["modified"]);
+    // After Apply: a removal with a reason.
+    let (status, state) = json(
+        &s,
+        "POST",
+        &format!("{element}/remove"),
+        r#"{"path":"0028,0301","note":""}"#,
+    );
+    assert_eq!(status, 404, "absent element: {state}");
+    let (status, state) = json(
+        &s,
+        "POST",
+        &format!("{element}/remove"),
+        r#"{"path":"0020,0011","note":"series number not needed"}"#,
+    );
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(state["undo_label"], "Remove ((0020,0011))");
+    let (status, err) = json(
+        &s,
+        "POST",
+        &format!("{element}/remove"),
+        r#"{"path":"0008,0018"}"#,
+    );
+    assert_eq!(status, 400);
+    assert_eq!(
+        err["error"],
+        "SOP Instance UID is required and cannot be removed"
+    );
+
+    let (_, tree) = json(&s, "GET", &format!("/api/sessions/{sid}/files/f1/tree"), "");
+    assert_eq!(
+        tree["modified"], state["modified"],
+        "Edit mode counts the same"
+    );
+    assert_eq!(tree["modified_by"], state["modified_by"]);
+    let node = |tag: &str| {
+        tree["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["tag"] == tag)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(node("(0008,0060)")["by"], "hand");
+    assert_eq!(node("(0020,0011)")["by"], "hand");
+    assert_eq!(node("(0020,0011)")["status"], "removed");
+    assert_eq!(node("(0010,0020)")["by"], "profile");
+    assert!(node("(0008,0016)").get("by").is_none());
+
+    let (status, report) = json(&s, "GET", &format!("/api/sessions/{sid}/report.json"), "");
+    assert_eq!(status, 200);
+    let manual = report["manual"].as_array().unwrap();
+    assert_eq!(manual.len(), 2, "{report}");
+    assert_eq!(manual[0]["path"], "0008,0060");
+    assert_eq!(manual[0]["action"], "edit");
+    assert_eq!(manual[0]["file"], "file-1.dcm");
+    assert_eq!(manual[0]["rule"]["source"], "manual");
+    assert_eq!(manual[0]["rule"]["id"], "manual");
+    assert_eq!(manual[0]["rule"]["note"], "modality was mislabelled");
+    assert_eq!(manual[1]["path"], "0020,0011");
+    assert_eq!(manual[1]["action"], "remove");
+    for m in manual {
+        let t = m["time"].as_str().unwrap();
+        assert!(chrono::DateTime::parse_from_rfc3339(t).is_ok(), "{t}");
+    }
+    assert!(!report.to_string().contains("\"CT\""), "never the value");
+    let c = &report["changed"];
+    assert_eq!(c["total"], state["modified"]);
+    assert_eq!(c["by_hand"], 2);
+    let rows: u64 = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["changed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        rows + c["not_in_rows"].as_u64().unwrap(),
+        c["total"].as_u64().unwrap()
+    );
+    let row = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["tag"] == "(0020,0011)" && r["rule"]["source"] == "manual")
+        .cloned()
+        .unwrap();
+    assert_eq!(row["changed"], 1);
+    let (_, html) = request(
+        &s,
+        "GET",
+        &format!("/api/sessions/{sid}/report.html?token={}", s.token),
+        &[],
+        b"",
+    );
+    let html = String::from_utf8(html).unwrap();
+    assert!(html.contains("series number not needed"));
+    assert!(html.contains(manual[1]["time"].as_str().unwrap()));
+
+    // Undo takes the decision with the change.
+    json(&s, "POST", &format!("/api/sessions/{sid}/undo"), "");
+    let (_, report) = json(&s, "GET", &format!("/api/sessions/{sid}/report.json"), "");
+    assert_eq!(report["manual"].as_array().unwrap().len(), 1);
+    assert_eq!(report["changed"]["by_hand"], 1);
+}
+
+#[test]
+fn boxes_drawn_or_switched_off_are_decisions_of_the_apply_that_cleans_pixels() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("regions.csv");
+    std::fs::write(
+        &rules,
+        "label,condition,x0,y0,x1,y1\nsite banner,\"equals(Modality,\"\"OT\"\")\",0,0,2,1\n",
+    )
+    .unwrap();
+    let s = start_with(&["--region-rules", rules.to_str().unwrap()]);
+    let sid = new_session(&s);
+    upload(&s, &sid, &[("a.dcm", sample())]);
+    let (status, r) = json(
+        &s,
+        "PUT",
+        &format!("/api/sessions/{sid}/files/f1/boxes"),
+        r#"{"manual":[{"x0":1,"y0":1,"x1":2,"y1":2}],"disabled":["rule-0"],"note":"banner holds no name"}"#,
+    );
+    assert_eq!(status, 200, "{r}");
+    let apply = |plan: &str| {
+        let (status, r) = json(&s, "POST", &format!("/api/sessions/{sid}/apply"), plan);
+        assert_eq!(status, 200, "{r}");
+        let (_, report) = json(&s, "GET", &format!("/api/sessions/{sid}/report.json"), "");
+        report
+    };
+    // Basic leaves the pixels alone: the boxes decided nothing.
+    let report = apply(r#"{"profile":"basic"}"#);
+    assert_eq!(report["manual"], serde_json::json!([]), "{report}");
+    let report = apply(r#"{"profile":"pixel"}"#);
+    let manual = report["manual"].as_array().unwrap();
+    assert_eq!(manual.len(), 2, "{report}");
+    let drawn = &manual[0];
+    assert_eq!(drawn["action"], "blank_region");
+    assert_eq!(drawn["path"], "7FE0,0010");
+    assert_eq!(drawn["region"]["x0"], 1);
+    assert_eq!(drawn["rule"]["note"], "banner holds no name");
+    let kept = &manual[1];
+    assert_eq!(kept["action"], "keep_region");
+    assert_eq!(
+        (kept["region"]["x1"].as_u64(), kept["region"]["y1"].as_u64()),
+        (Some(2), Some(1))
+    );
+    // Pixel Data changed by the drawn box: counted by hand.
+    let (_, state) = json(&s, "GET", &format!("/api/sessions/{sid}/state"), "");
+    assert_eq!(report["changed"]["by_hand"], 1, "{report}");
+    assert_eq!(state["modified_by"]["hand"], 1);
+}
+
+#[test]
+fn removing_a_sequence_item_is_one_decision_for_all_it_shifts() {
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, Length, VR};
+    use dicom_dictionary_std::tags;
+    use dicom_object::InMemDicomObject;
+    let item = |uid: &str| {
+        InMemDicomObject::from_element_iter([DataElement::new(
+            tags::SERIES_INSTANCE_UID,
+            VR::UI,
+            uid,
+        )])
+    };
+    let seq = DataElement::new(
+        tags::REFERENCED_SERIES_SEQUENCE,
+        VR::SQ,
+        DataSetSequence::new(vec![item("1.2.9.1"), item("1.2.9.2")], Length::UNDEFINED),
+    );
+    let s = start();
+    let sid = new_session(&s);
+    upload(&s, &sid, &[("a.dcm", sample_with(&[seq]))]);
+    let (status, state) = json(
+        &s,
+        "POST",
+        &format!("/api/sessions/{sid}/files/f1/element/remove"),
+        r#"{"path":"0008,1115/0","note":"other patient's series"}"#,
+    );
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(state["undo_label"], "Remove item ((0008,1115))");
+    // Item 0 now holds the old item 1 (one value differs), item 1 is gone.
+    assert_eq!(state["modified"], 2);
+    assert_eq!(state["modified_by"]["hand"], 2);
+    let (_, tree) = json(&s, "GET", &format!("/api/sessions/{sid}/files/f1/tree"), "");
+    let node = tree["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["tag"] == "(0008,1115)")
+        .cloned()
+        .unwrap();
+    assert_eq!(node["status"], "modified");
+    assert_eq!(node["items"][1][0]["status"], "removed");
+    let (status, report) = json(&s, "GET", &format!("/api/sessions/{sid}/report.json"), "");
+    assert_eq!(status, 200, "edits alone make a report: {report}");
+    assert_eq!(report["manual"][0]["action"], "remove_item");
+    assert_eq!(report["manual"][0]["path"], "0008,1115/0");
+    let row = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"]["source"] == "manual")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (row["tag"].as_str(), row["changed"].as_u64()),
+        (Some("(0008,1115)"), Some(2))
+    );
+    assert_eq!(report["changed"]["not_in_rows"], 0);
 }

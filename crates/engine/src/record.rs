@@ -1,9 +1,12 @@
 //! The decision record: what the engine did to each element, without any original value.
 
 use crate::clean::CleanCounts;
-use crate::decide::{Action, Rule};
+use crate::decide::{Action, Rule, Source};
 use crate::guard;
+use crate::tag::{keyword, tag_id};
+use dicom_core::Tag;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// One element the engine decided on.
@@ -95,6 +98,90 @@ impl Record {
     }
 }
 
+/// What an expert did by hand in the workbench.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManualAction {
+    /// A value typed in Edit mode.
+    Edit,
+    /// An element removed in Edit mode.
+    Remove,
+    /// An item removed from a sequence in Edit mode.
+    RemoveItem,
+    /// A drawn box blanked by Clean Pixel Data.
+    BlankRegion,
+    /// A proposed box (region rule or OCR) switched off: left as it is.
+    KeepRegion,
+}
+
+impl ManualAction {
+    pub fn label(self) -> &'static str {
+        match self {
+            ManualAction::Edit => "edit value",
+            ManualAction::Remove => "remove",
+            ManualAction::RemoveItem => "remove item",
+            ManualAction::BlankRegion => "blank region",
+            ManualAction::KeepRegion => "keep region",
+        }
+    }
+
+    fn explanation(self) -> &'static str {
+        match self {
+            ManualAction::Edit => "value changed by hand in the workbench",
+            ManualAction::Remove => "element removed by hand in the workbench",
+            ManualAction::RemoveItem => "sequence item removed by hand in the workbench",
+            ManualAction::BlankRegion => "region drawn by hand and blanked",
+            ManualAction::KeepRegion => "proposed region switched off by hand: not blanked",
+        }
+    }
+}
+
+/// A decision made by hand (an edit, a removal, a drawn or switched-off box): where,
+/// what, why and when, never the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ManualChange {
+    /// Element path as in [`Entry::path`]; an item path (`0008,1115/1`) for an item.
+    pub path: String,
+    /// `(GGGG,EEEE)` of the element (the sequence, for an item).
+    pub tag: String,
+    pub keyword: &'static str,
+    pub action: ManualAction,
+    /// The box, for a pixel region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<PixelBox>,
+    /// Source [`Source::Manual`], id `manual`; the expert's reason is its note.
+    pub rule: Rule,
+    /// When it was made (RFC 3339, given by the caller).
+    pub time: String,
+}
+
+impl ManualChange {
+    pub fn new(
+        path: String,
+        tag: Tag,
+        action: ManualAction,
+        note: Option<String>,
+        time: String,
+    ) -> ManualChange {
+        ManualChange {
+            path,
+            tag: tag_id(tag),
+            keyword: keyword(tag),
+            action,
+            region: None,
+            rule: Rule {
+                source: Source::Manual,
+                id: Cow::Borrowed("manual"),
+                code: None,
+                option: None,
+                explanation: Cow::Borrowed(action.explanation()),
+                note: note.filter(|n| !n.trim().is_empty()),
+            },
+            time,
+        }
+    }
+}
+
 /// Originals and their replacements, for `uid_mapping.csv` and `patid_mapping.csv`.
 /// These hold identifiers by design; callers write them only where the user asked.
 #[derive(Debug, Clone, Default)]
@@ -107,5 +194,48 @@ impl Mappings {
     pub fn merge(&mut self, other: Mappings) {
         self.uids.extend(other.uids);
         self.patient_ids.extend(other.patient_ids);
+    }
+}
+
+/// A mapping as CSV, `id_old,id_new`, sorted by the original.
+pub fn mapping_csv(map: &BTreeMap<String, String>) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let rows = std::iter::once(("id_old", "id_new"))
+        .chain(map.iter().map(|(old, new)| (old.as_str(), new.as_str())));
+    for (old, new) in rows {
+        w.write_record([old, new]).expect("CSV into memory");
+    }
+    w.into_inner().expect("CSV into memory")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapping_csv_quotes_when_needed() {
+        let mut m = BTreeMap::new();
+        m.insert("A,1".to_string(), "X".to_string());
+        m.insert("B\"2".to_string(), "Y".to_string());
+        m.insert("1.2.3".to_string(), "2.25.1".to_string());
+        assert_eq!(
+            String::from_utf8(mapping_csv(&m)).unwrap(),
+            "id_old,id_new\n1.2.3,2.25.1\n\"A,1\",X\n\"B\"\"2\",Y\n"
+        );
+    }
+
+    #[test]
+    fn a_manual_change_has_the_manual_rule_and_no_empty_note() {
+        let c = ManualChange::new(
+            "0008,1032/0/0008,0104".into(),
+            Tag(0x0008, 0x0104),
+            ManualAction::Edit,
+            Some("  ".into()),
+            "2026-01-01T00:00:00+00:00".into(),
+        );
+        assert_eq!(c.rule.source, Source::Manual);
+        assert_eq!(c.rule.id, "manual");
+        assert_eq!(c.rule.note, None);
+        assert_eq!(c.keyword, "CodeMeaning");
     }
 }

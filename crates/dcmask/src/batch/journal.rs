@@ -57,9 +57,9 @@ pub struct Done {
     pub pixel_boxes: u64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pixel_warnings: Vec<String>,
-    /// Why the pixels, not cleaned by the profile, may carry burned-in text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub burned_in: Option<String>,
+    /// What the report must say of the file (burned-in text, incomplete, leak guard).
+    #[serde(flatten)]
+    pub notes: super::report::Notes,
     pub uids: Vec<(String, String)>,
     pub pids: Vec<(String, String)>,
     /// This input's earlier line no longer holds (its output was taken by another input).

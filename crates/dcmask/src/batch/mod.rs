@@ -334,7 +334,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         f.reason = Some(reason);
         f.output = None;
         f.changed = None;
-        f.burned_in = None;
+        f.notes = Default::default();
     }
     let totals = totals.into_inner().expect("lock");
     let left_without = pool
@@ -426,6 +426,18 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
                 counts.pixel_warnings
             );
         }
+        if counts.leak_guard_files > 0 {
+            eprintln!(
+                "dcmask: the leak guard found identifying values the profile kept in {} files, and cleaned them (rule leak-guard in report.json)",
+                counts.leak_guard_files
+            );
+        }
+        if counts.incomplete_written > 0 {
+            eprintln!(
+                "dcmask: {} incomplete files written (--allow-incomplete; `incomplete` in report.json)",
+                counts.incomplete_written
+            );
+        }
         if walk_stats.not_regular + walk_stats.dir_links > 0 {
             eprintln!(
                 "dcmask: not read: {} special files, {} links to folders",
@@ -511,7 +523,7 @@ fn print_burned_in(files: &[FileReport], count: u64) {
     );
     let listed = files.iter().filter(|f| f.status == Status::Ok);
     for f in listed
-        .filter_map(|f| Some((f.output.as_deref()?, f.burned_in.as_deref()?)))
+        .filter_map(|f| Some((f.output.as_deref()?, f.notes.burned_in.as_deref()?)))
         .take(SHOWN)
     {
         eprintln!("burned-in: {}: {}", f.0, f.1);
@@ -569,7 +581,7 @@ impl Ctx<'_> {
             changed: None,
             pixel_boxes: None,
             pixel_warnings: Vec::new(),
-            burned_in: None,
+            notes: Default::default(),
             mode: None,
             bytes_in: item.size,
             bytes_out: 0,
@@ -585,7 +597,7 @@ impl Ctx<'_> {
             changed: Some(done.changed),
             pixel_boxes: (done.pixel_boxes > 0).then_some(done.pixel_boxes),
             pixel_warnings: done.pixel_warnings.clone(),
-            burned_in: done.burned_in.clone(),
+            notes: done.notes.clone(),
             mode: Some(done.mode.clone()),
             bytes_out: done.bytes_out,
             resumed: true,
@@ -604,7 +616,7 @@ impl Ctx<'_> {
                     changed: Some(done.changed),
                     pixel_boxes: (done.pixel_boxes > 0).then_some(done.pixel_boxes),
                     pixel_warnings: done.pixel_warnings,
-                    burned_in: done.burned_in,
+                    notes: done.notes,
                     mode: Some(done.mode),
                     bytes_out: done.bytes_out,
                     ..base
@@ -807,7 +819,7 @@ fn done_line(k: &str, item: &Item, out: String, bytes_out: u64, prepared: &Prepa
         rules,
         pixel_boxes: prepared.record().pixel_boxes.len() as u64,
         pixel_warnings: prepared.record().pixel_warnings.clone(),
-        burned_in: prepared.record().burned_in.clone(),
+        notes: report::Notes::of(prepared.record()),
         uids: maps
             .uids
             .iter()

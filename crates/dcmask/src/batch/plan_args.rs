@@ -32,6 +32,11 @@ pub struct PlanArgs {
     /// with the shipped rules.
     #[arg(long, value_name = "CSV")]
     pub region_rules: Option<PathBuf>,
+    /// Write objects that lack what their SOP class requires (SOP, Study or Series
+    /// Instance UID, the pixel data of an image), which are refused otherwise as probably
+    /// truncated; the report marks each such file.
+    #[arg(long)]
+    pub allow_incomplete: bool,
 }
 
 /// The region rules a run uses: the shipped ones, plus the user's file if one was given.
@@ -92,6 +97,7 @@ impl PlanArgs {
                 format!("--date-shift takes a number of days or `auto`, not `{n}`")
             })?)),
         };
+        plan.allow_incomplete = self.allow_incomplete;
         plan.validate()?;
         if self.region_rules.is_some()
             && !plan

@@ -8,7 +8,8 @@
 //! undo the shift) and no timestamp: the same run gives the same report.
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use dcmask_engine::Record;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -48,10 +49,8 @@ pub struct FileReport {
     /// Why burned-in text may remain (Clean Pixel Data, no region rule matched).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pixel_warnings: Vec<String>,
-    /// Written with pixels that may carry burned-in text: the profile does not clean them
-    /// and the original header says so (see `dcmask_engine::pixel::burned_in_risk`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub burned_in: Option<String>,
+    #[serde(flatten)]
+    pub notes: Notes,
     /// `streamed`, `in-memory: why`, or `regenerated` (a DICOMDIR).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
@@ -76,6 +75,37 @@ pub enum SkipKind {
     Duplicate,
 }
 
+/// What the engine's record says of a written file that the user must know (kept in
+/// the journal, so a resumed run reports it too).
+#[derive(Serialize, Deserialize, Clone, Default, PartialEq, Eq, Debug)]
+pub struct Notes {
+    /// Written with pixels that may carry burned-in text: the profile does not clean them
+    /// and the original header says so (see `dcmask_engine::pixel::burned_in_risk`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burned_in: Option<String>,
+    /// Written although it lacks what its SOP class requires (`--allow-incomplete`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
+    /// Elements in which the leak guard found an identifying value of the patient (and
+    /// cleaned it, dummied it, or left it to a custom `keep`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub leaks: u64,
+}
+
+impl Notes {
+    pub fn of(record: &Record) -> Notes {
+        Notes {
+            burned_in: record.burned_in.clone(),
+            incomplete: record.incomplete.clone(),
+            leaks: record.leak_count() as u64,
+        }
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[derive(Serialize, Default)]
 pub struct Counts {
     pub files: u64,
@@ -94,6 +124,10 @@ pub struct Counts {
     pub pixel_warnings: u64,
     /// Files written whose pixels may carry burned-in text the profile did not clean.
     pub burned_in: u64,
+    /// Files written although incomplete (`--allow-incomplete`).
+    pub incomplete_written: u64,
+    /// Files in which the leak guard found an identifying value the profile kept.
+    pub leak_guard_files: u64,
     pub streamed: u64,
     pub in_memory: u64,
     pub bytes_in: u64,
@@ -119,8 +153,14 @@ impl Counts {
                     if !f.pixel_warnings.is_empty() {
                         c.pixel_warnings += 1;
                     }
-                    if f.burned_in.is_some() {
+                    if f.notes.burned_in.is_some() {
                         c.burned_in += 1;
+                    }
+                    if f.notes.incomplete.is_some() {
+                        c.incomplete_written += 1;
+                    }
+                    if f.notes.leaks > 0 {
+                        c.leak_guard_files += 1;
                     }
                     if f.mode.as_deref() == Some("streamed") {
                         c.streamed += 1;

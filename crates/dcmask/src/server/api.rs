@@ -1,8 +1,8 @@
 //! The JSON API of the workbench (docs/api.md). Handlers are thin: they find the
 //! session, call the engine, and shape its answers for the page.
 
-use super::diff::{tree, Node};
-use super::session::{Session, Snapshot, Staged};
+use super::diff::{tree, FileChanges, Node};
+use super::session::{FileState, Session, Snapshot, Staged};
 use super::{edit, pixel, render, ApiError, Shared};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
@@ -11,7 +11,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use dcmask_engine::options::ProfileOption;
-use dcmask_engine::report::{summarize, to_html};
+use dcmask_engine::record::{mapping_csv, ManualAction, ManualChange};
+use dcmask_engine::report::{summarize, to_html, Changed, Determination, ReportFile};
 use dcmask_engine::tag::{dictionary_vr, display_name, keyword, parse_tag, tag_id};
 use dcmask_engine::{
     io, parse_rules, rule_list_with, rules_to_json, CustomAction, CustomRule, Mappings, Plan,
@@ -23,7 +24,6 @@ use dicom_object::DefaultDicomObject;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -46,10 +46,15 @@ pub fn routes() -> Router<Shared> {
         .route("/api/sessions/{sid}/redo", post(redo))
         .route("/api/sessions/{sid}/files/{fid}/tree", get(file_tree))
         .route("/api/sessions/{sid}/files/{fid}/element", put(edit_element))
+        .route(
+            "/api/sessions/{sid}/files/{fid}/element/remove",
+            post(remove_element),
+        )
         .route("/api/sessions/{sid}/files/{fid}/image", get(image_info))
         .route("/api/sessions/{sid}/files/{fid}/frame/{frame}", get(frame))
         .route("/api/sessions/{sid}/files/{fid}/export", get(export_file))
         .route("/api/sessions/{sid}/export.zip", get(export_zip))
+        .route("/api/sessions/{sid}/linkage.zip", get(linkage_zip))
         .route("/api/sessions/{sid}/report.json", get(report_json))
         .route("/api/sessions/{sid}/report.html", get(report_html))
         .route("/api/profiles", get(profiles))
@@ -91,7 +96,33 @@ struct FileSummary {
     columns: u32,
     frames: u32,
     has_image: bool,
+    /// Elements changed from the file as opened ([`FileChanges`]).
     modified: usize,
+    modified_by: ChangedCounts,
+    /// Why the pixels, not cleaned by the last Apply, may carry burned-in text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    burned_in: Option<String>,
+}
+
+/// Changed elements by who changed them.
+#[derive(Serialize, Default, Clone, Copy)]
+struct ChangedCounts {
+    profile: usize,
+    hand: usize,
+}
+
+impl ChangedCounts {
+    fn of(c: &FileChanges) -> ChangedCounts {
+        let (profile, hand) = c.counts();
+        ChangedCounts { profile, hand }
+    }
+
+    fn add(self, o: ChangedCounts) -> ChangedCounts {
+        ChangedCounts {
+            profile: self.profile + o.profile,
+            hand: self.hand + o.hand,
+        }
+    }
 }
 
 fn text(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> String {
@@ -101,12 +132,15 @@ fn text(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> String {
         .unwrap_or_default()
 }
 
-fn changes(original: &DefaultDicomObject, staged: &DefaultDicomObject) -> usize {
-    Node::count_changes(&tree(Some(original), Some(staged), ""))
+fn changes(s: &Session, f: &FileState) -> FileChanges {
+    let file = s.file(&f.id).expect("file of the snapshot is open");
+    FileChanges::of(&file.original, f)
 }
 
-fn summary(s: &Session, id: &str, staged: &DefaultDicomObject) -> FileSummary {
+fn summary(s: &Session, f: &FileState) -> FileSummary {
+    let (id, staged) = (f.id.as_str(), &*f.staged.object);
     let file = s.file(id).expect("file of the snapshot is open");
+    let changed = changes(s, f);
     let info = serde_json::to_value(render::info(staged)).unwrap_or_default();
     let num = |k: &str| info[k].as_u64().unwrap_or(0) as u32;
     let or = |v: String, d: &str| if v.is_empty() { d.to_string() } else { v };
@@ -153,22 +187,24 @@ fn summary(s: &Session, id: &str, staged: &DefaultDicomObject) -> FileSummary {
         columns: num("columns"),
         frames: num("frames"),
         has_image: info["has_image"].as_bool().unwrap_or(false),
-        modified: changes(&file.original, staged),
+        modified: changed.list.len(),
+        modified_by: ChangedCounts::of(&changed),
+        burned_in: f.staged.record.as_ref().and_then(|r| r.burned_in.clone()),
     }
 }
 
 fn state_json(s: &Session) -> Value {
     let snap = s.current();
-    let files: Vec<FileSummary> = snap
-        .files
-        .iter()
-        .map(|(id, _, staged)| summary(s, id, &staged.object))
-        .collect();
+    let files: Vec<FileSummary> = snap.files.iter().map(|f| summary(s, f)).collect();
     let modified: usize = files.iter().map(|f| f.modified).sum();
+    let modified_by = files
+        .iter()
+        .fold(ChangedCounts::default(), |a, f| a.add(f.modified_by));
     let label = |i: usize| s.history.get(i).map(|h| h.label.clone());
     json!({
         "files": files,
         "modified": modified,
+        "modified_by": modified_by,
         "can_undo": s.pos > 0,
         "can_redo": s.pos + 1 < s.history.len(),
         "undo_label": if s.pos > 0 { label(s.pos) } else { None },
@@ -287,14 +323,7 @@ async fn apply(
 ) -> ApiResult<Json<Value>> {
     let plan = plan_from(&body)?;
     let s = session(&app, &sid)?;
-    let sources: Vec<(String, Arc<DefaultDicomObject>)> = {
-        let s = s.lock().expect("session lock");
-        s.current()
-            .files
-            .iter()
-            .map(|(id, src, _)| (id.clone(), src.clone()))
-            .collect()
-    };
+    let sources: Vec<FileState> = s.lock().expect("session lock").current().files.clone();
     let key = app.key.clone();
     let plan2 = plan.clone();
     let choices = s.lock().expect("session lock").pixel.clone();
@@ -303,10 +332,15 @@ async fn apply(
     let results = tokio::task::spawn_blocking(move || {
         sources
             .into_par_iter()
-            .map(|(id, src)| {
-                let (d, c) = (detector.as_ref(), &choices);
-                let out = pixel::deidentify_file(&regions, d, c, &id, (*src).clone(), &plan2, &key);
-                (id, src, out)
+            .map(|f| {
+                let (d, c, id) = (detector.as_ref(), &choices, &f.id);
+                let out =
+                    pixel::deidentify_file(&regions, d, c, id, (*f.source).clone(), &plan2, &key);
+                let drawn = out
+                    .as_ref()
+                    .map(|o| pixel::decisions_applied(c.get(id), &plan2, &o.record))
+                    .unwrap_or_default();
+                (f, out, drawn)
             })
             .collect::<Vec<_>>()
     })
@@ -315,25 +349,29 @@ async fn apply(
     let mut s = s.lock().expect("session lock");
     let mut files = Vec::new();
     let mut failed = Vec::new();
-    let mut changed = 0;
-    for (id, src, out) in results {
+    let mut burned_in = Vec::new();
+    for (mut f, out, drawn) in results {
+        let name = s.file(&f.id).map(|f| f.name.clone()).unwrap_or_default();
         match out {
             Ok(o) => {
-                changed += o.record.changed_count();
-                let staged = Staged {
-                    object: Arc::new(o.object),
+                if let Some(why) = &o.record.burned_in {
+                    burned_in.push(json!({ "id": f.id, "name": name, "reason": why }));
+                }
+                let object = Arc::new(o.object);
+                let mut manual = (*f.source_manual).clone();
+                manual.extend(drawn);
+                f.staged = Staged {
+                    object: object.clone(),
                     record: Some(Arc::new(o.record)),
                     mappings: Arc::new(o.mappings),
+                    applied: Some(object),
+                    manual: Arc::new(manual),
                 };
-                files.push((id, src, staged));
             }
-            Err(e) => {
-                let name = s.file(&id).map(|f| f.name.clone()).unwrap_or_default();
-                failed.push(json!({ "name": name, "error": e.to_string() }));
-                let previous = s.staged(&id)?.clone();
-                files.push((id, src, previous));
-            }
+            // The file keeps its previous version.
+            Err(e) => failed.push(json!({ "name": name, "error": e.to_string() })),
         }
+        files.push(f);
     }
     let label = plan.label();
     s.push(Snapshot {
@@ -341,10 +379,15 @@ async fn apply(
         files,
         applied: Some(plan.profile.id().to_string()),
     });
-    tracing::info!(files = s.files.len(), changed, "profile applied");
-    Ok(Json(
-        json!({ "state": state_json(&s), "changed": changed, "failed": failed }),
-    ))
+    let state = state_json(&s);
+    tracing::info!(files = s.files.len(), changed = %state["modified"], "profile applied");
+    Ok(Json(json!({
+        "changed": state["modified"],
+        "changed_by": state["modified_by"],
+        "burned_in": burned_in,
+        "failed": failed,
+        "state": state,
+    })))
 }
 
 async fn undo(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<Json<Value>> {
@@ -374,14 +417,21 @@ async fn file_tree(
     let s = session(&app, &sid)?;
     let s = s.lock().expect("session lock");
     let original = s.file(&fid)?.original.clone();
-    let staged = s.staged(&fid)?.object.clone();
+    let f = s.state(&fid)?;
+    let staged = f.staged.object.clone();
+    let changed = changes(&s, f);
     let mut nodes = tree(Some(&original), Some(&staged), "");
+    Node::mark(&mut nodes, &changed);
     // The file meta group is shown too, read-only, so users see what Export writes.
     let meta_orig = meta_object(&original);
     let meta_new = meta_object(&staged);
     let mut meta_nodes = tree(Some(&meta_orig), Some(&meta_new), "meta/");
     meta_nodes.append(&mut nodes);
-    Ok(Json(json!({ "nodes": meta_nodes })))
+    Ok(Json(json!({
+        "nodes": meta_nodes,
+        "modified": changed.list.len(),
+        "modified_by": ChangedCounts::of(&changed),
+    })))
 }
 
 fn meta_object(obj: &DefaultDicomObject) -> dicom_object::InMemDicomObject {
@@ -398,6 +448,16 @@ fn meta_object(obj: &DefaultDicomObject) -> dicom_object::InMemDicomObject {
 struct EditRequest {
     path: String,
     value: String,
+    /// The expert's reason, recorded with the decision.
+    #[serde(default)]
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RemoveRequest {
+    path: String,
+    #[serde(default)]
+    note: Option<String>,
 }
 
 async fn edit_element(
@@ -406,35 +466,81 @@ async fn edit_element(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let req: EditRequest = body_json(&body)?;
-    if req.path.starts_with("meta/") {
+    let s = session(&app, &sid)?;
+    let mut s = s.lock().expect("session lock");
+    edit_by_hand(&mut s, &fid, &req.path, req.note, |obj| {
+        edit::set_value(obj, &req.path, &req.value).map(|()| ManualAction::Edit)
+    })?;
+    Ok(Json(state_json(&s)))
+}
+
+async fn remove_element(
+    State(app): State<Shared>,
+    Path((sid, fid)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let req: RemoveRequest = body_json(&body)?;
+    let s = session(&app, &sid)?;
+    let mut s = s.lock().expect("session lock");
+    edit_by_hand(&mut s, &fid, &req.path, req.note, |obj| {
+        Ok(match edit::remove(obj, &req.path)? {
+            true => ManualAction::RemoveItem,
+            false => ManualAction::Remove,
+        })
+    })?;
+    Ok(Json(state_json(&s)))
+}
+
+/// Makes a change by hand as one undo step, with its decision in the same snapshot.
+fn edit_by_hand(
+    s: &mut Session,
+    fid: &str,
+    path: &str,
+    note: Option<String>,
+    change: impl FnOnce(&mut dicom_object::InMemDicomObject) -> ApiResult<ManualAction>,
+) -> ApiResult<()> {
+    if path.starts_with("meta/") {
         return Err(ApiError::bad(
             "the file meta group is written by dcmask and cannot be edited",
         ));
     }
-    let s = session(&app, &sid)?;
-    let mut s = s.lock().expect("session lock");
+    let tag = edit::path_tag(path)?;
     let mut snap = s.current().clone();
     let applied = snap.applied.is_some();
-    let entry = snap
+    let f = snap
         .files
         .iter_mut()
-        .find(|(id, _, _)| *id == fid)
+        .find(|f| f.id == fid)
         .ok_or_else(|| ApiError::not_found("file"))?;
-    let mut object = (*entry.2.object).clone();
-    edit::set_value(&mut object, &req.path, &req.value)?;
+    let mut object = (*f.staged.object).clone();
+    let action = change(&mut object)?;
+    let decision = ManualChange::new(path.to_string(), tag, action, note, super::session::now());
     let object = Arc::new(object);
+    let mut manual = (*f.staged.manual).clone();
+    manual.push(decision);
+    let manual = Arc::new(manual);
     // Before any Apply, an edit changes what Apply will start from; after, only the result.
     if !applied {
-        entry.1 = object.clone();
+        f.source = object.clone();
+        f.source_manual = manual.clone();
     }
-    entry.2 = Staged {
+    f.staged = Staged {
         object,
-        ..entry.2.clone()
+        manual,
+        ..f.staged.clone()
     };
-    let tag = req.path.rsplit('/').next().unwrap_or("").to_string();
-    snap.label = format!("Edit ({tag})");
+    snap.label = format!("{} ({})", action_title(action), tag_id(tag));
     s.push(snap);
-    Ok(Json(state_json(&s)))
+    Ok(())
+}
+
+fn action_title(a: ManualAction) -> &'static str {
+    match a {
+        ManualAction::Edit => "Edit",
+        ManualAction::Remove => "Remove",
+        ManualAction::RemoveItem => "Remove item",
+        ManualAction::BlankRegion | ManualAction::KeepRegion => "Redact",
+    }
 }
 
 async fn image_info(
@@ -507,95 +613,135 @@ async fn export_file(
     Ok(download(bytes, "application/dicom", &name))
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+/// A zip of named entries, in memory.
+fn zip_of(entries: impl IntoIterator<Item = ApiResult<(String, Vec<u8>)>>) -> ApiResult<Vec<u8>> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    let err = |e: zip::result::ZipError| ApiError::bad(format!("zip: {e}"));
+    for entry in entries {
+        let (name, bytes) = entry?;
+        zip.start_file(name, opts).map_err(err)?;
+        zip.write_all(&bytes)
+            .map_err(|e| ApiError::bad(e.to_string()))?;
     }
+    Ok(zip.finish().map_err(err)?.into_inner())
 }
 
-fn mapping_csv(map: &BTreeMap<String, String>) -> String {
-    let mut out = String::from("id_old,id_new\n");
-    for (old, new) in map {
-        out.push_str(&format!("{},{}\n", csv_field(old), csv_field(new)));
-    }
-    out
-}
-
+/// The de-identified files and the determination report: what is safe to share. The
+/// linkage (original identifiers) is never in it: see [`linkage_zip`].
 async fn export_zip(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<Response> {
     let s = session(&app, &sid)?;
-    let files: Vec<(String, Staged)> = {
+    let (files, report): (Vec<(String, Staged)>, Determination) = {
         let s = s.lock().expect("session lock");
-        s.current()
+        let files = s
+            .current()
             .files
             .iter()
-            .map(|(id, _, st)| {
-                (
-                    s.file(id).map(|f| f.name.clone()).unwrap_or_default(),
-                    st.clone(),
-                )
+            .map(|f| {
+                let name = s.file(&f.id).map(|o| o.name.clone()).unwrap_or_default();
+                (name, f.staged.clone())
             })
-            .collect()
-    };
-    let bytes = tokio::task::spawn_blocking(move || -> ApiResult<Vec<u8>> {
-        use std::io::Write;
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        let opts = zip::write::SimpleFileOptions::default();
-        let err = |e: zip::result::ZipError| ApiError::bad(format!("zip: {e}"));
-        let mut maps = Mappings::default();
-        for (name, st) in &files {
-            zip.start_file(name.as_str(), opts).map_err(err)?;
-            zip.write_all(&io::to_bytes(&st.object)?)
-                .map_err(|e| ApiError::bad(e.to_string()))?;
-            maps.merge((*st.mappings).clone());
-        }
-        let records: Vec<_> = files
-            .iter()
-            .filter_map(|(_, st)| st.record.clone())
             .collect();
-        let extra = [
-            ("uid_mapping.csv", mapping_csv(&maps.uids)),
-            ("patid_mapping.csv", mapping_csv(&maps.patient_ids)),
-            (
-                "report.json",
-                serde_json::to_string_pretty(&summarize(records.iter().map(|r| &**r)))
-                    .unwrap_or_default(),
-            ),
-        ];
-        for (name, content) in extra {
-            zip.start_file(name, opts).map_err(err)?;
-            zip.write_all(content.as_bytes())
-                .map_err(|e| ApiError::bad(e.to_string()))?;
-        }
-        Ok(zip.finish().map_err(err)?.into_inner())
+        (files, report_of(&s))
+    };
+    let bytes = tokio::task::spawn_blocking(move || {
+        let json = serde_json::to_vec_pretty(&report).map_err(|e| ApiError::bad(e.to_string()));
+        let dicom = files
+            .into_iter()
+            .map(|(name, st)| Ok((name, io::to_bytes(&st.object)?)));
+        zip_of(dicom.chain([
+            json.map(|j| ("report.json".to_string(), j)),
+            Ok(("report.html".to_string(), to_html(&report).into_bytes())),
+        ]))
     })
     .await
     .map_err(|_| ApiError::bad("export failed"))??;
     Ok(download(bytes, "application/zip", "dcmask-export.zip"))
 }
 
-fn determination(app: &Shared, sid: &str) -> ApiResult<dcmask_engine::report::Determination> {
-    let s = session(app, sid)?;
-    let s = s.lock().expect("session lock");
-    let records: Vec<_> = s
+const LINKAGE_README: &str = "\
+dcmask linkage: CONTAINS ORIGINAL IDENTIFIERS
+
+This archive pairs the original identifiers of the files de-identified in one dcmask
+workbench session with the identifiers that replaced them:
+
+  uid_mapping.csv    original UID -> replacement UID          (id_old,id_new)
+  patid_mapping.csv  original Patient ID -> replacement ID    (id_old,id_new)
+
+Anyone who holds it together with the de-identified data can re-identify the patients.
+Keep it apart from the data: do not send it with the de-identified files, store it
+where only the people entitled to re-identify can read it, and delete it when it is no
+longer needed.
+";
+
+/// The identifier mappings of the current files: the re-identification key, a download
+/// of its own so it never travels with the data.
+async fn linkage_zip(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<Response> {
+    let s = session(&app, &sid)?;
+    let mut maps = Mappings::default();
+    {
+        let s = s.lock().expect("session lock");
+        if s.current().files.iter().all(|f| f.staged.record.is_none()) {
+            return Err(ApiError::bad(
+                "nothing has been applied yet: there are no identifiers to link",
+            ));
+        }
+        for f in &s.current().files {
+            maps.merge((*f.staged.mappings).clone());
+        }
+    }
+    let bytes = zip_of([
+        Ok(("README.txt".to_string(), LINKAGE_README.as_bytes().to_vec())),
+        Ok(("uid_mapping.csv".to_string(), mapping_csv(&maps.uids))),
+        Ok((
+            "patid_mapping.csv".to_string(),
+            mapping_csv(&maps.patient_ids),
+        )),
+    ])?;
+    tracing::info!("linkage downloaded");
+    Ok(download(bytes, "application/zip", "dcmask-linkage.zip"))
+}
+
+/// The determination report of the current files, with the changes counted as
+/// everywhere else ([`FileChanges`]).
+fn report_of(s: &Session) -> Determination {
+    let files: Vec<(String, &FileState, Vec<Changed>)> = s
         .current()
         .files
         .iter()
-        .filter_map(|(_, _, st)| st.record.clone())
+        .map(|f| {
+            let name = s.file(&f.id).map(|o| o.name.clone()).unwrap_or_default();
+            (name, f, changes(s, f).list)
+        })
         .collect();
-    if records.is_empty() {
+    summarize(files.iter().map(|(name, f, changed)| ReportFile {
+        name,
+        record: f.staged.record.as_deref(),
+        manual: &f.staged.manual,
+        changed,
+    }))
+}
+
+fn determination(app: &Shared, sid: &str) -> ApiResult<Determination> {
+    let s = session(app, sid)?;
+    let s = s.lock().expect("session lock");
+    let files = &s.current().files;
+    if files
+        .iter()
+        .all(|f| f.staged.record.is_none() && f.staged.manual.is_empty())
+    {
         return Err(ApiError::bad(
-            "nothing has been applied yet: choose a profile and Apply first",
+            "nothing has been applied or edited yet: choose a profile and Apply first",
         ));
     }
-    Ok(summarize(records.iter().map(|r| &**r)))
+    Ok(report_of(&s))
 }
 
 async fn report_json(
     State(app): State<Shared>,
     Path(sid): Path<String>,
-) -> ApiResult<Json<dcmask_engine::report::Determination>> {
+) -> ApiResult<Json<Determination>> {
     Ok(Json(determination(&app, &sid)?))
 }
 

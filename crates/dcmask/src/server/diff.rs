@@ -1,7 +1,11 @@
-//! The metadata tree of a file compared with the file as opened: what Edit mode shows
-//! and what the `N modified` counter counts.
+//! The metadata tree of a file compared with the file as opened (what Edit mode shows),
+//! and the one definition of a changed element, with who changed it: the top bar
+//! counter, the Apply result, Edit mode and the report all count [`FileChanges`].
 
+use super::session::FileState;
 use dcmask_engine::private::{block_of, is_creator};
+use dcmask_engine::record::ManualAction;
+use dcmask_engine::report::{Changed, ChangedBy};
 use dcmask_engine::tag::{display_name, keyword, tag_id};
 use dicom_core::header::Header;
 use dicom_core::value::Value;
@@ -9,7 +13,8 @@ use dicom_core::{Tag, VR};
 use dicom_object::mem::InMemElement;
 use dicom_object::InMemDicomObject;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 #[derive(Serialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -29,6 +34,9 @@ pub struct Node {
     pub vr: &'static str,
     pub value: String,
     pub status: Status,
+    /// Who changed it, on the elements [`FileChanges`] counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<ChangedBy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub original: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,10 +119,10 @@ pub fn tree(
                     .find(|(g, e, _)| *g == tag.0 && *e == b)
                     .map(|(_, _, s)| s.clone())
             });
+            let oi = o.and_then(|e| e.items()).unwrap_or(&[]);
+            let ci = c.and_then(|e| e.items()).unwrap_or(&[]);
             let items = match (o.map(|e| e.value()), c.map(|e| e.value())) {
                 (Some(Value::Sequence(_)), _) | (_, Some(Value::Sequence(_))) => {
-                    let oi = o.and_then(|e| e.items()).unwrap_or(&[]);
-                    let ci = c.and_then(|e| e.items()).unwrap_or(&[]);
                     let n = oi.len().max(ci.len());
                     Some(
                         (0..n)
@@ -125,7 +133,9 @@ pub fn tree(
                 _ => None,
             };
             let status = match (&items, status) {
-                (Some(items), Status::Unchanged) if items.iter().flatten().any(Node::changed) => {
+                (Some(items), Status::Unchanged)
+                    if oi.len() != ci.len() || items.iter().flatten().any(Node::changed) =>
+                {
                     Status::Modified
                 }
                 (_, s) => s,
@@ -138,6 +148,7 @@ pub fn tree(
                 vr: shown.vr().to_string(),
                 value: c.map(display).unwrap_or_default(),
                 status,
+                by: None,
                 original: if status == Status::Unchanged || o.is_none() {
                     None
                 } else {
@@ -155,20 +166,114 @@ impl Node {
         self.status != Status::Unchanged
     }
 
-    /// Changed leaves: a removed or added element counts once, a sequence by its contents.
-    pub fn count_changes(nodes: &[Node]) -> usize {
-        nodes
+    /// Marks the nodes of the changed elements with who changed them.
+    pub fn mark(nodes: &mut [Node], changes: &FileChanges) {
+        let by: HashMap<&str, ChangedBy> = changes
+            .list
             .iter()
-            .map(|n| match (&n.items, n.status) {
-                (_, Status::Unchanged) => 0,
-                (_, Status::Removed | Status::Added) => 1,
-                (Some(items), Status::Modified) => items
+            .map(|c| (c.path.as_str(), c.by))
+            .collect();
+        fn walk(nodes: &mut [Node], by: &HashMap<&str, ChangedBy>) {
+            for n in nodes {
+                n.by = by.get(n.path.as_str()).copied();
+                for item in n.items.iter_mut().flatten() {
+                    walk(item, by);
+                }
+            }
+        }
+        walk(nodes, &by);
+    }
+}
+
+/// The changed elements between two data sets, by path: one for an element removed or
+/// added, one for a value that differs; a sequence in both counts by its items'
+/// elements (itself when its items differ only by empty ones).
+pub fn changed_paths(
+    original: Option<&InMemDicomObject>,
+    current: Option<&InMemDicomObject>,
+    prefix: &str,
+    out: &mut Vec<String>,
+) {
+    let mut tags: BTreeSet<Tag> = BTreeSet::new();
+    tags.extend(original.iter().flat_map(|d| d.tags()));
+    tags.extend(current.iter().flat_map(|d| d.tags()));
+    for tag in tags {
+        let path = format!("{prefix}{:04X},{:04X}", tag.0, tag.1);
+        match (
+            original.and_then(|d| d.get(tag)),
+            current.and_then(|d| d.get(tag)),
+        ) {
+            (Some(a), Some(b)) => match (a.items(), b.items()) {
+                (Some(ai), Some(bi)) => {
+                    let before = out.len();
+                    for i in 0..ai.len().max(bi.len()) {
+                        changed_paths(ai.get(i), bi.get(i), &format!("{path}/{i}/"), out);
+                    }
+                    if out.len() == before && ai.len() != bi.len() {
+                        out.push(path);
+                    }
+                }
+                _ if !same(a, b) => out.push(path),
+                _ => {}
+            },
+            (None, None) => {}
+            _ => out.push(path),
+        }
+    }
+}
+
+/// The elements of a file that differ from the file as opened, each with who changed
+/// it: the profile when the last Apply changed it and no later edit did, the hand
+/// otherwise (edits before Apply, after it, and drawn boxes).
+pub struct FileChanges {
+    pub list: Vec<Changed>,
+}
+
+const PIXEL_DATA: &str = "7FE0,0010";
+
+impl FileChanges {
+    pub fn of(original: &InMemDicomObject, file: &FileState) -> FileChanges {
+        let paths = |a: &InMemDicomObject, b: &InMemDicomObject| {
+            let mut out = Vec::new();
+            changed_paths(Some(a), Some(b), "", &mut out);
+            out
+        };
+        let staged = &file.staged;
+        let by_profile: Box<dyn Fn(&str) -> bool> = match &staged.applied {
+            None => Box::new(|_| false),
+            Some(applied) => {
+                let profile: HashSet<String> = paths(&file.source, applied).into_iter().collect();
+                let later: HashSet<String> = if Arc::ptr_eq(applied, &staged.object) {
+                    HashSet::new()
+                } else {
+                    paths(applied, &staged.object).into_iter().collect()
+                };
+                let drawn = staged
+                    .manual
                     .iter()
-                    .map(|i| Node::count_changes(i))
-                    .sum::<usize>()
-                    .max(1),
-                (None, Status::Modified) => 1,
+                    .any(|m| m.action == ManualAction::BlankRegion);
+                Box::new(move |p| {
+                    profile.contains(p) && !later.contains(p) && !(drawn && p == PIXEL_DATA)
+                })
+            }
+        };
+        let list = paths(original, &staged.object)
+            .into_iter()
+            .map(|path| Changed {
+                by: if by_profile(&path) {
+                    ChangedBy::Profile
+                } else {
+                    ChangedBy::Hand
+                },
+                path,
             })
-            .sum()
+            .collect();
+        FileChanges { list }
+    }
+
+    /// (by the profile, by hand).
+    pub fn counts(&self) -> (usize, usize) {
+        let hand = self.list.iter().filter(|c| c.by == ChangedBy::Hand).count();
+        (self.list.len() - hand, hand)
     }
 }

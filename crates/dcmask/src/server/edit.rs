@@ -1,4 +1,5 @@
-//! Edit mode: changing one value at a tag path, with VR validation.
+//! Edit mode: changing one value at a tag path, with VR validation; removing an element
+//! or a sequence item.
 
 use super::ApiError;
 use dcmask_engine::tag::tag_id;
@@ -124,8 +125,9 @@ fn value_for(vr: VR, value: &str) -> PrimitiveValue {
     }
 }
 
-/// A tag path `gggg,eeee/item/gggg,eeee...` split into (tag, item) steps.
-fn parse_path(path: &str) -> Result<Vec<(Tag, Option<usize>)>, ApiError> {
+/// A tag path `gggg,eeee/item/gggg,eeee...` split into (tag, item) steps; the last step
+/// may name an item (`gggg,eeee/1`).
+fn parse_steps(path: &str) -> Result<Vec<(Tag, Option<usize>)>, ApiError> {
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     let mut steps = Vec::new();
     let bad = || ApiError::bad("malformed element path");
@@ -141,32 +143,85 @@ fn parse_path(path: &str) -> Result<Vec<(Tag, Option<usize>)>, ApiError> {
             .transpose()?;
         steps.push((tag, item));
     }
-    if steps.is_empty() || steps.last().is_some_and(|(_, i)| i.is_some()) {
+    if steps.is_empty() {
         return Err(bad());
     }
     Ok(steps)
 }
 
-/// Sets the value at `path`, validating it for the element's VR.
-pub fn set_value(ds: &mut InMemDicomObject, path: &str, value: &str) -> Result<(), ApiError> {
-    let steps = parse_path(path)?;
-    set_in(ds, &steps, value)
+/// The steps of an element path (not an item).
+fn element_steps(path: &str) -> Result<Vec<(Tag, Option<usize>)>, ApiError> {
+    let steps = parse_steps(path)?;
+    if steps.last().is_some_and(|(_, i)| i.is_some()) {
+        return Err(ApiError::bad("malformed element path"));
+    }
+    Ok(steps)
 }
 
-fn set_in(
+/// The tag an element or item path ends in (the sequence's, for an item).
+pub fn path_tag(path: &str) -> Result<Tag, ApiError> {
+    Ok(parse_steps(path)?.last().expect("non-empty").0)
+}
+
+/// Sets the value at `path`, validating it for the element's VR.
+pub fn set_value(ds: &mut InMemDicomObject, path: &str, value: &str) -> Result<(), ApiError> {
+    let steps = element_steps(path)?;
+    at(ds, &steps, &mut |ds, tag| {
+        let vr = ds.get(tag).expect("found").vr();
+        validate(tag, vr, value).map_err(ApiError::bad)?;
+        ds.put(DataElement::new(tag, vr, value_for(vr, value)));
+        Ok(())
+    })
+}
+
+/// Removes the element at `path`, or the item when the path ends in an item index.
+/// Returns whether an item was removed.
+pub fn remove(ds: &mut InMemDicomObject, path: &str) -> Result<bool, ApiError> {
+    let mut steps = parse_steps(path)?;
+    let (tag, item) = steps.pop().expect("non-empty");
+    steps.push((tag, None));
+    at(ds, &steps, &mut |ds, tag| match item {
+        None => {
+            if let Some((_, name)) = REQUIRED.iter().find(|(t, _)| *t == tag) {
+                return Err(ApiError::bad(format!(
+                    "{name} is required and cannot be removed"
+                )));
+            }
+            ds.remove_element(tag);
+            Ok(())
+        }
+        Some(i) => {
+            let mut items = ds
+                .get(tag)
+                .and_then(|e| e.items())
+                .ok_or_else(|| ApiError::bad(format!("{} is not a sequence", tag_id(tag))))?
+                .to_vec();
+            if i >= items.len() {
+                return Err(ApiError::not_found("sequence item"));
+            }
+            items.remove(i);
+            ds.put(DataElement::new(
+                tag,
+                VR::SQ,
+                Value::from(DataSetSequence::new(items, Length::UNDEFINED)),
+            ));
+            Ok(())
+        }
+    })?;
+    Ok(item.is_some())
+}
+
+/// Runs `f` on the data set holding the element the steps lead to, with its tag, and
+/// puts the changed items back on the way up.
+fn at(
     ds: &mut InMemDicomObject,
     steps: &[(Tag, Option<usize>)],
-    value: &str,
+    f: &mut dyn FnMut(&mut InMemDicomObject, Tag) -> Result<(), ApiError>,
 ) -> Result<(), ApiError> {
     let (tag, item) = steps[0];
     let elem = ds.get(tag).ok_or_else(|| ApiError::not_found("element"))?;
     match item {
-        None => {
-            let vr = elem.vr();
-            validate(tag, vr, value).map_err(ApiError::bad)?;
-            ds.put(DataElement::new(tag, vr, value_for(vr, value)));
-            Ok(())
-        }
+        None => f(ds, tag),
         Some(i) => {
             let mut items = elem
                 .items()
@@ -175,7 +230,7 @@ fn set_in(
             let target = items
                 .get_mut(i)
                 .ok_or_else(|| ApiError::not_found("sequence item"))?;
-            set_in(target, &steps[1..], value)?;
+            at(target, &steps[1..], f)?;
             ds.put(DataElement::new(
                 tag,
                 VR::SQ,
@@ -225,5 +280,47 @@ mod tests {
             .to_string();
         assert_eq!(got, "1.2.4");
         assert!(set_value(&mut ds, "0008,1115/0/0008,1155", "1..2").is_err());
+        assert!(set_value(&mut ds, "0008,1115/0", "x").is_err());
+    }
+
+    #[test]
+    fn removes_nested_elements_and_items() {
+        let item = |uid: &str| {
+            InMemDicomObject::from_element_iter([
+                DataElement::new(Tag(0x0008, 0x1150), VR::UI, "1.2.840.10008.5.1.4.1.1.2"),
+                DataElement::new(Tag(0x0008, 0x1155), VR::UI, uid),
+            ])
+        };
+        let mut ds = InMemDicomObject::from_element_iter([
+            DataElement::new(
+                Tag(0x0008, 0x1115),
+                VR::SQ,
+                DataSetSequence::new(vec![item("1.1"), item("1.2")], Length::UNDEFINED),
+            ),
+            DataElement::new(Tag(0x0008, 0x0018), VR::UI, "1.3"),
+        ]);
+        let items = |ds: &InMemDicomObject| {
+            ds.get(Tag(0x0008, 0x1115))
+                .unwrap()
+                .items()
+                .unwrap()
+                .to_vec()
+        };
+        assert!(!remove(&mut ds, "0008,1115/0/0008,1150").unwrap());
+        assert!(items(&ds)[0].get(Tag(0x0008, 0x1150)).is_none());
+        assert!(items(&ds)[1].get(Tag(0x0008, 0x1150)).is_some());
+        assert!(remove(&mut ds, "0008,1115/0").unwrap());
+        let left = items(&ds);
+        assert_eq!(left.len(), 1);
+        assert_eq!(
+            left[0].get(Tag(0x0008, 0x1155)).unwrap().to_str().unwrap(),
+            "1.2"
+        );
+        assert!(remove(&mut ds, "0008,1115/5").is_err());
+        assert!(
+            remove(&mut ds, "0008,0018").is_err(),
+            "SOP Instance UID stays"
+        );
+        assert_eq!(path_tag("0008,1115/0").unwrap(), Tag(0x0008, 0x1115));
     }
 }

@@ -3,7 +3,9 @@
 //! (manual boxes, boxes switched off), and a probe of stored pixel values.
 //!
 //! Choices live in the session, per file, and apply to every later Apply with Clean
-//! Pixel Data (+Pixel, or the option clean_pixel_data). They are not undo steps.
+//! Pixel Data (+Pixel, or the option clean_pixel_data). They are not undo steps; the
+//! decisions they stand for (a drawn box blanked, a proposed box switched off) are
+//! recorded by the Apply that carries them out, and undone with it.
 
 use super::session::Session;
 use super::{ApiError, Shared};
@@ -11,8 +13,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use dcmask_engine::pixel::{propose, PixelTools, Proposal, RegionRules, TextDetector, TextMode};
-use dcmask_engine::record::PixelBox;
-use dcmask_engine::{deidentify_with, Key, Outcome, Plan};
+use dcmask_engine::record::{ManualAction, ManualChange, PixelBox};
+use dcmask_engine::{deidentify_with, Key, Outcome, Plan, Record};
 use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::PixelDecoder;
@@ -42,6 +44,79 @@ pub struct FileBoxes {
     pub manual: Vec<PixelBox>,
     /// Ids of proposed boxes (`rule-0`, `ocr-2`, `manual-1`) switched off.
     pub disabled: Vec<String>,
+    /// The decisions these choices stand for, each with when it was first made.
+    pub decisions: Vec<ManualChange>,
+}
+
+impl FileBoxes {
+    /// Brings the decisions in line with the choices: one for each drawn box that is on
+    /// and each proposed box switched off; those already made keep their time and reason.
+    fn decide(&mut self, proposal: &Proposal, now: &str, note: Option<&str>) {
+        let drawn = self
+            .manual
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.disabled.contains(&format!("manual-{i}")))
+            .map(|(_, b)| (ManualAction::BlankRegion, b.clone()));
+        let kept = proposal
+            .boxes
+            .iter()
+            .filter(|b| !b.id.starts_with("manual-") && self.disabled.contains(&b.id))
+            .map(|b| (ManualAction::KeepRegion, b.bbox.clone()));
+        let wanted: Vec<_> = drawn.chain(kept).collect();
+        let old = std::mem::take(&mut self.decisions);
+        self.decisions = wanted
+            .into_iter()
+            .map(|(action, region)| {
+                old.iter()
+                    .find(|d| d.action == action && d.region.as_ref() == Some(&region))
+                    .cloned()
+                    .unwrap_or_else(|| region_decision(action, region, now, note))
+            })
+            .collect();
+    }
+}
+
+fn region_decision(
+    action: ManualAction,
+    region: PixelBox,
+    now: &str,
+    note: Option<&str>,
+) -> ManualChange {
+    ManualChange {
+        region: Some(region),
+        ..ManualChange::new(
+            "7FE0,0010".into(),
+            tags::PIXEL_DATA,
+            action,
+            note.map(str::to_string),
+            now.to_string(),
+        )
+    }
+}
+
+/// The decisions of a file's choices that an Apply carried out: the drawn boxes it
+/// blanked, and the proposed boxes switched off when it cleaned pixels at all.
+pub fn decisions_applied(
+    fb: Option<&FileBoxes>,
+    plan: &Plan,
+    record: &Record,
+) -> Vec<ManualChange> {
+    let cleans = plan
+        .effective_options()
+        .contains(&dcmask_engine::ProfileOption::CleanPixelData);
+    let Some(fb) = fb.filter(|_| cleans) else {
+        return Vec::new();
+    };
+    fb.decisions
+        .iter()
+        .filter(|d| match (d.action, &d.region) {
+            (ManualAction::BlankRegion, Some(r)) => record.pixel_boxes.contains(r),
+            (ManualAction::KeepRegion, _) => true,
+            _ => false,
+        })
+        .cloned()
+        .collect()
 }
 
 /// Choices of every file of a session, by file id.
@@ -83,12 +158,7 @@ fn text_mode(q: &BoxesQuery) -> ApiResult<TextMode> {
 
 /// The file as Apply starts from it (opened, plus edits made before any Apply).
 fn source(s: &Session, fid: &str) -> ApiResult<Arc<DefaultDicomObject>> {
-    s.current()
-        .files
-        .iter()
-        .find(|(id, _, _)| id == fid)
-        .map(|(_, src, _)| src.clone())
-        .ok_or_else(|| ApiError::not_found("file"))
+    s.state(fid).map(|f| f.source.clone())
 }
 
 fn dims(obj: &DefaultDicomObject) -> (u32, u32) {
@@ -97,6 +167,20 @@ fn dims(obj: &DefaultDicomObject) -> (u32, u32) {
 }
 
 async fn proposal_json(app: &Shared, sid: &str, fid: &str, mode: TextMode) -> ApiResult<Value> {
+    Ok(as_json(app, &propose_for(app, sid, fid, mode).await?, mode))
+}
+
+fn as_json(app: &Shared, proposal: &Proposal, mode: TextMode) -> Value {
+    json!({
+        "boxes": proposal.boxes,
+        "warnings": proposal.warnings,
+        "ocr_frames": proposal.ocr_frames,
+        "detector": app.detector.is_some(),
+        "text": mode.id(),
+    })
+}
+
+async fn propose_for(app: &Shared, sid: &str, fid: &str, mode: TextMode) -> ApiResult<Proposal> {
     let s = app.sessions.get(sid)?;
     let (obj, fb) = {
         let s = s.lock().expect("session lock");
@@ -107,7 +191,7 @@ async fn proposal_json(app: &Shared, sid: &str, fid: &str, mode: TextMode) -> Ap
     };
     let detector = app.detector.clone();
     let regions = app.regions.clone();
-    let proposal: Proposal = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let tools = PixelTools {
             regions: &regions,
             detector: detector.as_deref(),
@@ -117,14 +201,7 @@ async fn proposal_json(app: &Shared, sid: &str, fid: &str, mode: TextMode) -> Ap
         propose(&obj, &tools, mode)
     })
     .await
-    .map_err(|_| ApiError::bad("text detection failed"))?;
-    Ok(json!({
-        "boxes": proposal.boxes,
-        "warnings": proposal.warnings,
-        "ocr_frames": proposal.ocr_frames,
-        "detector": app.detector.is_some(),
-        "text": mode.id(),
-    }))
+    .map_err(|_| ApiError::bad("text detection failed"))
 }
 
 pub async fn get_boxes(
@@ -150,6 +227,8 @@ struct PutBoxes {
     manual: Option<Vec<Rect>>,
     /// Replaces the ids switched off when given.
     disabled: Option<Vec<String>>,
+    /// The expert's reason, kept with the decisions this request makes.
+    note: Option<String>,
 }
 
 pub async fn put_boxes(
@@ -195,7 +274,17 @@ pub async fn put_boxes(
             entry.disabled = disabled;
         }
     }
-    Ok(Json(proposal_json(&app, &sid, &fid, mode).await?))
+    let proposal = propose_for(&app, &sid, &fid, mode).await?;
+    {
+        let s = app.sessions.get(&sid)?;
+        let mut s = s.lock().expect("session lock");
+        let now = super::session::now();
+        s.pixel
+            .entry(fid.clone())
+            .or_default()
+            .decide(&proposal, &now, req.note.as_deref());
+    }
+    Ok(Json(as_json(&app, &proposal, mode)))
 }
 
 fn valid_id(id: &str) -> bool {
@@ -224,20 +313,32 @@ pub async fn copy_to_series(
     if uid.is_empty() {
         return Err(ApiError::bad("this file has no Series Instance UID"));
     }
-    let manual = s
-        .pixel
-        .get(&fid)
-        .map(|f| f.manual.clone())
-        .unwrap_or_default();
+    let from = s.pixel.get(&fid).cloned().unwrap_or_default();
+    let manual = from.manual.clone();
     let targets: Vec<String> = s
         .current()
         .files
         .iter()
-        .filter(|(id, o, _)| *id != fid && series(o) == uid && dims(o) == size)
-        .map(|(id, _, _)| id.clone())
+        .filter(|f| f.id != fid && series(&f.source) == uid && dims(&f.source) == size)
+        .map(|f| f.id.clone())
         .collect();
+    // Copying is a decision made now for each target, for the reasons given here.
+    let now = super::session::now();
+    let drawn = from
+        .decisions
+        .iter()
+        .filter(|d| d.action == ManualAction::BlankRegion)
+        .map(|d| ManualChange {
+            time: now.clone(),
+            ..d.clone()
+        });
+    let drawn: Vec<ManualChange> = drawn.collect();
     for t in &targets {
-        s.pixel.entry(t.clone()).or_default().manual = manual.clone();
+        let fb = s.pixel.entry(t.clone()).or_default();
+        fb.manual = manual.clone();
+        fb.decisions
+            .retain(|d| d.action != ManualAction::BlankRegion);
+        fb.decisions.extend(drawn.iter().cloned());
     }
     Ok(Json(json!({ "copied_to": targets, "boxes": manual.len() })))
 }

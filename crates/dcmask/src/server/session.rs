@@ -3,14 +3,21 @@
 //! History is a list of snapshots; each Apply or edit pushes one. A snapshot holds
 //! `source` (the files as opened, plus edits made before any Apply) and `staged`
 //! (what Export would write). Apply always starts again from `source`, so applying
-//! another profile replaces the previous result instead of compounding it.
+//! another profile replaces the previous result instead of compounding it. Decisions
+//! made by hand live in the snapshot beside the change they made, so undo takes both.
 
 use super::{ApiError, Shared};
+use dcmask_engine::record::ManualChange;
 use dcmask_engine::{Mappings, Record};
 use dicom_object::DefaultDicomObject;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The time of a decision made by hand: local time with its offset, to the second.
+pub fn now() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
 
 /// Sessions idle this long are dropped with their files.
 const IDLE: Duration = Duration::from_secs(30 * 60);
@@ -22,14 +29,30 @@ pub struct Staged {
     /// The engine's record of the last Apply that produced this version.
     pub record: Option<Arc<Record>>,
     pub mappings: Arc<Mappings>,
+    /// What that Apply wrote, before any later edit: tells the profile's changes from
+    /// the hand's.
+    pub applied: Option<Arc<DefaultDicomObject>>,
+    /// The decisions made by hand that are in `object`.
+    pub manual: Arc<Vec<ManualChange>>,
+}
+
+/// One open file at one point of the history.
+#[derive(Clone)]
+pub struct FileState {
+    pub id: String,
+    /// What Apply starts from: the file as opened plus edits made before any Apply.
+    pub source: Arc<DefaultDicomObject>,
+    /// The decisions made by hand that are in `source`.
+    pub source_manual: Arc<Vec<ManualChange>>,
+    pub staged: Staged,
 }
 
 /// The state of every open file at one point of the history.
 #[derive(Clone, Default)]
 pub struct Snapshot {
     pub label: String,
-    /// Files in opening order: id → (source before Apply, staged result).
-    pub files: Vec<(String, Arc<DefaultDicomObject>, Staged)>,
+    /// Files in opening order.
+    pub files: Vec<FileState>,
     /// The profile of the Apply in effect, if any.
     pub applied: Option<String>,
 }
@@ -83,14 +106,20 @@ impl Session {
         let id = format!("f{}", self.next_id);
         self.next_id += 1;
         let object = Arc::new(object);
-        let staged = Staged {
-            object: object.clone(),
-            record: None,
-            mappings: Arc::default(),
+        let file = FileState {
+            id: id.clone(),
+            source: object.clone(),
+            source_manual: Arc::default(),
+            staged: Staged {
+                object: object.clone(),
+                record: None,
+                mappings: Arc::default(),
+                applied: None,
+                manual: Arc::default(),
+            },
         };
         for snap in &mut self.history {
-            snap.files
-                .push((id.clone(), object.clone(), staged.clone()));
+            snap.files.push(file.clone());
         }
         self.files.push(OpenFile {
             id: id.clone(),
@@ -107,7 +136,7 @@ impl Session {
             return Err(ApiError::not_found("file"));
         }
         for snap in &mut self.history {
-            snap.files.retain(|(fid, _, _)| fid != id);
+            snap.files.retain(|f| f.id != id);
         }
         self.pixel.remove(id);
         Ok(())
@@ -120,14 +149,18 @@ impl Session {
             .ok_or_else(|| ApiError::not_found("file"))
     }
 
-    /// The current staged version of a file.
-    pub fn staged(&self, id: &str) -> Result<&Staged, ApiError> {
+    /// A file in the current snapshot.
+    pub fn state(&self, id: &str) -> Result<&FileState, ApiError> {
         self.current()
             .files
             .iter()
-            .find(|(fid, _, _)| fid == id)
-            .map(|(_, _, s)| s)
+            .find(|f| f.id == id)
             .ok_or_else(|| ApiError::not_found("file"))
+    }
+
+    /// The current staged version of a file.
+    pub fn staged(&self, id: &str) -> Result<&Staged, ApiError> {
+        self.state(id).map(|f| &f.staged)
     }
 }
 
