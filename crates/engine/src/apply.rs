@@ -278,6 +278,7 @@ impl Walker<'_> {
             .filter(|e| is_creator(e.tag()))
             .filter_map(|e| Some(((e.tag().0, e.tag().1), e.to_str().ok()?.to_string())))
             .collect();
+        let siblings = crate::presence::Siblings::of(&ds);
         let mut out = InMemDicomObject::new_empty();
         let mut kept_blocks = HashSet::new();
         let mut creator_elems = Vec::new();
@@ -296,7 +297,9 @@ impl Walker<'_> {
                     safe: creator.is_some_and(|c| safe_private().is_safe(tag, c)),
                 }
             };
-            let decision = self.decider.decide(tag, elem.vr(), private, &self.facts);
+            let decision = self
+                .decider
+                .decide(tag, elem.vr(), private, &self.facts, &siblings);
             if let Some(kept) = self.apply(elem, &decision, prefix) {
                 if let Some(b) = block_of(tag) {
                     kept_blocks.insert((tag.0, b));

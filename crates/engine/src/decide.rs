@@ -1,10 +1,20 @@
 //! The one place that decides what happens to an element. The engine applies these
 //! decisions; the CLI, the workbench and the reports only read them.
+//!
+//! Layers, first match wins: custom rule → structural (group lengths, 0002, 0004) →
+//! private → HIPAA Safe Harbor → Table E.1-1 row (options, compound codes resolved) →
+//! a presence rule for what the table does not list (`data/presence.csv`) → residual
+//! rule. Then, for a standard attribute the profile decided (not a custom rule, not a
+//! structural or private one), the presence rules may change the outcome where PS3.3
+//! ties it to others of its data set ([`crate::presence`]): it follows the removal of
+//! the attribute it depends on, or, Type 2C with its condition holding, it is emptied
+//! instead of removed.
 
 use crate::code::Code;
 use crate::hipaa::{safe_harbor, DEVICE_SERIAL_NUMBER, PATIENT_AGE, PATIENT_BIRTH_DATE};
 use crate::options::ProfileOption;
 use crate::plan::Plan;
+use crate::presence::{presence_rules, Siblings};
 use crate::rules::{CustomAction, CustomRule};
 use crate::table::{table, Row};
 use crate::tag::{dictionary_vr, display_name, tag_id};
@@ -83,6 +93,10 @@ pub enum Source {
     LeakGuard,
     /// A change an expert made by hand in the workbench (an edit, a drawn box).
     Manual,
+    /// A presence rule beyond Table E.1-1 (`data/presence.csv`): an attribute removed
+    /// although the table does not list it, removed with the attribute its presence
+    /// depends on, or kept empty as a Type 2C attribute whose condition holds.
+    Presence,
 }
 
 /// Why an element was treated as it was; printable and serialisable, never holding values.
@@ -252,11 +266,31 @@ impl Decider {
         self.options.contains(&option)
     }
 
-    /// The decision for one element, wherever it sits in the object.
-    pub fn decide(&self, tag: Tag, vr: VR, private: PrivateKind, facts: &Facts) -> Decision {
+    /// The decision for one element, wherever it sits in the object. `siblings` is what
+    /// the presence rules need of the data set (top level or item) holding the element:
+    /// [`Siblings::of`] that data set, collected once before its elements are decided.
+    pub fn decide(
+        &self,
+        tag: Tag,
+        vr: VR,
+        private: PrivateKind,
+        facts: &Facts,
+        siblings: &Siblings,
+    ) -> Decision {
         if let Some(rule) = self.custom.get(&tag) {
             return custom_decision(rule);
         }
+        let profile = self.profile_decision(tag, vr, private, facts);
+        if matches!(profile.rule.source, Source::Structural | Source::Private) {
+            return profile;
+        }
+        presence_rules().adjust(tag, profile, siblings, &|t, vr| {
+            self.decide(t, vr, PrivateKind::Standard, facts, siblings)
+        })
+    }
+
+    /// The profile's layers for one element, before the presence conditions.
+    fn profile_decision(&self, tag: Tag, vr: VR, private: PrivateKind, facts: &Facts) -> Decision {
         if let Some(d) = structural(tag) {
             return d;
         }
@@ -270,7 +304,9 @@ impl Decider {
         }
         match table().lookup(tag) {
             Some(row) => self.table_rule(row, tag, vr),
-            None => self.residual(tag, vr),
+            None => presence_rules()
+                .always(tag)
+                .unwrap_or_else(|| self.residual(tag, vr)),
         }
     }
 
@@ -582,7 +618,8 @@ pub struct RuleEntry {
     pub rule: Rule,
 }
 
-/// Every rule of a plan, layer by layer: Table E.1-1 rows (with options), then the
+/// Every rule of a plan, layer by layer: Table E.1-1 rows (with options), the presence
+/// rules beyond the table (each applies only where its condition holds), then the
 /// HIPAA layer, the shipped pixel region rules when pixels are cleaned, then custom
 /// rules. Its length is the profile's rule count.
 pub fn rule_list(plan: &Plan) -> Vec<RuleEntry> {
@@ -617,6 +654,21 @@ pub fn rule_list_with(plan: &Plan, regions: &crate::pixel::regions::RegionRules)
             name: row.name.clone(),
             action: d.action.label().into(),
             rule: d.rule,
+        });
+    }
+    for row in &presence_rules().rows {
+        out.push(RuleEntry {
+            id: format!("({})", row.id),
+            name: row.name.clone(),
+            action: row.action().label().into(),
+            rule: Rule {
+                source: Source::Presence,
+                id: Cow::Borrowed(&row.id),
+                code: None,
+                option: None,
+                explanation: Cow::Borrowed(&row.explanation),
+                note: None,
+            },
         });
     }
     if decider.hipaa {
@@ -683,7 +735,13 @@ mod tests {
 
     fn decide(plan: &Plan, tag: Tag, vr: VR) -> Action {
         Decider::new(plan)
-            .decide(tag, vr, PrivateKind::Standard, &Facts::default())
+            .decide(
+                tag,
+                vr,
+                PrivateKind::Standard,
+                &Facts::default(),
+                &Siblings::default(),
+            )
             .action
     }
 
@@ -764,6 +822,7 @@ mod tests {
             VR::LO,
             PrivateKind::Standard,
             &enhanced,
+            &Siblings::default(),
         );
         assert_eq!(d.action, Action::Dummy);
         assert_eq!(decide(&p, Tag(0x0008, 0x0081), VR::ST), Action::Remove);
@@ -772,7 +831,13 @@ mod tests {
             age_90_plus: true,
             ..Facts::default()
         };
-        let d = Decider::new(&p).decide(PATIENT_BIRTH_DATE, VR::DA, PrivateKind::Standard, &old);
+        let d = Decider::new(&p).decide(
+            PATIENT_BIRTH_DATE,
+            VR::DA,
+            PrivateKind::Standard,
+            &old,
+            &Siblings::default(),
+        );
         assert_eq!(d.action, Action::Empty);
     }
 
@@ -788,6 +853,7 @@ mod tests {
             VR::LO,
             PrivateKind::Standard,
             &Facts::default(),
+            &Siblings::default(),
         );
         assert_eq!(d.action, Action::Keep);
         assert_eq!(d.rule.note.as_deref(), Some("no PHI in our series names"));
@@ -805,6 +871,7 @@ mod tests {
                     VR::IS,
                     PrivateKind::Element { safe },
                     &Facts::default(),
+                    &Siblings::default(),
                 )
                 .action
         };
@@ -815,9 +882,42 @@ mod tests {
     }
 
     #[test]
+    fn presence_rules_adjust_the_profile_but_not_custom_rules() {
+        use dicom_core::DataElement;
+        use dicom_object::InMemDicomObject;
+        let dog = Siblings::of(&InMemDicomObject::from_element_iter([DataElement::new(
+            Tag(0x0010, 0x2201),
+            VR::LO,
+            "Canine",
+        )]));
+        let person = Tag(0x0010, 0x2297);
+        let decide_in = |p: &Plan, tag, vr, set: &Siblings| {
+            Decider::new(p).decide(tag, vr, PrivateKind::Standard, &Facts::default(), set)
+        };
+        let basic = Plan::builtin(ProfileId::Basic);
+        let d = decide_in(&basic, person, VR::PN, &dog);
+        assert_eq!((d.action, d.rule.source), (Action::Empty, Source::Presence));
+        let d = decide_in(&basic, person, VR::PN, &Siblings::default());
+        assert_eq!((d.action, d.rule.source), (Action::Remove, Source::Table));
+        // Responsible Person is absent here: its role may not stay.
+        let role = decide_in(&basic, Tag(0x0010, 0x2298), VR::CS, &dog);
+        assert_eq!(role.action, Action::Remove);
+        let mut custom = Plan::builtin(ProfileId::Custom);
+        custom.custom_rules = parse_rules(r#"[{"id":"(0010,2297)","act":"remove"}]"#).unwrap();
+        let d = decide_in(&custom, person, VR::PN, &dog);
+        assert_eq!((d.action, d.rule.source), (Action::Remove, Source::Custom));
+        // Not in Table E.1-1, removed by a presence rule rather than kept as not listed.
+        let d = decide_in(&basic, Tag(0x0400, 0x0500), VR::SQ, &Siblings::default());
+        assert_eq!(
+            (d.action, d.rule.source),
+            (Action::Remove, Source::Presence)
+        );
+    }
+
+    #[test]
     fn rule_counts_grow_by_layer() {
         let basic = rule_list(&Plan::builtin(ProfileId::Basic)).len();
-        assert_eq!(basic, 655);
+        assert_eq!(basic, 655 + presence_rules().rows.len());
         let hipaa = rule_list(&Plan::builtin(ProfileId::Hipaa)).len();
         assert!(hipaa > basic);
         let mut custom = Plan::builtin(ProfileId::Custom);

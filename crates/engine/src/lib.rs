@@ -21,6 +21,7 @@ pub mod markers;
 pub mod options;
 pub mod pixel;
 pub mod plan;
+pub mod presence;
 pub mod private;
 pub mod pseudonym;
 pub mod record;
