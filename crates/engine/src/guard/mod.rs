@@ -178,8 +178,9 @@ fn clean_strings(
     if categories.is_empty() {
         return None;
     }
-    // A date cannot lose part of itself; an element left with nothing gets a dummy.
-    if matches!(vr, VR::DA | VR::DT) || out.is_empty() {
+    // A date or a URI cannot lose part of itself and stay valid; an element left with
+    // nothing gets a dummy.
+    if matches!(vr, VR::DA | VR::DT | VR::UR) || out.is_empty() {
         return Some((None, categories));
     }
     Some((Some(PrimitiveValue::Strs(out.into())), categories))

@@ -260,7 +260,14 @@ impl Identifying {
 /// Whether the plan keeps this attribute by Table E.1-1 or an option, so that its value
 /// is not identifying under the plan.
 fn kept_by_profile(decider: &Decider, tag: Tag, vr: VR, facts: &Facts) -> bool {
-    let d = decider.decide(tag, vr, PrivateKind::Standard, facts);
+    // Whether the profile keeps it does not depend on the attribute's neighbours.
+    let d = decider.decide(
+        tag,
+        vr,
+        PrivateKind::Standard,
+        facts,
+        &crate::presence::Siblings::default(),
+    );
     d.action == Action::Keep && matches!(d.rule.source, Source::Table | Source::Option)
 }
 
