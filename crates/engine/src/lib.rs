@@ -26,6 +26,7 @@ pub mod rules;
 pub mod stream;
 pub mod table;
 pub mod tag;
+pub mod verify;
 
 pub use apply::{deidentify, deidentify_with, deidentify_with_regions, Outcome};
 pub use decide::{rule_list, rule_list_with, Action, Decider, Decision, RuleEntry};
