@@ -13,6 +13,7 @@ use std::process::{Command, Output};
 
 const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const CT: &str = "1.2.840.10008.5.1.4.1.1.2";
+const ORIGINAL_SOP: &str = "1.2.826.0.1.3680043.2.1125.7.1";
 
 /// A DICOM file of `ds` (SOP Class and Instance UIDs, pixel data added).
 fn file(mut ds: InMemDicomObject, sop: &str, pixels: &[u8]) -> Vec<u8> {
@@ -108,8 +109,11 @@ impl Env {
 
     /// `in/` with two files of the original patient and a non-DICOM note.
     fn originals(&self) -> PathBuf {
-        self.write("in/a/1.dcm", &file(original(), "1.2.3.4.1", &[1; 16]));
-        self.write("in/a/2.dcm", &file(original(), "1.2.3.4.2", &[2; 16]));
+        self.write("in/a/1.dcm", &file(original(), ORIGINAL_SOP, &[1; 16]));
+        self.write(
+            "in/a/2.dcm",
+            &file(original(), "1.2.826.0.1.3680043.2.1125.7.2", &[2; 16]),
+        );
         self.write("in/notes.txt", b"not DICOM");
         self.path("in")
     }
@@ -275,6 +279,15 @@ fn every_planted_leak_is_found_where_it_is() {
     // The station name repeated in the protocol name; the birth date in another spelling.
     ds.put_str(tags::PROTOCOL_NAME, VR::LO, "CTSCAN07 routine head");
     ds.put_str(tags::IMAGE_COMMENTS, VR::LT, "patient born 12 Apr 1960");
+    // An original instance UID kept in a reference.
+    let mut reference = InMemDicomObject::new_empty();
+    reference.put_str(tags::REFERENCED_SOP_CLASS_UID, VR::UI, CT);
+    reference.put_str(tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, ORIGINAL_SOP);
+    ds.put(DataElement::new(
+        tags::REFERENCED_IMAGE_SEQUENCE,
+        VR::SQ,
+        seq(vec![reference]),
+    ));
     let leaky = file(ds, "2.25.1", &[0; 16]);
     env.write("out/PAT01_ABERNATHY_MRN51544914/IMG00001.dcm", &leaky);
     env.write(
@@ -307,6 +320,7 @@ fn every_planted_leak_is_found_where_it_is() {
         (dcm, "0028,1351", "name"),
         (dcm, "0018,1030", "station"),
         (dcm, "0020,4000", "date of birth"),
+        (dcm, "0008,1140/0/0008,1155", "uid"),
         ("PAT01_ABERNATHY_MRN51544914/", "name", "name"),
         ("PAT01_ABERNATHY_MRN51544914/", "name", "id"),
         (
@@ -401,6 +415,7 @@ fn an_untouched_copy_is_flagged() {
             ("0008,0080", "institution"),
             ("0008,0090", "name"),
             ("0010,1002/0/0010,0020", "id"),
+            ("0008,0018", "uid"),
         ] {
             assert!(has(&found, f, path, category), "{f} {path}: {found:#?}");
         }

@@ -34,6 +34,12 @@ pub const MIN_NUMBER_CHARS: usize = 5;
 pub const MIN_EMBEDDED_CHARS: usize = 6;
 /// Shortest phone number (digits).
 pub const MIN_PHONE_DIGITS: usize = 7;
+/// Shortest instance UID entered (digits): test UIDs such as `1.2.3.4` are prefixes of
+/// everything.
+pub const MIN_UID_DIGITS: usize = 12;
+/// UIDs the standard defines (classes, transfer syntaxes, well-known instances) are no
+/// one's.
+const STANDARD_UID_ROOT: &str = "1.2.840.10008.";
 /// Shortest institution, station, address part or e-mail entered.
 pub const MIN_WHOLE_CHARS: usize = 4;
 
@@ -205,6 +211,7 @@ impl DictionaryBuilder {
             Category::DateOfBirth => values(text).for_each(|v| self.add_birth_date(v)),
             Category::Address => values(text).for_each(|v| self.add_address(v)),
             Category::Phone | Category::Email => values(text).for_each(|v| self.add_telecom(v)),
+            Category::Uid => values(text).for_each(|v| self.add_uid(v)),
             Category::Institution | Category::Station => {
                 values(text).for_each(|v| self.add_whole(category, &fold_str(v)));
             }
@@ -358,6 +365,20 @@ impl DictionaryBuilder {
         }
     }
 
+    /// An instance UID, digits only (the dots fold away; a UID within a longer UID is not
+    /// matched, see the matcher's number rule).
+    fn add_uid(&mut self, value: &str) {
+        if value.starts_with(STANDARD_UID_ROOT)
+            || !value.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        {
+            return;
+        }
+        let f = fold_str(value);
+        if f.len() >= MIN_UID_DIGITS {
+            self.insert(f, Category::Uid, Rule::Word);
+        }
+    }
+
     /// An address whole and each of its parts (`^`, comma, semicolon, line separated).
     fn add_address(&mut self, value: &str) {
         self.add_emails(value);
@@ -453,7 +474,8 @@ pub(super) fn effective_vr(elem: &InMemElement) -> VR {
     }
 }
 
-/// VRs whose values are text to search.
+/// VRs whose values are text to search (dates for the birth date and UIDs for the
+/// instance UIDs only).
 pub(super) fn is_text(vr: VR) -> bool {
     matches!(
         vr,
@@ -469,6 +491,7 @@ pub(super) fn is_text(vr: VR) -> bool {
             | VR::UT
             | VR::DA
             | VR::DT
+            | VR::UI
     )
 }
 

@@ -6,7 +6,8 @@
 pub(super) const SEP: u8 = 1;
 /// A lower-case letter came right before this upper-case one (`DouglasDavidson`).
 pub(super) const CAMEL: u8 = 2;
-/// Exactly one `.` or `,` separates this character from the previous one (`1.2.840`).
+/// Exactly one `.` separates this character from the previous one (`1.2.840`, `0.5`). A
+/// comma does not join numbers: it separates fields (`id_old,id_new`) and values.
 pub(super) const DOT: u8 = 4;
 pub(super) const DIGIT: u8 = 8;
 /// A script written without spaces between words (Han, kana, Hangul): no word
@@ -51,7 +52,7 @@ impl Folded {
         for (off, c) in s.char_indices() {
             if !c.is_alphanumeric() {
                 dropped += 1;
-                dot = c == '.' || c == ',';
+                dot = c == '.';
                 prev_lower = false;
                 continue;
             }
@@ -114,7 +115,7 @@ impl Folded {
                 (dropped, broken) = (0, false);
             } else {
                 dropped += 1;
-                dot = b == b'.' || b == b',';
+                dot = b == b'.';
                 broken |= !is_printable(b);
                 prev_lower = false;
             }
@@ -141,7 +142,7 @@ impl Folded {
         f & CONT == 0 && (f & (SEP | CAMEL) != 0 || (f ^ p) & DIGIT != 0 || (f | p) & FREE != 0)
     }
 
-    /// The digits before and at `i` belong to one number (nothing or a single `.`/`,`
+    /// The digits before and at `i` belong to one number (nothing or a single `.`
     /// between them): a match may not start or end there (`1234` in `51234`, in `1.1234`).
     pub fn digit_joined(&self, i: usize) -> bool {
         if i == 0 || i >= self.bytes.len() {

@@ -47,10 +47,14 @@ pub enum Category {
     /// Station names, AE titles, rooms and treatment machines of a site.
     #[serde(rename = "station")]
     Station,
+    /// Instance UIDs of the originals (study, series, SOP instance, frame of reference):
+    /// they link an output back to the source archive.
+    #[serde(rename = "uid")]
+    Uid,
 }
 
 impl Category {
-    pub const ALL: [Category; 8] = [
+    pub const ALL: [Category; 9] = [
         Category::Name,
         Category::Id,
         Category::DateOfBirth,
@@ -59,6 +63,7 @@ impl Category {
         Category::Email,
         Category::Institution,
         Category::Station,
+        Category::Uid,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +76,7 @@ impl Category {
             Category::Email => "email",
             Category::Institution => "institution",
             Category::Station => "station",
+            Category::Uid => "uid",
         }
     }
 

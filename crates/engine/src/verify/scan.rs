@@ -123,7 +123,8 @@ impl Dictionary {
     }
 
     /// Identifying values in the decoded elements of an object, at every depth: text VRs
-    /// (AE, CS, LO, LT, PN, SH, ST, UC, UR, UT), DA and DT for the birth date only,
+    /// (AE, CS, LO, LT, PN, SH, ST, UC, UR, UT), DA and DT for the birth date only, UI
+    /// for the instance UIDs only,
     /// private elements too, and the printable text inside OB and UN values. Pixel,
     /// overlay and waveform samples are not searched. One finding per element path,
     /// category and entry.
@@ -165,7 +166,11 @@ impl Dictionary {
                 Value::Primitive(p) => {
                     let vr = effective_vr(elem);
                     if let Some(text) = text_value(elem, vr, p, cs) {
-                        let only = matches!(vr, VR::DA | VR::DT).then_some(Category::DateOfBirth);
+                        let only = match vr {
+                            VR::DA | VR::DT => Some(Category::DateOfBirth),
+                            VR::UI => Some(Category::Uid),
+                            _ => None,
+                        };
                         hay.text(&text);
                         self.hits(hay, None, only, &mut |h| {
                             on(Finding {
@@ -554,6 +559,47 @@ mod tests {
             assert_eq!(text_hits(&d, s), [Category::Name], "{s}");
         }
         assert!(text_hits(&d, "山").is_empty(), "one character");
+    }
+
+    #[test]
+    fn original_instance_uids_but_not_standard_ones() {
+        let mut b = DictionaryBuilder::new();
+        let mut ds = original();
+        let sop = "1.2.826.0.1.3680043.2.1125.99.12345";
+        ds.put_str(tags::SOP_INSTANCE_UID, VR::UI, sop);
+        ds.put_str(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.2");
+        ds.put_str(tags::STUDY_INSTANCE_UID, VR::UI, "1.2.3.4");
+        b.add_object(&ds);
+        let d = b.build();
+        assert_eq!(text_hits(&d, &format!("{sop}.dcm")), [Category::Uid]);
+        assert!(
+            text_hits(&d, &format!("{sop}.1")).is_empty(),
+            "a longer UID"
+        );
+        assert!(
+            text_hits(&d, &format!("9.{sop}")).is_empty(),
+            "a longer UID"
+        );
+        assert!(text_hits(&d, "1.2.840.10008.5.1.4.1.1.2").is_empty());
+        assert!(text_hits(&d, "v1.2.3.4").is_empty(), "too short to enter");
+        let mut out = InMemDicomObject::new_empty();
+        let mut item = InMemDicomObject::new_empty();
+        item.put_str(tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, sop);
+        out.put(DataElement::new(
+            tags::REFERENCED_IMAGE_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::from(vec![item]),
+        ));
+        out.put_str(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.2");
+        let found: Vec<(String, Category)> = d
+            .scan_object(&out)
+            .into_iter()
+            .map(|f| (f.path, f.category))
+            .collect();
+        assert_eq!(
+            found,
+            [("0008,1140/0/0008,1155".to_string(), Category::Uid)]
+        );
     }
 
     #[test]
