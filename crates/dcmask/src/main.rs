@@ -6,6 +6,7 @@ mod ocr;
 mod profile_cmd;
 mod server;
 mod stdout;
+mod verify_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ enum Command {
     },
     /// Show what a profile would do to a file, without writing anything.
     Inspect(profile_cmd::InspectArgs),
+    /// Check a de-identified folder for identifying values of the originals.
+    Verify(verify_cmd::VerifyArgs),
 }
 
 /// Where dcmask keeps its key when no `--key-file` is given.
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Anonymize(args) => batch::run(args),
         Command::Profile { action } => profile_cmd::profile(action).map(|()| ExitCode::SUCCESS),
         Command::Inspect(args) => profile_cmd::inspect(args).map(|()| ExitCode::SUCCESS),
+        Command::Verify(args) => verify_cmd::run(args),
     };
     result.unwrap_or_else(|e| {
         if e.is::<stdout::Closed>() {

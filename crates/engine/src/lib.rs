@@ -30,6 +30,7 @@ pub mod rules;
 pub mod stream;
 pub mod table;
 pub mod tag;
+pub mod verify;
 
 pub use apply::{
     deidentify, deidentify_with, deidentify_with_regions, deidentify_with_related, Outcome,

@@ -461,6 +461,73 @@ fn stream_header(
     ))
 }
 
+/// An object's header read without its pixel data, and where that pixel data lies.
+pub struct Header {
+    pub object: DefaultDicomObject,
+    /// Byte range of the top-level Pixel Data value (or its fragments) in the input, when
+    /// it was located; the object then holds only the elements before it.
+    pub pixel_data: Option<std::ops::Range<u64>>,
+}
+
+/// Reads a file's header (everything before the top-level Pixel Data element) without
+/// reading the pixel data, with the same checks of declared lengths as [`prepare`], for
+/// readers that only look at headers (`dcmask verify`). Files the locator cannot walk (no
+/// pixel data, no file meta group, deflated) are read whole when at most 64 MiB, else
+/// refused; a file that does not start like DICOM is refused from its first 64 KiB.
+pub fn read_header<R: Read + Seek>(input: &mut R) -> Result<Header> {
+    let file_len = input.seek(SeekFrom::End(0)).map_err(read_err)?;
+    input.seek(SeekFrom::Start(0)).map_err(read_err)?;
+    let mut rec = Recorded::new(&mut *input, file_len);
+    rec.ensure(132.min(file_len));
+    let body_start = if rec.buf.len() >= 132 && &rec.buf[128..132] == b"DICM" {
+        Some(128)
+    } else if rec.buf.starts_with(b"DICM") {
+        Some(0)
+    } else {
+        None
+    };
+    match body_start {
+        Some(body_start) => {
+            if let Ok(l) = locate(&mut rec, body_start) {
+                let parsed = (rec.buf.len() as u64 >= l.value_at)
+                    .then(|| {
+                        OpenFileOptions::new()
+                            .read_preamble(ReadPreamble::Never)
+                            .read_until(tags::PIXEL_DATA)
+                            .from_reader(&rec.buf[body_start as usize..l.value_at as usize])
+                            .ok()
+                    })
+                    .flatten();
+                if let Some(object) = parsed {
+                    return Ok(Header {
+                        object,
+                        pixel_data: Some(l.value_at..l.pixel_end),
+                    });
+                }
+            }
+        }
+        None => {
+            rec.ensure((64 * 1024).min(file_len));
+            if let Err(e @ Error::NotDicom(_)) = io::read_object(&rec.buf) {
+                return Err(e);
+            }
+        }
+    }
+    drop(rec);
+    if file_len > BARE_LIMIT {
+        return Err(Error::Unsupported(
+            "a file over 64 MiB whose pixel data could not be located".into(),
+        ));
+    }
+    input.seek(SeekFrom::Start(0)).map_err(read_err)?;
+    let mut bytes = Vec::new();
+    input.read_to_end(&mut bytes).map_err(read_err)?;
+    Ok(Header {
+        object: io::read_object(&bytes)?,
+        pixel_data: None,
+    })
+}
+
 /// Reads, parses and de-identifies the whole object.
 fn in_memory<R: Read + Seek>(input: &mut R, ctx: &Ctx, why: &'static str) -> Result<Prepared> {
     input.seek(SeekFrom::Start(0)).map_err(read_err)?;
@@ -567,6 +634,41 @@ mod tests {
             .build()
             .unwrap();
         io::to_bytes(&ds.with_exact_meta(meta)).unwrap()
+    }
+
+    #[test]
+    fn read_header_stops_before_the_pixel_data_and_says_where_it_is() {
+        for encapsulated in [false, true] {
+            let bytes = object("1.2.840.10008.1.2.1", encapsulated);
+            let h = read_header(&mut Cursor::new(&bytes)).unwrap();
+            assert!(h.object.get(tags::PIXEL_DATA).is_none());
+            assert_eq!(
+                h.object
+                    .element(tags::PATIENT_NAME)
+                    .unwrap()
+                    .to_str()
+                    .unwrap(),
+                "Doe^Jane"
+            );
+            let px = h.pixel_data.expect("located");
+            assert_eq!(px.end, bytes.len() as u64);
+            let value = &bytes[px.start as usize..px.end as usize];
+            if encapsulated {
+                // Offset table item (one offset), two fragments, delimiter.
+                assert_eq!(value.len(), 8 + 4 + 8 + 16 + 8 + 8 + 8);
+            } else {
+                assert_eq!(
+                    value,
+                    (0..16u16).flat_map(u16::to_le_bytes).collect::<Vec<_>>()
+                );
+            }
+        }
+        // Not DICOM: refused as such, from its first bytes.
+        let text = b"id_old,id_new\n".repeat(10_000);
+        assert!(matches!(
+            read_header(&mut Cursor::new(&text)),
+            Err(Error::NotDicom(_))
+        ));
     }
 
     fn both(bytes: &[u8], plan: &Plan) -> (Vec<u8>, Vec<u8>, Mode) {
