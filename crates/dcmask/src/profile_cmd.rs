@@ -88,7 +88,7 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     // The same pixel tools as `anonymize`: region rules (with --region-rules) and, when
     // pixels are cleaned, the text detector.
-    let regions = args.plan.regions()?;
+    let regions = args.plan.regions(&plan)?;
     let detector = if plan
         .effective_options()
         .contains(&ProfileOption::CleanPixelData)

@@ -127,11 +127,12 @@ pub fn deidentify_with_related(
     };
     let decider = Decider::new(plan);
     let facts = facts(&ds);
-    let identifying = Identifying::collect(&ds, &decider, &facts);
+    let identifying = Identifying::collect(&ds, &decider);
     let patient = text(tags::PATIENT_ID).filter(|p| !p.is_empty());
+    let looked_for = identifying.with(related);
     let mut walker = Walker {
         charset,
-        guard: Guard::new(&identifying, related),
+        guard: Guard::new(&looked_for),
         decider,
         facts,
         ids: LazyIdentifiers::of(&ds),
@@ -260,7 +261,7 @@ struct Walker<'a> {
     /// The object's character set, for decoding values written with VR UN.
     charset: SpecificCharacterSet,
     /// Checks every value about to be written as kept, cleaned or replaced.
-    guard: Guard,
+    guard: Guard<'a>,
     decider: Decider,
     facts: Facts,
     ids: LazyIdentifiers,

@@ -99,6 +99,40 @@ pub enum Source {
     Presence,
 }
 
+impl Source {
+    pub const ALL: [Source; 11] = [
+        Source::Table,
+        Source::Option,
+        Source::Hipaa,
+        Source::Custom,
+        Source::Private,
+        Source::Residual,
+        Source::Structural,
+        Source::Pixel,
+        Source::LeakGuard,
+        Source::Manual,
+        Source::Presence,
+    ];
+
+    /// The source as it is serialised (`table`, `leak_guard`, ...), without serialising:
+    /// batch counts name it for every recorded element.
+    pub fn name(self) -> &'static str {
+        static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+        let names = NAMES.get_or_init(|| {
+            Source::ALL
+                .iter()
+                .map(|s| {
+                    serde_json::to_value(s)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .expect("a source serialises as a string")
+                })
+                .collect()
+        });
+        &names[Source::ALL.iter().position(|s| *s == self).expect("listed")]
+    }
+}
+
 /// Why an element was treated as it was; printable and serialisable, never holding values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rule {
@@ -242,7 +276,7 @@ pub fn needs_value(tag: Tag, vr: VR) -> bool {
 pub struct Decider {
     options: Vec<ProfileOption>,
     hipaa: bool,
-    custom: HashMap<Tag, CustomRule>,
+    custom: crate::tag::TagMap<CustomRule>,
 }
 
 impl Decider {
@@ -253,7 +287,7 @@ impl Decider {
                 .map(|r| (r.tag(), r.clone()))
                 .collect()
         } else {
-            HashMap::new()
+            Default::default()
         };
         Decider {
             options: plan.effective_options(),
@@ -264,6 +298,17 @@ impl Decider {
 
     pub fn has(&self, option: ProfileOption) -> bool {
         self.options.contains(&option)
+    }
+
+    /// Whether Table E.1-1 keeps the attribute under the plan's options (Retain
+    /// Institution Identity keeps Institution Name, say): the leak guard then does not
+    /// take its value for identifying. Cheaper than [`Decider::decide`], which the guard
+    /// would call for every identifying attribute of every object.
+    pub fn table_keeps(&self, tag: Tag, vr: VR) -> bool {
+        table().lookup(tag).is_some_and(|row| {
+            let (code, option) = row.code_with(&self.options);
+            action_for(code, tag, vr, option) == Action::Keep
+        })
     }
 
     /// The decision for one element, wherever it sits in the object. `siblings` is what
@@ -630,7 +675,7 @@ pub fn rule_list(plan: &Plan) -> Vec<RuleEntry> {
 pub fn rule_list_with(plan: &Plan, regions: &crate::pixel::regions::RegionRules) -> Vec<RuleEntry> {
     let decider = Decider::new(plan);
     let base_only = Decider {
-        custom: HashMap::new(),
+        custom: Default::default(),
         hipaa: false,
         ..Decider::new(plan)
     };

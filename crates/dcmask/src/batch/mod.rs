@@ -158,7 +158,7 @@ struct Ctx<'a> {
 pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let plan = args.plan.to_plan()?;
-    let regions = args.plan.regions()?;
+    let regions = args.plan.regions(&plan)?;
     if args.jobs == Some(0) {
         bail!("-j takes a number of threads of at least 1");
     }
@@ -837,48 +837,29 @@ fn done_line(k: &str, item: &Item, out: String, bytes_out: u64, prepared: &Prepa
 /// Elements per action label and per rule (`source:id`). Counted on borrowed keys first:
 /// this runs for every file.
 fn record_counts(record: &Record) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
-    let mut actions: HashMap<&'static str, u64> = HashMap::new();
-    let mut rules: HashMap<(&'static str, &str), u64> = HashMap::new();
-    for e in &record.entries {
-        *actions.entry(e.action.label()).or_default() += 1;
-        *rules
-            .entry((source_name(e.rule.source), e.rule.id.as_ref()))
-            .or_default() += 1;
-    }
-    let actions = actions
-        .into_iter()
-        .map(|(a, n)| (a.to_string(), n))
+    // A few dozen entries: sorting borrowed keys beats hashing them.
+    let mut actions: Vec<&'static str> = record.entries.iter().map(|e| e.action.label()).collect();
+    let mut rules: Vec<(&'static str, &str)> = record
+        .entries
+        .iter()
+        .map(|e| (e.rule.source.name(), e.rule.id.as_ref()))
         .collect();
-    let rules = rules
-        .into_iter()
-        .map(|((source, id), n)| {
-            let mut k = String::with_capacity(source.len() + 1 + id.len());
-            k.push_str(source);
-            k.push(':');
-            k.push_str(id);
-            (k, n)
-        })
-        .collect();
-    (actions, rules)
-}
-
-/// The rule source as the engine serialises it (`table`, `option`, ...), computed once per
-/// source and thread.
-fn source_name(source: dcmask_engine::decide::Source) -> &'static str {
-    thread_local! {
-        static NAMES: std::cell::RefCell<HashMap<dcmask_engine::decide::Source, &'static str>> =
-            std::cell::RefCell::new(HashMap::new());
+    actions.sort_unstable();
+    rules.sort_unstable();
+    let mut action_counts = BTreeMap::new();
+    for group in actions.chunk_by(|a, b| a == b) {
+        action_counts.insert(group[0].to_string(), group.len() as u64);
     }
-    NAMES.with(|names| {
-        *names.borrow_mut().entry(source).or_insert_with(|| {
-            let name = serde_json::to_value(source)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| format!("{source:?}").to_lowercase());
-            // A handful of variants, once per thread.
-            Box::leak(name.into_boxed_str())
-        })
-    })
+    let mut rule_counts = BTreeMap::new();
+    for group in rules.chunk_by(|a, b| a == b) {
+        let (source, id) = group[0];
+        let mut k = String::with_capacity(source.len() + 1 + id.len());
+        k.push_str(source);
+        k.push(':');
+        k.push_str(id);
+        rule_counts.insert(k, group.len() as u64);
+    }
+    (action_counts, rule_counts)
 }
 
 /// `PATIENT/STUDY/SERIES/SOP.dcm` from the de-identified object. A Patient ID that a

@@ -111,8 +111,20 @@ impl PlanArgs {
         Ok(plan)
     }
 
-    /// The shipped region rules, with the user's `--region-rules` file added.
-    pub fn regions(&self) -> Result<Regions> {
+    /// The shipped region rules, with the user's `--region-rules` file added; none when
+    /// the plan does not clean pixel data (the shipped table is then not even parsed:
+    /// its conditions cost more to compile than a small file takes to de-identify).
+    pub fn regions(&self, plan: &Plan) -> Result<Regions> {
+        if !plan
+            .effective_options()
+            .contains(&ProfileOption::CleanPixelData)
+        {
+            return Ok(Regions {
+                rules: RegionRules::default(),
+                user: 0,
+                user_csv: None,
+            });
+        }
         Regions::load(self.region_rules.as_deref())
     }
 }

@@ -50,9 +50,9 @@ pub struct Finding {
     pub outcome: Outcome,
 }
 
-/// The compiled identifying values of one object, checking its elements one by one.
-pub struct Guard {
-    matcher: Option<Matcher>,
+/// The identifying values of one object, checking its elements one by one.
+pub struct Guard<'a> {
+    matcher: Option<Matcher<'a>>,
 }
 
 /// Binary values are searched in windows of this many bytes, overlapping by
@@ -60,19 +60,13 @@ pub struct Guard {
 const WINDOW: usize = 1 << 20;
 const OVERLAP: usize = 4096;
 
-impl Guard {
-    /// A guard for the object's own identifying values and those of the same patient
-    /// elsewhere (`related`).
-    pub fn new(own: &Identifying, related: Option<&Identifying>) -> Guard {
-        let matcher = match related {
-            Some(r) if !own.covers(r) => {
-                let mut all = own.clone();
-                all.merge(r);
-                Matcher::new(&all)
-            }
-            _ => Matcher::new(own),
-        };
-        Guard { matcher }
+impl<'a> Guard<'a> {
+    /// A guard for these identifying values (the object's own, with those of the same
+    /// patient elsewhere: [`Identifying::with`]).
+    pub fn new(ids: &'a Identifying) -> Guard<'a> {
+        Guard {
+            matcher: (!ids.is_empty()).then(|| Matcher::new(ids)),
+        }
     }
 
     /// Checks one element about to be written. Returns the element to write and, when it
@@ -268,20 +262,19 @@ fn tidy(text: &str, vr: VR) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decide::{Decider, Facts};
+    use crate::decide::Decider;
     use crate::plan::{Plan, ProfileId};
     use dicom_dictionary_std::tags;
     use dicom_object::InMemDicomObject;
 
-    fn guard() -> Guard {
+    fn ids() -> Identifying {
         let obj = InMemDicomObject::from_element_iter([
             DataElement::new(tags::PATIENT_NAME, VR::PN, "Abernathy^Douglas"),
             DataElement::new(tags::PATIENT_ID, VR::LO, "MRN51544914"),
             DataElement::new(tags::PATIENT_BIRTH_DATE, VR::DA, "19600412"),
         ]);
         let plan = Plan::builtin(ProfileId::Basic);
-        let own = Identifying::collect(&obj, &Decider::new(&plan), &Facts::default());
-        Guard::new(&own, None)
+        Identifying::collect(&obj, &Decider::new(&plan))
     }
 
     fn check(g: &Guard, tag: Tag, vr: VR, v: &str) -> (String, Option<Outcome>) {
@@ -291,7 +284,8 @@ mod tests {
 
     #[test]
     fn cleans_words_and_dummies_what_would_be_empty() {
-        let g = guard();
+        let ids = ids();
+        let g = Guard::new(&ids);
         assert_eq!(
             check(
                 &g,
@@ -335,7 +329,8 @@ mod tests {
 
     #[test]
     fn custom_keep_wins_and_is_said() {
-        let g = guard();
+        let ids = ids();
+        let g = Guard::new(&ids);
         let e = DataElement::new(tags::STUDY_DESCRIPTION, VR::LO, "Abernathy");
         let (e, f) = g.check(e, true);
         assert_eq!(e.to_str().unwrap(), "Abernathy");
@@ -344,7 +339,8 @@ mod tests {
 
     #[test]
     fn binary_values_keep_their_length() {
-        let g = guard();
+        let ids = ids();
+        let g = Guard::new(&ids);
         let mut big = vec![0u8; WINDOW + 10];
         // Across the first window's end, and one in the middle of the second.
         big[WINDOW - 3..WINDOW + 6].copy_from_slice(b"ABERNATHY");
