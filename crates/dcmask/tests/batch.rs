@@ -1895,3 +1895,230 @@ fn closed_stdout_ends_quietly() {
     );
     assert!(out_dir.join("report.json").is_file());
 }
+
+/// Values planted where the profile keeps them, for the leak guard: in Code Meaning and
+/// Code Value at depths 1 to 3, in private text that Retain Safe Private keeps, in LO
+/// values outside Table E.1-1, in possessive and hyphenated forms, with the station name
+/// inside the protocol name. `other_names` is what only this file of the patient holds.
+fn guarded_object(sop: &str, study: &str, other_names: Option<&str>, meaning: &str) -> Vec<u8> {
+    use dicom_core::value::DataSetSequence;
+    let code = |value: &str, meaning: &str| {
+        let mut item = InMemDicomObject::new_empty();
+        item.put_str(tags::CODE_VALUE, VR::SH, value);
+        item.put_str(tags::CODING_SCHEME_DESIGNATOR, VR::SH, "99LOCAL");
+        item.put_str(tags::CODE_MEANING, VR::LO, meaning);
+        item
+    };
+    let seq = |items: Vec<InMemDicomObject>| DataSetSequence::from(items);
+    let mut spec = Spec::new("Abernathy-Jones^Douglas", "MRN51544914", sop);
+    spec.study = study;
+    let mut ds = io::read_object(&dicom(&spec)).unwrap().into_inner();
+    ds.put_str(tags::STATION_NAME, VR::SH, "WENCESLASCT7");
+    ds.put_str(tags::INSTITUTION_NAME, VR::LO, "Saint Wenceslas Hospital");
+    ds.put_str(tags::PATIENT_BIRTH_DATE, VR::DA, "19600412");
+    ds.put_str(tags::MANUFACTURER, VR::LO, "Abernathy Medical");
+    ds.put_str(tags::SOFTWARE_VERSIONS, VR::LO, "build for WENCESLASCT7");
+    ds.put_str(tags::PROTOCOL_NAME, VR::LO, "WENCESLASCT7 head routine");
+    if let Some(names) = other_names {
+        ds.put_str(tags::OTHER_PATIENT_NAMES, VR::PN, names);
+    }
+    // Depth 1: the code item itself; depth 2: inside a referenced image; depth 3: the
+    // modifier of that region.
+    ds.put(DataElement::new(
+        tags::PROCEDURE_CODE_SEQUENCE,
+        VR::SQ,
+        seq(vec![code("P1", meaning)]),
+    ));
+    ds.put(DataElement::new(
+        tags::ANATOMIC_REGION_SEQUENCE,
+        VR::SQ,
+        seq(vec![code("MRN51544914", "Knee of Douglas Abernathy-Jones")]),
+    ));
+    let mut region = code("T-15750", "Abernathys' knee");
+    region.put(DataElement::new(
+        tags::ANATOMIC_REGION_MODIFIER_SEQUENCE,
+        VR::SQ,
+        seq(vec![code("G-A101", "left, born 12/04/1960")]),
+    ));
+    let mut image = InMemDicomObject::new_empty();
+    image.put_str(tags::REFERENCED_SOP_CLASS_UID, VR::UI, CT);
+    image.put_str(
+        tags::REFERENCED_SOP_INSTANCE_UID,
+        VR::UI,
+        "1.2.826.0.1.3680043.2.1125.9.9",
+    );
+    image.put(DataElement::new(
+        tags::ANATOMIC_REGION_SEQUENCE,
+        VR::SQ,
+        seq(vec![region]),
+    ));
+    ds.put(DataElement::new(
+        tags::REFERENCED_IMAGE_SEQUENCE,
+        VR::SQ,
+        seq(vec![image]),
+    ));
+    // Private elements Table E.3.10-1 lists as safe: kept by Retain Safe Private.
+    ds.put_str(dicom_core::Tag(0x0019, 0x0010), VR::LO, "GEMS_ACQU_01");
+    ds.put_str(dicom_core::Tag(0x0019, 0x109E), VR::LO, "seq for Abernathy");
+    ds.put_str(dicom_core::Tag(0x0099, 0x0010), VR::LO, "NQHeader");
+    ds.put_str(
+        dicom_core::Tag(0x0099, 0x1005),
+        VR::LT,
+        "Report sent to Dr Abernathy-Jones",
+    );
+    let meta = FileMetaTableBuilder::new()
+        .transfer_syntax(EXPLICIT_LE)
+        .media_storage_sop_class_uid(CT)
+        .media_storage_sop_instance_uid(sop)
+        .build()
+        .unwrap();
+    io::to_bytes(&ds.with_exact_meta(meta)).unwrap()
+}
+
+fn contains_ci(hay: &[u8], needle: &str) -> bool {
+    let needle = needle.to_ascii_lowercase();
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+#[test]
+fn planted_values_leave_no_trace_in_what_is_shared() {
+    let env = Env::new();
+    // Two studies of one patient; only the first file knows the birth name Smythe, which
+    // the second file's procedure code repeats.
+    env.write(
+        "in/PAT01_ABERNATHY_MRN51544914/2019 CT/IMG_for_Douglas_Davidson-46198_0001.dcm",
+        &guarded_object(
+            "1.2.826.0.1.3680043.2.1125.7.1",
+            "1.2.826.0.1.3680043.2.1125.7",
+            Some("Smythe^Douglas"),
+            "CT head",
+        ),
+    );
+    env.write(
+        "in/PAT01_ABERNATHY_MRN51544914/2020 CT/IMG_for_Douglas_Davidson-46198_0002.dcm",
+        &guarded_object(
+            "1.2.826.0.1.3680043.2.1125.8.1",
+            "1.2.826.0.1.3680043.2.1125.8",
+            None,
+            "Follow-up at Mrs Smythe's request",
+        ),
+    );
+    let input = env.path("in");
+    let rules = env.path("rules.json");
+    std::fs::write(
+        &rules,
+        r#"[{"id":"(0008,0060)","act":"keep","note":"modality is needed"}]"#,
+    )
+    .unwrap();
+    let custom = [
+        "--rules",
+        rules.to_str().unwrap(),
+        "--option",
+        "retain_safe_private",
+    ];
+    const PLANTED: &[&str] = &[
+        "abernathy",
+        "smythe",
+        "douglas",
+        "51544914",
+        "wenceslas",
+        "19600412",
+        "12/04/1960",
+        "davidson",
+    ];
+    for (label, extra) in [
+        ("basic", &["--profile", "basic"][..]),
+        ("hipaa", &["--profile", "hipaa"][..]),
+        ("custom", &custom[..]),
+    ] {
+        let out = env.path(&format!("out-{label}"));
+        let r = env.anonymize(&[&input], &out, extra);
+        let stderr = ok(&r);
+        assert!(
+            stderr.contains("1 files de-identified again with identifying values of their patient"),
+            "{label}: {stderr}"
+        );
+        let (dirs, files) = everything_under(&out);
+        assert_eq!(files.len(), 3, "{label}: two outputs and report.json");
+        for v in PLANTED {
+            for n in dirs.iter().chain(files.iter().map(|(n, _)| n)) {
+                assert!(
+                    !contains_ci(n.as_bytes(), v),
+                    "{label}: name {n} carries {v}"
+                );
+            }
+            for (n, bytes) in &files {
+                assert!(!contains_ci(bytes, v), "{label}: {n} holds {v}");
+            }
+        }
+        // What the profile kept is still there, without the identifying words.
+        let first = io::read_object(
+            &files
+                .iter()
+                .find(|(n, _)| n.ends_with("IMG00001.dcm"))
+                .unwrap()
+                .1,
+        )
+        .unwrap();
+        let meaning = first
+            .get(tags::ANATOMIC_REGION_SEQUENCE)
+            .unwrap()
+            .items()
+            .unwrap()[0]
+            .get(tags::CODE_MEANING)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(meaning, "Knee of", "{label}");
+        let rep = report(&out);
+        assert!(
+            rep["rules"]["leak_guard:leak-guard"].as_u64().unwrap() >= 6,
+            "{label}: {}",
+            rep["rules"]
+        );
+        assert_eq!(rep["summary"]["leak_guard_files"], 2, "{label}");
+        // The linkage holds the mappings and the journal.
+        let link = linkage(&out);
+        let pids = std::fs::read_to_string(link.join("patid_mapping.csv")).unwrap();
+        assert!(pids.contains("MRN51544914,"), "{label}");
+        assert!(link.join("journal.jsonl").is_file());
+        // The independent check agrees, and flags the originals themselves.
+        let verify = |dir: &Path| {
+            env.command()
+                .arg("verify")
+                .arg(dir)
+                .arg("--originals")
+                .arg(&input)
+                .output()
+                .unwrap()
+        };
+        let v = verify(&out);
+        assert_eq!(
+            v.status.code(),
+            Some(0),
+            "{label}: {}",
+            String::from_utf8_lossy(&v.stdout)
+        );
+        assert_eq!(verify(&input).status.code(), Some(1));
+
+        // A rerun resumes: nothing done again, the same bytes.
+        let again = env.anonymize(&[&input], &out, extra);
+        let stderr = ok(&again);
+        assert!(stderr.contains("2 files already done"), "{label}: {stderr}");
+        assert!(!stderr.contains("de-identified again"), "{label}: {stderr}");
+        let (_, files2) = everything_under(&out);
+        assert_eq!(
+            files
+                .iter()
+                .map(|(n, b)| (n, b))
+                .collect::<BTreeMap<_, _>>(),
+            files2
+                .iter()
+                .map(|(n, b)| (n, b))
+                .collect::<BTreeMap<_, _>>(),
+            "{label}"
+        );
+    }
+}

@@ -40,6 +40,10 @@ pub struct Outcome {
     /// The original Patient ID, which groups files by patient for the guard. An original
     /// value: never write it outside the linkage.
     pub patient: Option<String>,
+    /// The text the leak guard checked, as written ([`guard::Guard::into_written`]): a
+    /// batch that learns more identifying values of the patient from later files looks
+    /// for them here ([`guard::holds_any`]) instead of reading the output again.
+    pub guarded_text: Option<String>,
 }
 
 const DICOMDIR_CLASS: &str = "1.2.840.10008.1.3.10";
@@ -205,6 +209,7 @@ pub fn deidentify_with_related(
         object: out.with_exact_meta(new_meta),
         record: walker.record,
         mappings: walker.maps,
+        guarded_text: walker.guard.into_written(),
         identifying,
         patient,
     })

@@ -36,6 +36,7 @@ mod dicomdir;
 mod journal;
 mod layout;
 mod linkage;
+mod patients;
 mod place;
 mod plan_args;
 mod progress;
@@ -45,9 +46,10 @@ pub use plan_args::{PlanArgs, Regions};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use dcmask_engine::guard::Identifying;
 use dcmask_engine::pixel::PixelTools;
 use dcmask_engine::stream::{self, Prepared};
-use dcmask_engine::{Error, Key, Mappings, Plan, Record};
+use dcmask_engine::{Decider, Error, Key, Mappings, Plan, Record};
 use dicom_dictionary_std::tags;
 use journal::{Done, Journal};
 use layout::Item;
@@ -133,6 +135,23 @@ impl Totals {
             }
         }
     }
+
+    /// Takes back the counts of a file's earlier pass (it was done again). Its mappings
+    /// stay: the keyed pseudonyms are the same whatever the pass.
+    fn remove(&mut self, done: &Done) {
+        fn uncount(from: &mut BTreeMap<String, u64>, counts: &BTreeMap<String, u64>) {
+            for (k, n) in counts {
+                if let Some(total) = from.get_mut(k) {
+                    *total = total.saturating_sub(*n);
+                    if *total == 0 {
+                        from.remove(k);
+                    }
+                }
+            }
+        }
+        uncount(&mut self.actions, &done.actions);
+        uncount(&mut self.rules, &done.rules);
+    }
 }
 
 struct Ctx<'a> {
@@ -153,6 +172,8 @@ struct Ctx<'a> {
     totals: Mutex<Totals>,
     made_dirs: Mutex<HashSet<PathBuf>>,
     progress: progress::Progress,
+    /// Identifying values per patient, for the guard across files.
+    patients: patients::Patients,
 }
 
 pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
@@ -296,6 +317,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         totals: Mutex::new(Totals::default()),
         made_dirs: Mutex::new(HashSet::new()),
         progress: progress::Progress::start(items.len() as u64, bytes_total, args.quiet),
+        patients: patients::Patients::default(),
     };
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(j) = args.jobs {
@@ -317,6 +339,12 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             })
             .collect()
     });
+    let mut ctx = ctx;
+    let redo = std::mem::take(&mut ctx.patients).into_redo(&key);
+    let redone = redo.len();
+    if !redo.is_empty() {
+        ctx.redo(&pool, &items, &resumable, &redo, &mut files)?;
+    }
     if let Err(e) = ctx.journal.flush() {
         tracing::warn!("{e:#}");
     }
@@ -424,6 +452,11 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             eprintln!(
                 "dcmask: {} files may still carry burned-in text (pixel_warnings in report.json)",
                 counts.pixel_warnings
+            );
+        }
+        if redone > 0 {
+            eprintln!(
+                "dcmask: {redone} files de-identified again with identifying values of their patient that other files showed"
             );
         }
         if counts.leak_guard_files > 0 {
@@ -592,6 +625,7 @@ impl Ctx<'_> {
 
     fn resume(&self, idx: usize, item: &Item, done: &Done) -> FileReport {
         self.totals.lock().expect("lock").add(done);
+        self.note_resumed(idx, item, done);
         FileReport {
             output: Some(done.out.clone()),
             changed: Some(done.changed),
@@ -605,10 +639,87 @@ impl Ctx<'_> {
         }
     }
 
+    /// The identifying values of a file an earlier run finished, for the guard across
+    /// files: its header is read again (the journal keeps no originals but the mappings).
+    /// Its guarded text is unknown, so a patient with values it lacks has it done again.
+    fn note_resumed(&self, idx: usize, item: &Item, done: &Done) {
+        let header = File::open(&item.src)
+            .map_err(|e| Error::Malformed(e.kind().to_string()))
+            .and_then(|mut f| stream::read_header(&mut f));
+        let Ok(header) = header else {
+            return;
+        };
+        let own = Identifying::collect(&header.object, &Decider::new(self.plan));
+        let patient = header
+            .object
+            .get(tags::PATIENT_ID)
+            .and_then(|e| e.to_str().ok())
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty());
+        self.patients.note(
+            self.key,
+            idx,
+            patient.as_deref(),
+            &own,
+            None,
+            done.related.clone(),
+        );
+    }
+
+    /// De-identifies again, with their patient's identifying values, the files the guard
+    /// across files chose ([`patients`]); their counts replace the first pass's.
+    fn redo(
+        &self,
+        pool: &rayon::ThreadPool,
+        items: &[Item],
+        resumable: &[Option<&Done>],
+        redo: &[patients::Redo],
+        files: &mut [FileReport],
+    ) -> Result<()> {
+        let first: HashSet<&str> = redo
+            .iter()
+            .filter(|r| resumable[r.idx].is_none())
+            .map(|r| self.keys[r.idx].as_str())
+            .collect();
+        let mut earlier = self.journal.lines_of(&first)?;
+        let reports: Vec<(usize, FileReport)> = pool.install(|| {
+            redo.par_iter()
+                .with_max_len(1)
+                .map(|r| (r.idx, self.process_with(r.idx, &items[r.idx], Some(r))))
+                .collect()
+        });
+        let mut totals = self.totals.lock().expect("lock");
+        for (idx, report) in reports {
+            let before = resumable[idx]
+                .cloned()
+                .or_else(|| earlier.remove(&self.keys[idx]));
+            if let Some(before) = before {
+                totals.remove(&before);
+                if report.status != Status::Ok {
+                    // What is there may hold what the patient's other files showed.
+                    let _ = std::fs::remove_file(
+                        self.outdir.join(journal::path_from_slash(&before.out)),
+                    );
+                }
+            }
+            files[idx] = report;
+        }
+        Ok(())
+    }
+
     fn process(&self, idx: usize, item: &Item) -> FileReport {
+        self.process_with(idx, item, None)
+    }
+
+    fn process_with(
+        &self,
+        idx: usize,
+        item: &Item,
+        related: Option<&patients::Redo>,
+    ) -> FileReport {
         let base = self.base(idx, item);
         tracing::debug!(input = %shown(&base.input), "de-identifying");
-        match self.deidentify_one(idx, item) {
+        match self.deidentify_one(idx, item, related) {
             Ok(done) => {
                 self.totals.lock().expect("lock").add(&done);
                 FileReport {
@@ -639,13 +750,24 @@ impl Ctx<'_> {
         }
     }
 
-    fn deidentify_one(&self, idx: usize, item: &Item) -> Result<Done, Problem> {
+    fn deidentify_one(
+        &self,
+        idx: usize,
+        item: &Item,
+        related: Option<&patients::Redo>,
+    ) -> Result<Done, Problem> {
         if let Some(e) = &item.walk_error {
             return Err(Problem::Failed(e.clone()));
         }
         let mut input = File::open(&item.src)
             .map_err(|e| Problem::Failed(format!("cannot open: {}", e.kind())))?;
-        let prepared = match stream::prepare_with(&mut input, self.plan, self.key, &self.pixel) {
+        let prepared = match stream::prepare_with_related(
+            &mut input,
+            self.plan,
+            self.key,
+            &self.pixel,
+            related.map(|r| &r.related),
+        ) {
             Ok(p) => p,
             Err(Error::NotDicom(why)) => {
                 return Err(Problem::Skipped(
@@ -698,7 +820,15 @@ impl Ctx<'_> {
         };
         drop(input);
         self.install(idx, &tmp, &dest, &out_s)?;
-        let done = done_line(&self.keys[idx], item, out_s, bytes_out, &prepared);
+        let mut done = done_line(&self.keys[idx], item, out_s, bytes_out, &prepared);
+        match related {
+            Some(r) => done.related = Some(r.digest.clone()),
+            None => {
+                let (own, patient) = prepared.identifying();
+                let text = prepared.guarded_text().map(str::to_string);
+                self.patients.note(self.key, idx, patient, own, text, None);
+            }
+        }
         if let Err(e) = self.journal.append(&done) {
             tracing::warn!("{e:#}");
         }
@@ -739,6 +869,8 @@ impl Ctx<'_> {
                 claims.insert(out.to_string(), idx);
                 Ok(())
             }
+            // Done again (the guard across files): its own output, replaced.
+            Some(owner) if owner == idx => rename(),
             Some(owner) if owner < idx => {
                 let same = same_bytes(tmp, dest);
                 let _ = std::fs::remove_file(tmp);
@@ -831,6 +963,7 @@ fn done_line(k: &str, item: &Item, out: String, bytes_out: u64, prepared: &Prepa
             .map(|(a, b)| (a.clone(), b.clone()))
             .collect(),
         void: false,
+        related: None,
     }
 }
 

@@ -53,6 +53,18 @@ pub struct Finding {
 /// The identifying values of one object, checking its elements one by one.
 pub struct Guard<'a> {
     matcher: Option<Matcher<'a>>,
+    /// The text values written after the check, for [`holds_any`] once more identifying
+    /// values of the patient are known (a batch learns them from later files). `None`
+    /// once longer than [`WRITTEN_LIMIT`]: the caller then de-identifies the file again.
+    written: Option<String>,
+}
+
+/// Beyond this much written text a file is de-identified again rather than re-checked.
+const WRITTEN_LIMIT: usize = 64 * 1024;
+
+/// Whether `text` holds any of `ids` (text kept by [`Guard::into_written`]).
+pub fn holds_any(ids: &Identifying, text: &str) -> bool {
+    !ids.is_empty() && !Matcher::new(ids).find(text, Look::All).is_empty()
 }
 
 /// Binary values are searched in windows of this many bytes, overlapping by
@@ -66,12 +78,63 @@ impl<'a> Guard<'a> {
     pub fn new(ids: &'a Identifying) -> Guard<'a> {
         Guard {
             matcher: (!ids.is_empty()).then(|| Matcher::new(ids)),
+            written: Some(String::new()),
+        }
+    }
+
+    /// The text values written after the check, newline-separated (binary values by their
+    /// printable runs); `None` when there was too much of it to keep.
+    pub fn into_written(self) -> Option<String> {
+        self.written
+    }
+
+    /// Notes what is written for an element the guard looked at.
+    fn note_written(&mut self, elem: &InMemElement) {
+        let Some(w) = &mut self.written else {
+            return;
+        };
+        let Value::Primitive(p) = elem.value() else {
+            return;
+        };
+        match elem.vr() {
+            VR::OB | VR::UN => {
+                let bytes = p.to_bytes();
+                for run in bytes.split(|b| !b.is_ascii_graphic() && *b != b' ') {
+                    if run.len() >= 4 {
+                        w.extend(run.iter().map(|&b| b as char));
+                        w.push('\n');
+                    }
+                }
+            }
+            vr if is_text(vr) => {
+                for v in p.to_multi_str().iter() {
+                    w.push_str(v);
+                    w.push('\n');
+                }
+            }
+            _ => {}
+        }
+        if w.len() > WRITTEN_LIMIT {
+            self.written = None;
         }
     }
 
     /// Checks one element about to be written. Returns the element to write and, when it
     /// held an identifying value, what was found and done.
-    pub fn check(&self, elem: InMemElement, custom_keep: bool) -> (InMemElement, Option<Finding>) {
+    pub fn check(
+        &mut self,
+        elem: InMemElement,
+        custom_keep: bool,
+    ) -> (InMemElement, Option<Finding>) {
+        let (elem, finding) = self.find(elem, custom_keep);
+        // What a custom keep writes is the expert's word, not the guard's to check again.
+        if !custom_keep && !is_bulk(elem.tag()) {
+            self.note_written(&elem);
+        }
+        (elem, finding)
+    }
+
+    fn find(&self, elem: InMemElement, custom_keep: bool) -> (InMemElement, Option<Finding>) {
         let Some(m) = &self.matcher else {
             return (elem, None);
         };
@@ -83,6 +146,7 @@ impl<'a> Guard<'a> {
             return (elem, None);
         }
         let checked = match vr {
+            _ if !is_text(vr) && !matches!(vr, VR::OB | VR::UN) => None,
             // The CS values of standard attributes are defined terms (`PRIMARY`, `TEXT`):
             // a name part that happens to be one is not a leak, an ID or date would be.
             VR::CS if tag.0 % 2 == 0 => clean_strings(m, p, vr, Look::NoNameWords),
@@ -122,6 +186,25 @@ impl<'a> Guard<'a> {
         };
         (DataElement::new(tag, vr, value), Some(f))
     }
+}
+
+/// The VRs whose values the guard reads as text.
+fn is_text(vr: VR) -> bool {
+    matches!(
+        vr,
+        VR::AE
+            | VR::CS
+            | VR::DA
+            | VR::DT
+            | VR::LO
+            | VR::LT
+            | VR::PN
+            | VR::SH
+            | VR::ST
+            | VR::UC
+            | VR::UR
+            | VR::UT
+    )
 }
 
 /// Image, overlay and waveform samples: numbers, not text, and cleaned (or not) by
@@ -277,7 +360,7 @@ mod tests {
         Identifying::collect(&obj, &Decider::new(&plan))
     }
 
-    fn check(g: &Guard, tag: Tag, vr: VR, v: &str) -> (String, Option<Outcome>) {
+    fn check(g: &mut Guard, tag: Tag, vr: VR, v: &str) -> (String, Option<Outcome>) {
         let (e, f) = g.check(DataElement::new(tag, vr, v), false);
         (e.to_str().unwrap().to_string(), f.map(|f| f.outcome))
     }
@@ -285,10 +368,10 @@ mod tests {
     #[test]
     fn cleans_words_and_dummies_what_would_be_empty() {
         let ids = ids();
-        let g = Guard::new(&ids);
+        let mut g = Guard::new(&ids);
         assert_eq!(
             check(
-                &g,
+                &mut g,
                 tags::CODE_MEANING,
                 VR::LO,
                 "Knee of Douglas Abernathy's"
@@ -296,20 +379,20 @@ mod tests {
             ("Knee of".into(), Some(Outcome::Cleaned))
         );
         assert_eq!(
-            check(&g, tags::CODE_MEANING, VR::LO, "ABERNATHY"),
+            check(&mut g, tags::CODE_MEANING, VR::LO, "ABERNATHY"),
             ("ANONYMIZED".into(), Some(Outcome::Dummied))
         );
         assert_eq!(
-            check(&g, tags::PROTOCOL_NAME, VR::LO, "Chest PA"),
+            check(&mut g, tags::PROTOCOL_NAME, VR::LO, "Chest PA"),
             ("Chest PA".into(), None)
         );
         assert_eq!(
-            check(&g, tags::CONTENT_DATE, VR::DA, "19600412"),
+            check(&mut g, tags::CONTENT_DATE, VR::DA, "19600412"),
             ("19000101".into(), Some(Outcome::Dummied))
         );
         assert_eq!(
             check(
-                &g,
+                &mut g,
                 tags::REFERRING_PHYSICIAN_NAME,
                 VR::PN,
                 "Abernathy^Douglas^^Dr"
@@ -317,12 +400,12 @@ mod tests {
             ("^^^Dr".into(), Some(Outcome::Cleaned))
         );
         assert_eq!(
-            check(&g, tags::OPERATORS_NAME, VR::PN, "Jones^Douglas"),
+            check(&mut g, tags::OPERATORS_NAME, VR::PN, "Jones^Douglas"),
             ("Jones".into(), Some(Outcome::Cleaned))
         );
         // Multiple values are cleaned one by one; those left empty go.
         assert_eq!(
-            check(&g, Tag(0x0010, 0x1000), VR::LO, "MRN51544914\\X-7"),
+            check(&mut g, Tag(0x0010, 0x1000), VR::LO, "MRN51544914\\X-7"),
             ("X-7".into(), Some(Outcome::Cleaned))
         );
     }
@@ -330,7 +413,7 @@ mod tests {
     #[test]
     fn custom_keep_wins_and_is_said() {
         let ids = ids();
-        let g = Guard::new(&ids);
+        let mut g = Guard::new(&ids);
         let e = DataElement::new(tags::STUDY_DESCRIPTION, VR::LO, "Abernathy");
         let (e, f) = g.check(e, true);
         assert_eq!(e.to_str().unwrap(), "Abernathy");
@@ -340,7 +423,7 @@ mod tests {
     #[test]
     fn binary_values_keep_their_length() {
         let ids = ids();
-        let g = Guard::new(&ids);
+        let mut g = Guard::new(&ids);
         let mut big = vec![0u8; WINDOW + 10];
         // Across the first window's end, and one in the middle of the second.
         big[WINDOW - 3..WINDOW + 6].copy_from_slice(b"ABERNATHY");

@@ -154,6 +154,11 @@ impl Prepared {
         (&self.outcome.identifying, self.outcome.patient.as_deref())
     }
 
+    /// The text the leak guard checked, as written (see [`Outcome::guarded_text`]).
+    pub fn guarded_text(&self) -> Option<&str> {
+        self.outcome.guarded_text.as_deref()
+    }
+
     /// Record and mappings, without writing (a dry run).
     pub fn into_parts(self) -> (Record, Mappings) {
         (self.outcome.record, self.outcome.mappings)
