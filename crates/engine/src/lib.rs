@@ -13,6 +13,7 @@ pub mod decide;
 pub mod dicomdir;
 mod dummy;
 pub mod error;
+pub mod generalize;
 pub mod guard;
 pub mod hipaa;
 pub mod io;
