@@ -27,6 +27,7 @@ pub mod private;
 pub mod pseudonym;
 pub mod record;
 pub mod report;
+pub mod risk;
 pub mod rules;
 pub mod stream;
 pub mod table;
