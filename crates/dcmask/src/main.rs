@@ -4,6 +4,7 @@ mod batch;
 mod keystore;
 mod ocr;
 mod profile_cmd;
+mod risk_cmd;
 mod server;
 mod stdout;
 mod verify_cmd;
@@ -38,6 +39,8 @@ enum Command {
     Inspect(profile_cmd::InspectArgs),
     /// Check a de-identified folder for identifying values of the originals.
     Verify(verify_cmd::VerifyArgs),
+    /// Measure the re-identification risk of a folder of DICOM files (k-anonymity).
+    Risk(risk_cmd::RiskArgs),
 }
 
 /// Where dcmask keeps its key when no `--key-file` is given.
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Profile { action } => profile_cmd::profile(action).map(|()| ExitCode::SUCCESS),
         Command::Inspect(args) => profile_cmd::inspect(args).map(|()| ExitCode::SUCCESS),
         Command::Verify(args) => verify_cmd::run(args),
+        Command::Risk(args) => risk_cmd::run(args),
     };
     result.unwrap_or_else(|e| {
         if e.is::<stdout::Closed>() {

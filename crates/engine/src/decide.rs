@@ -11,6 +11,7 @@
 //! instead of removed.
 
 use crate::code::Code;
+use crate::generalize::Generalization;
 use crate::hipaa::{safe_harbor, DEVICE_SERIAL_NUMBER, PATIENT_AGE, PATIENT_BIRTH_DATE};
 use crate::options::ProfileOption;
 use crate::plan::Plan;
@@ -48,6 +49,8 @@ pub enum Action {
     Replace(String),
     /// A keyed replacement valid for the VR (Patient ID, custom rules).
     Pseudonymize,
+    /// The value coarsened (custom `generalize` rules): age bands, month, year, rounding.
+    Generalize(Generalization),
 }
 
 impl Action {
@@ -64,6 +67,7 @@ impl Action {
             Action::AgeCap => "cap age at 90",
             Action::Replace(_) => "replace",
             Action::Pseudonymize => "pseudonymize",
+            Action::Generalize(_) => "generalize",
         }
     }
 }
@@ -616,6 +620,16 @@ fn custom_decision(rule: &CustomRule) -> Decision {
         CustomAction::Empty => Action::Empty,
         CustomAction::Replace => Action::Replace(rule.value.clone().unwrap_or_default()),
         CustomAction::Pseudonymize => Action::Pseudonymize,
+        CustomAction::Generalize => match rule.generalization() {
+            Some(g) => Action::Generalize(g),
+            // A rule deserialised without `new_rule` and no usable `to`: nothing says how to
+            // coarsen, so nothing is kept.
+            None => Action::Remove,
+        },
+    };
+    let explanation = match &rule.to {
+        Some(to) => format!("custom rule: {} to {to}", rule.act.id()),
+        None => format!("custom rule: {}", rule.act.id()),
     };
     Decision {
         action,
@@ -624,7 +638,7 @@ fn custom_decision(rule: &CustomRule) -> Decision {
             id: rule.id.clone().into(),
             code: None,
             option: None,
-            explanation: format!("custom rule: {}", rule.act.id()).into(),
+            explanation: explanation.into(),
             note: rule.note.clone(),
         },
     }

@@ -99,6 +99,11 @@ pub struct AnonymizeArgs {
     /// Print the run summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Add the re-identification risk of the outputs to report.json (as `dcmask risk`).
+    #[arg(long)]
+    pub risk: bool,
+    #[command(flatten)]
+    pub risk_options: crate::risk_cmd::RiskOptions,
 }
 
 /// Elements per action and per rule, and the identifier mappings, over all files.
@@ -180,6 +185,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let plan = args.plan.to_plan()?;
     let regions = args.plan.regions(&plan)?;
+    let risk = crate::risk_cmd::Setup::for_batch(args.risk, &args.risk_options)?;
     if args.jobs == Some(0) {
         bail!("-j takes a number of threads of at least 1");
     }
@@ -374,6 +380,17 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         counts.dicomdir_not_regenerated = Some(dicomdir::NOT_UNDER_NAME_BY_UID);
     }
     let options = plan.effective_options().iter().map(|o| o.id()).collect();
+    let risk =
+        risk.map(|r| {
+            let written = files
+                .iter()
+                .filter(|f| f.status == Status::Ok && f.kind != SkipKind::Dicomdir);
+            pool.install(|| {
+                r.block(written.filter_map(|f| {
+                    Some(outdir.join(journal::path_from_slash(f.output.as_deref()?)))
+                }))
+            })
+        });
     let rep = report::Report {
         dcmask_version: env!("CARGO_PKG_VERSION"),
         profile: plan.label(),
@@ -394,6 +411,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         rules: &totals.rules,
         input_ref: report::INPUT_REF,
         files: &files,
+        risk,
     };
     let mut json = serde_json::to_vec_pretty(&rep)?;
     json.push(b'\n');

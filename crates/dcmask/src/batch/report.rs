@@ -205,6 +205,9 @@ pub struct Report<'a> {
     /// Where a file's input is named: never here.
     pub input_ref: &'static str,
     pub files: &'a [FileReport],
+    /// The re-identification risk of the outputs (`--risk`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<serde_json::Value>,
 }
 
 /// The report's note on `input_ref`.

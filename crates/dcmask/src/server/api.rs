@@ -769,8 +769,11 @@ async fn profiles(State(app): State<Shared>) -> Json<Value> {
         .filter(|o| **o != ProfileOption::RetainSafePrivate)
         .map(|o| json!({ "id": o.id(), "label": o.label(), "code": o.code().0, "description": o.description() }))
         .collect();
+    // `generalize` needs its `to`, which the page has no field for yet: such rules come
+    // from a rule file (loaded, applied and saved with their `to`).
     let actions: Vec<Value> = CustomAction::ALL
         .iter()
+        .filter(|a| **a != CustomAction::Generalize)
         .map(|a| json!({ "id": a.id(), "label": a.id(), "needs_value": *a == CustomAction::Replace }))
         .collect();
     Json(json!({
@@ -831,7 +834,7 @@ async fn serialize_rules(body: Bytes) -> ApiResult<Response> {
         .into_iter()
         .map(|r| {
             let mut o = serde_json::Map::new();
-            for k in ["id", "act", "value", "note"] {
+            for k in ["id", "act", "value", "to", "note"] {
                 if let Some(v) = r.get(k).filter(|v| !v.is_null()) {
                     o.insert(k.into(), v.clone());
                 }
