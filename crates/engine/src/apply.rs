@@ -124,7 +124,7 @@ pub fn deidentify_with_related(
             .and_then(|e| e.to_str().ok())
             .map(|s| s.trim().to_string())
     };
-    let offset = match plan.date_shift {
+    let offset = match plan.shift() {
         Some(DateShift::Days(n)) => n,
         Some(DateShift::Auto(_)) => pseudonym::date_offset(key, text(tags::PATIENT_ID).as_deref()),
         None => 0,
@@ -151,7 +151,7 @@ pub fn deidentify_with_related(
                 .collect(),
             edition: crate::table::EDITION,
             key_fingerprint: key.fingerprint(),
-            date_shift: match plan.date_shift {
+            date_shift: match plan.shift() {
                 Some(DateShift::Days(_)) => "fixed",
                 Some(DateShift::Auto(_)) => "auto",
                 None => "none",
@@ -355,6 +355,11 @@ impl Walker<'_> {
             p
         };
         let vr = elem.vr();
+        // A date present in the input, for Longitudinal Temporal Information Modified.
+        let dated = matches!(vr, VR::DA | VR::DT)
+            && elem
+                .to_str()
+                .is_ok_and(|s| !s.trim_matches(['\0', ' ']).is_empty());
         let (result, changed) = match (&decision.action, elem.value()) {
             (Action::Remove, _) => (None, true),
             (Action::Empty, Value::Sequence(s)) => {
@@ -407,10 +412,7 @@ impl Walker<'_> {
                     changed,
                 )
             }
-            (Action::Keep, _) => {
-                self.note_temporal(vr, &decision.action, &elem);
-                (Some(elem), false)
-            }
+            (Action::Keep, _) => (Some(elem), false),
             (Action::Empty, v) => {
                 let changed = !v
                     .primitive()
@@ -423,7 +425,6 @@ impl Walker<'_> {
             (action, Value::Primitive(p)) => {
                 let new = self.transform(action, tag, vr, p);
                 let changed = new != *p;
-                self.note_temporal(vr, action, &elem);
                 (Some(DataElement::new(tag, vr, new)), changed)
             }
             // Encapsulated pixel data reached by a value-changing rule: only removal is safe.
@@ -438,6 +439,17 @@ impl Walker<'_> {
             }
             other => (other, None),
         };
+        if dated {
+            // What became of this date, the guard's word included.
+            let replaced = leak
+                .as_ref()
+                .is_some_and(|f| f.outcome != guard::Outcome::KeptByCustomRule);
+            self.temporal.note(if replaced {
+                None
+            } else {
+                Some(&decision.action)
+            });
+        }
         let silent = leak.is_none()
             && decision.rule.source == Source::Residual
             && decision.rule.id == "not-listed"
@@ -487,21 +499,6 @@ impl Walker<'_> {
             });
         }
         result
-    }
-
-    fn note_temporal(&mut self, vr: VR, action: &Action, elem: &InMemElement) {
-        if !matches!(vr, VR::DA | VR::DT)
-            || elem.to_str().map(|s| s.trim().is_empty()).unwrap_or(true)
-        {
-            return;
-        }
-        match action {
-            Action::Keep => self.temporal.kept = true,
-            Action::ShiftDate | Action::YearOnly | Action::Generalize(_) => {
-                self.temporal.modified = true
-            }
-            _ => {}
-        }
     }
 
     /// The new value of a primitive element under a value-changing action.

@@ -142,6 +142,17 @@ impl Plan {
         self.base_profile() == ProfileId::Hipaa
     }
 
+    /// How dates are shifted: the shift given, or, when Retain Modified Dates is chosen
+    /// without one, the keyed per-patient offset. Without it every date would be written
+    /// as it was while the markers said MODIFIED.
+    pub fn shift(&self) -> Option<DateShift> {
+        self.date_shift.or_else(|| {
+            self.options
+                .contains(&ProfileOption::RetainLongModifiedDates)
+                .then_some(DateShift::Auto(AutoShift::Auto))
+        })
+    }
+
     /// The options in force: the user's, the profile's own, and Modified Dates when a shift is set.
     pub fn effective_options(&self) -> Vec<ProfileOption> {
         let mut opts: Vec<ProfileOption> = self.options.clone();
@@ -206,6 +217,16 @@ mod tests {
             .contains(&ProfileOption::RetainLongModifiedDates));
         let p: Plan = serde_json::from_str(r#"{"profile":"basic","date_shift":10}"#).unwrap();
         assert_eq!(p.date_shift, Some(DateShift::Days(10)));
+    }
+
+    #[test]
+    fn modified_dates_without_a_shift_use_the_keyed_offset() {
+        let mut p = Plan::builtin(ProfileId::Basic);
+        assert_eq!(p.shift(), None);
+        p.options = vec![ProfileOption::RetainLongModifiedDates];
+        assert_eq!(p.shift(), Some(DateShift::Auto(AutoShift::Auto)));
+        p.date_shift = Some(DateShift::Days(7));
+        assert_eq!(p.shift(), Some(DateShift::Days(7)));
     }
 
     #[test]
