@@ -872,3 +872,61 @@ fn generalize_rules_round_trip_through_the_workbench() {
         .unwrap();
     assert_eq!(age["value"], "040Y", "{age}");
 }
+
+#[test]
+fn the_guard_knows_what_other_files_of_the_patient_say() {
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, VR};
+    use dicom_dictionary_std::tags;
+    use dicom_object::InMemDicomObject;
+    let s = start();
+    let sid = new_session(&s);
+    // Only the first file names the patient's birth name; the second repeats it in a code
+    // the Basic Profile keeps.
+    let first = sample_with(&[DataElement::new(
+        tags::PATIENT_BIRTH_NAME,
+        VR::PN,
+        "Fairweather^Harriet",
+    )]);
+    let mut item = InMemDicomObject::new_empty();
+    item.put_str(tags::CODE_VALUE, VR::SH, "P1");
+    item.put_str(tags::CODING_SCHEME_DESIGNATOR, VR::SH, "99LOCAL");
+    item.put_str(tags::CODE_MEANING, VR::LO, "CT for Mrs Fairweather");
+    let second = sample_with(&[
+        DataElement::new(tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.4.5.6.8"),
+        DataElement::new(
+            tags::PROCEDURE_CODE_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::from(vec![item]),
+        ),
+    ]);
+    upload(&s, &sid, &[("a.dcm", first), ("b.dcm", second)]);
+    let (status, _) = json(
+        &s,
+        "POST",
+        &format!("/api/sessions/{sid}/apply"),
+        r#"{"profile":"basic"}"#,
+    );
+    assert_eq!(status, 200);
+    let (status, _, zip) = request_head(
+        &s,
+        "GET",
+        &format!("/api/sessions/{sid}/export.zip?token={}", s.token),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200);
+    for (name, content) in zip_entries(zip) {
+        assert!(!contains(&content, "Fairweather"), "in {name}");
+        if name == "file-2.dcm" {
+            let obj = dcmask_engine::io::read_object(&content).unwrap();
+            let item = &obj
+                .get(tags::PROCEDURE_CODE_SEQUENCE)
+                .unwrap()
+                .items()
+                .unwrap()[0];
+            let meaning = item.get(tags::CODE_MEANING).unwrap().to_str().unwrap();
+            assert_eq!(meaning, "CT for Mrs");
+        }
+    }
+}

@@ -132,7 +132,7 @@ pub fn deidentify_with_related(
     let decider = Decider::new(plan);
     let facts = facts(&ds);
     let identifying = Identifying::collect(&ds, &decider);
-    let patient = text(tags::PATIENT_ID).filter(|p| !p.is_empty());
+    let patient = guard::patient_of(&ds);
     let looked_for = identifying.with(related);
     let mut walker = Walker {
         charset,

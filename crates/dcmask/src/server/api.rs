@@ -330,12 +330,24 @@ async fn apply(
     let detector = app.detector.clone();
     let regions = app.regions.clone();
     let results = tokio::task::spawn_blocking(move || {
+        // Each patient's identifying values over the session, for the leak guard.
+        let pool = dcmask_engine::guard::pooled(sources.iter().map(|f| &**f.source), &plan2);
         sources
             .into_par_iter()
             .map(|f| {
                 let (d, c, id) = (detector.as_ref(), &choices, &f.id);
-                let out =
-                    pixel::deidentify_file(&regions, d, c, id, (*f.source).clone(), &plan2, &key);
+                let related =
+                    dcmask_engine::guard::patient_of(&f.source).and_then(|p| pool.get(&p));
+                let out = pixel::deidentify_file(
+                    &regions,
+                    d,
+                    c,
+                    id,
+                    (*f.source).clone(),
+                    &plan2,
+                    &key,
+                    related,
+                );
                 let drawn = out
                     .as_ref()
                     .map(|o| pixel::decisions_applied(c.get(id), &plan2, &o.record))

@@ -12,9 +12,10 @@ use super::{ApiError, Shared};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::Json;
+use dcmask_engine::guard::Identifying;
 use dcmask_engine::pixel::{propose, PixelTools, Proposal, RegionRules, TextDetector, TextMode};
 use dcmask_engine::record::{ManualAction, ManualChange, PixelBox};
-use dcmask_engine::{deidentify_with, Key, Outcome, Plan, Record};
+use dcmask_engine::{deidentify_with_related, Key, Outcome, Plan, Record};
 use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::PixelDecoder;
@@ -122,7 +123,10 @@ pub fn decisions_applied(
 /// Choices of every file of a session, by file id.
 pub type Choices = HashMap<String, FileBoxes>;
 
-/// De-identifies one file with the session's detector and the file's choices.
+/// De-identifies one file with the session's detector and the file's choices, the leak
+/// guard also looking for the identifying values of the same patient's other files
+/// (`related`, from [`dcmask_engine::guard::pooled`]).
+#[allow(clippy::too_many_arguments)]
 pub fn deidentify_file(
     regions: &RegionRules,
     detector: Option<&Arc<dyn TextDetector>>,
@@ -131,6 +135,7 @@ pub fn deidentify_file(
     obj: DefaultDicomObject,
     plan: &Plan,
     key: &Key,
+    related: Option<&Identifying>,
 ) -> dcmask_engine::Result<Outcome> {
     let fb = choices.get(id).cloned().unwrap_or_default();
     let tools = PixelTools {
@@ -139,7 +144,7 @@ pub fn deidentify_file(
         manual_boxes: &fb.manual,
         disabled_boxes: &fb.disabled,
     };
-    deidentify_with(obj, plan, key, &tools)
+    deidentify_with_related(obj, plan, key, &tools, related)
 }
 
 #[derive(Deserialize)]

@@ -27,6 +27,7 @@ use dicom_core::header::Header;
 use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::{DataElement, Tag, VR};
 use dicom_object::mem::InMemElement;
+use dicom_object::InMemDicomObject;
 use matcher::{Look, Matcher};
 use serde::Serialize;
 use std::ops::Range;
@@ -61,6 +62,43 @@ pub struct Guard<'a> {
 
 /// Beyond this much written text a file is de-identified again rather than re-checked.
 const WRITTEN_LIMIT: usize = 64 * 1024;
+
+/// The original Patient ID of an object, which groups objects by patient for the guard
+/// (trimmed; `None` when absent or empty: nothing to group by).
+pub fn patient_of(obj: &InMemDicomObject) -> Option<String> {
+    obj.get(dicom_dictionary_std::tags::PATIENT_ID)
+        .and_then(|e| e.to_str().ok())
+        .map(|p| {
+            p.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                .to_string()
+        })
+        .filter(|p| !p.is_empty())
+}
+
+/// The identifying values of each patient over a set of originals held together (a
+/// workbench session), by [`patient_of`]: what [`crate::deidentify_with_related`] takes
+/// as `related` for each of them.
+pub fn pooled<'a>(
+    objects: impl IntoIterator<Item = &'a InMemDicomObject>,
+    plan: &crate::Plan,
+) -> std::collections::HashMap<String, Identifying> {
+    let decider = crate::Decider::new(plan);
+    let mut pool: std::collections::HashMap<String, Identifying> = Default::default();
+    for obj in objects {
+        let Some(patient) = patient_of(obj) else {
+            continue;
+        };
+        let ids = Identifying::collect(obj, &decider);
+        match pool.get_mut(&patient) {
+            Some(p) if !p.covers(&ids) => p.merge(&ids),
+            Some(_) => {}
+            None => {
+                pool.insert(patient, ids);
+            }
+        }
+    }
+    pool
+}
 
 /// Whether `text` holds any of `ids` (text kept by [`Guard::into_written`]).
 pub fn holds_any(ids: &Identifying, text: &str) -> bool {
@@ -348,7 +386,6 @@ mod tests {
     use crate::decide::Decider;
     use crate::plan::{Plan, ProfileId};
     use dicom_dictionary_std::tags;
-    use dicom_object::InMemDicomObject;
 
     fn ids() -> Identifying {
         let obj = InMemDicomObject::from_element_iter([
