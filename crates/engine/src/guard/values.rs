@@ -101,6 +101,10 @@ fn category_of(tag: Tag) -> Option<Category> {
         .map(|i| t[i].1)
 }
 
+/// Manufacturer and Manufacturer's Model Name: what the device is, never who the patient
+/// is (see [`Identifying::forget_makers`]).
+const MAKERS: [Tag; 2] = [Tag(0x0008, 0x0070), Tag(0x0008, 0x1090)];
+
 /// Titles and particles that are parts of names but identify no one.
 const NOT_NAME_PARTS: &[&str] = &[
     "dr", "mr", "mrs", "ms", "md", "phd", "jr", "sr", "ii", "iii", "iv", "the", "of", "and", "von",
@@ -164,6 +168,7 @@ impl Identifying {
     pub fn collect(obj: &InMemDicomObject, decider: &Decider) -> Identifying {
         let mut ids = Identifying::default();
         let mut scratch = String::new();
+        let mut makers: Vec<String> = Vec::new();
         // An explicit stack instead of recursion: nesting depth is the input's to choose.
         let mut stack: Vec<&InMemDicomObject> = vec![obj];
         while let Some(ds) = stack.pop() {
@@ -171,6 +176,14 @@ impl Identifying {
                 let (tag, vr) = (elem.tag(), elem.vr());
                 if let Value::Sequence(seq) = elem.value() {
                     stack.extend(seq.items());
+                    continue;
+                }
+                if MAKERS.contains(&tag) {
+                    if let Ok(v) = elem.value().to_str() {
+                        let mut m = String::new();
+                        normalise_into(&v, &mut m);
+                        makers.push(m);
+                    }
                     continue;
                 }
                 let category = match (vr, category_of(tag)) {
@@ -189,8 +202,26 @@ impl Identifying {
                 }
             }
         }
+        ids.forget_makers(&makers);
         ids.settle();
         ids
+    }
+
+    /// A site or station named like the device's maker or model (`TOSHIBA` beside
+    /// Manufacturer `TOSHIBA_MEC`, test objects do it) names the maker, not where the
+    /// patient was: cleaning it out of Manufacturer would only damage the data.
+    fn forget_makers(&mut self, makers: &[String]) {
+        if makers.is_empty() {
+            return;
+        }
+        self.patterns.retain(|(p, _, c)| {
+            !matches!(c, Category::Institution | Category::Station)
+                || !makers.iter().any(|m| {
+                    m == p
+                        || m.split(' ').any(|w| w == p)
+                        || p.split(' ').all(|w| m.split(' ').any(|x| x == w))
+                })
+        });
     }
 
     /// Sorts the patterns and keeps one of each: for the same text found as a name and as
@@ -457,6 +488,17 @@ mod tests {
         let mut plan = Plan::builtin(ProfileId::Basic);
         plan.options = vec![ProfileOption::RetainInstitutionIdentity];
         assert!(collect(&obj, &plan).is_empty());
+    }
+
+    #[test]
+    fn a_site_named_like_the_maker_is_not_identifying() {
+        let obj = InMemDicomObject::from_element_iter([
+            DataElement::new(tags::INSTITUTION_NAME, VR::LO, "TOSHIBA"),
+            DataElement::new(tags::MANUFACTURER, VR::LO, "TOSHIBA_MEC"),
+            DataElement::new(tags::STATION_NAME, VR::SH, "WENCESLASCT7"),
+        ]);
+        let ids = collect(&obj, &Plan::builtin(ProfileId::Basic));
+        assert!(!has(&ids, "toshiba") && has(&ids, "wenceslasct7"));
     }
 
     #[test]
