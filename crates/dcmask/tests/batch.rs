@@ -2122,3 +2122,88 @@ fn planted_values_leave_no_trace_in_what_is_shared() {
         );
     }
 }
+
+/// Runs `script` (sh) in a private mount namespace where it may mount a tmpfs, or says
+/// why it cannot (no user namespaces here).
+fn in_mount_namespace(script: &str) -> Option<Output> {
+    let out = Command::new("unshare")
+        .args(["-rm", "sh", "-c", script])
+        .output()
+        .ok()?;
+    if String::from_utf8_lossy(&out.stderr).contains("unshare failed")
+        || out.status.code() == Some(125)
+    {
+        return None;
+    }
+    Some(out)
+}
+
+#[test]
+fn a_full_disk_fails_files_then_stops_and_a_rerun_completes() {
+    let env = Env::new();
+    for i in 0..40 {
+        let sop = format!("1.2.826.0.1.3680043.2.1125.6.{i}");
+        let mut spec = Spec::new("FULL^DISK", "PFULL", &sop);
+        spec.pixels = 48;
+        env.write(&format!("in/f{i:02}.dcm"), &dicom(&spec));
+    }
+    let bin = env!("CARGO_BIN_EXE_dcmask");
+    let dir = env.dir.path().display().to_string();
+    // 100 KiB hold about 20 outputs; then the same command after making room.
+    let script = format!(
+        r#"set -u
+mkdir -p "{dir}/mnt"
+mount -t tmpfs -o size=100k tmpfs "{dir}/mnt" || exit 125
+run() {{ DCMASK_DATA_DIR="{dir}/data" "{bin}" anonymize "{dir}/in" -o "{dir}/mnt/out" --linkage "{dir}/linkage" --key-file "{dir}/key.hex" 2>"{dir}/stderr$1"; echo $? >"{dir}/code$1"; }}
+run 1
+ls -a "{dir}/mnt/out" >"{dir}/listing1"
+cp "{dir}/linkage/paths.csv" "{dir}/paths1.csv"
+cp "{dir}/mnt/out/report.json" "{dir}/report1.json" 2>/dev/null
+mount -o remount,size=10m "{dir}/mnt"
+run 2
+ls -a "{dir}/mnt/out" >"{dir}/listing2"
+cp "{dir}/mnt/out/report.json" "{dir}/report2.json"
+"#
+    );
+    let Some(out) = in_mount_namespace(&script) else {
+        eprintln!("SKIPPED: no private mount namespace here (unshare -rm) to make a small disk");
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |n: &str| std::fs::read_to_string(env.path(n)).unwrap();
+    let (code1, stderr1) = (read("code1"), read("stderr1"));
+    assert_eq!(code1.trim(), "1", "{stderr1}");
+    assert!(
+        stderr1.contains("dcmask: stopped: the output disk is full;"),
+        "{stderr1}"
+    );
+    assert!(!stderr1.contains("panicked"), "{stderr1}");
+    // Nothing partial is left behind, whatever was or was not written.
+    let listing1 = read("listing1");
+    assert!(!listing1.contains(".part"), "{listing1}");
+    // The report, when it fitted, says what happened to every file; else stderr does.
+    match std::fs::read_to_string(env.path("report1.json")) {
+        Ok(r) => {
+            let r: serde_json::Value = serde_json::from_str(&r).unwrap();
+            assert_eq!(r["files"].as_array().unwrap().len(), 40);
+            assert!(r["summary"]["failed"].as_u64().unwrap() > 0);
+        }
+        Err(_) => assert!(stderr1.contains("not written: cannot write"), "{stderr1}"),
+    }
+    let rows = read("paths1.csv");
+    assert!(rows.contains("the output disk is full"), "{rows}");
+    // With room again, the same command finishes the run.
+    let (code2, stderr2) = (read("code2"), read("stderr2"));
+    assert_eq!(code2.trim(), "0", "{stderr2}");
+    assert!(
+        stderr2.contains("already done by an earlier run"),
+        "{stderr2}"
+    );
+    let r: serde_json::Value = serde_json::from_str(&read("report2.json")).unwrap();
+    assert_eq!(r["summary"]["ok"], 40, "{}", r["summary"]);
+    assert!(!read("listing2").contains(".part"));
+}

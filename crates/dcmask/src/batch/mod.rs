@@ -179,6 +179,8 @@ struct Ctx<'a> {
     progress: progress::Progress,
     /// Identifying values per patient, for the guard across files.
     patients: patients::Patients,
+    /// Set once a write found the output disk full: the files after it are not tried.
+    full: std::sync::atomic::AtomicBool,
 }
 
 pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
@@ -324,6 +326,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         made_dirs: Mutex::new(HashSet::new()),
         progress: progress::Progress::start(items.len() as u64, bytes_total, args.quiet),
         patients: patients::Patients::default(),
+        full: Default::default(),
     };
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(j) = args.jobs {
@@ -354,6 +357,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     if let Err(e) = ctx.journal.flush() {
         tracing::warn!("{e:#}");
     }
+    let ctx_full = ctx.full.load(std::sync::atomic::Ordering::Relaxed);
     let Ctx {
         demoted,
         totals,
@@ -374,7 +378,11 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     let left_without = pool
         .install(|| dicomdir::regenerate(&outdir, &items, &roots, &mut files, args.name_by_uid));
 
-    linkage::write_all(&linkage_dir, &totals.maps, &files, &args.inputs)?;
+    // The outcome is said even when the disk is full: what could not be written is named.
+    let mut unwritten: Vec<String> = Vec::new();
+    if let Err(e) = linkage::write_all(&linkage_dir, &totals.maps, &files, &args.inputs) {
+        unwritten.push(format!("{e:#}"));
+    }
     let mut counts = Counts::of(&files);
     if left_without > 0 {
         counts.dicomdir_not_regenerated = Some(dicomdir::NOT_UNDER_NAME_BY_UID);
@@ -415,7 +423,9 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     };
     let mut json = serde_json::to_vec_pretty(&rep)?;
     json.push(b'\n');
-    report::write_atomic(&outdir, "report.json", &json, false)?;
+    if let Err(e) = report::write_atomic(&outdir, "report.json", &json, false) {
+        unwritten.push(format!("{e:#}"));
+    }
     remove_parts(&outdir);
 
     let elapsed = started.elapsed().as_secs_f64();
@@ -426,10 +436,27 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         .map(|f| f.bytes_in)
         .sum();
     let processed_files = files.len() as u64 - resumed;
-    let code = if counts.failed > 0 { 1 } else { 0 };
+    let code = if counts.failed > 0 || !unwritten.is_empty() {
+        1
+    } else {
+        0
+    };
 
     print_failures(&files, &args.inputs);
     print_burned_in(&files, counts.burned_in);
+    // Said even under --quiet: the user must know the run stopped and what is missing.
+    let not_tried = files
+        .iter()
+        .filter(|f| f.reason.as_deref() == Some(NOT_TRIED_FULL))
+        .count();
+    if ctx_full {
+        eprintln!(
+            "dcmask: stopped: the output disk is full; {not_tried} files were not tried. Free some space and run the same command again: finished files are kept, the rest is done then."
+        );
+    }
+    for what in &unwritten {
+        eprintln!("dcmask: not written: {what}");
+    }
     if !args.quiet {
         eprintln!(
             "dcmask: {} ok, {} failed, {} skipped ({} not DICOM, {} DICOMDIR not copied: regenerate{}) of {} files",
@@ -496,8 +523,13 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             );
         }
         eprintln!(
-            "dcmask: wrote {} (the de-identified files and report.json: shareable)",
-            outdir.display()
+            "dcmask: wrote {} (shareable: the de-identified files{})",
+            outdir.display(),
+            if unwritten.iter().any(|u| u.contains("report.json")) {
+                ", without report.json"
+            } else {
+                " and report.json"
+            }
         );
         eprintln!(
             "dcmask: linkage in {} (mappings, input paths, journal: original identifiers; for the data custodian, never sent with the data)",
@@ -736,6 +768,13 @@ impl Ctx<'_> {
         related: Option<&patients::Redo>,
     ) -> FileReport {
         let base = self.base(idx, item);
+        if self.full.load(std::sync::atomic::Ordering::Relaxed) {
+            return FileReport {
+                status: Status::Failed,
+                reason: Some(NOT_TRIED_FULL.into()),
+                ..base
+            };
+        }
         tracing::debug!(input = %shown(&base.input), "de-identifying");
         match self.deidentify_one(idx, item, related) {
             Ok(done) => {
@@ -833,7 +872,7 @@ impl Ctx<'_> {
             Ok(n) => n,
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
-                return Err(Problem::Failed(e));
+                return Err(self.write_failed(e));
             }
         };
         drop(input);
@@ -853,12 +892,23 @@ impl Ctx<'_> {
         Ok(done)
     }
 
+    /// A file not written; a full disk also stops the files after it.
+    fn write_failed(&self, e: WriteError) -> Problem {
+        if e.full {
+            self.full.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Problem::Failed(e.reason)
+    }
+
     fn make_dir(&self, dir: &Path) -> Result<(), Problem> {
         if self.made_dirs.lock().expect("lock").contains(dir) {
             return Ok(());
         }
         std::fs::create_dir_all(dir).map_err(|e| {
-            Problem::Failed(format!("cannot create the output folder: {}", e.kind()))
+            self.write_failed(WriteError {
+                reason: format!("cannot create the output folder: {}", e.kind()),
+                full: is_full(&e),
+            })
         })?;
         self.made_dirs
             .lock()
@@ -874,7 +924,10 @@ impl Ctx<'_> {
         let rename = || {
             std::fs::rename(tmp, dest).map_err(|e| {
                 let _ = std::fs::remove_file(tmp);
-                Problem::Failed(format!("cannot write the output: {}", e.kind()))
+                self.write_failed(WriteError {
+                    reason: format!("cannot write the output: {}", e.kind()),
+                    full: is_full(&e),
+                })
             })
         };
         if !self.name_by_uid {
@@ -942,15 +995,65 @@ fn same_bytes(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn write_output(prepared: &Prepared, input: &mut File, tmp: &Path) -> Result<u64, String> {
-    let f = File::create(tmp).map_err(|e| format!("cannot write the output: {}", e.kind()))?;
-    let mut w = BufWriter::with_capacity(128 * 1024, f);
-    let n = prepared
-        .write_to(input, &mut w)
-        .map_err(|e| e.to_string())?;
-    w.into_inner()
-        .map_err(|e| format!("cannot write the output: {}", e.error().kind()))?;
-    Ok(n)
+/// Why a file was not written, and whether it was for want of space.
+struct WriteError {
+    reason: String,
+    full: bool,
+}
+
+/// Why the files after a full disk were not tried.
+const NOT_TRIED_FULL: &str = "not written: the output disk is full (an earlier file ran out of space); free some space and run the same command again to resume";
+
+/// An error of a full disk or quota.
+fn is_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
+/// A writer that remembers whether a write failed for want of space: the engine's own
+/// error says only that writing failed.
+struct Watch<W> {
+    inner: W,
+    full: bool,
+}
+
+impl<W: std::io::Write> std::io::Write for Watch<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(b).inspect_err(|e| self.full |= is_full(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().inspect_err(|e| self.full |= is_full(e))
+    }
+}
+
+fn write_output(prepared: &Prepared, input: &mut File, tmp: &Path) -> Result<u64, WriteError> {
+    let f = File::create(tmp).map_err(|e| WriteError {
+        reason: format!("cannot write the output: {}", e.kind()),
+        full: is_full(&e),
+    })?;
+    let mut w = BufWriter::with_capacity(
+        128 * 1024,
+        Watch {
+            inner: f,
+            full: false,
+        },
+    );
+    let written = prepared.write_to(input, &mut w).map_err(|e| e.to_string());
+    let flushed = match w.into_inner() {
+        Ok(watch) => Ok(watch.full),
+        Err(e) => Err(WriteError {
+            reason: format!("cannot write the output: {}", e.error().kind()),
+            full: is_full(e.error()) || e.into_inner().get_ref().full,
+        }),
+    };
+    match (written, flushed) {
+        (Ok(n), Ok(_)) => Ok(n),
+        (Err(reason), Ok(full)) => Err(WriteError { reason, full }),
+        (_, Err(e)) => Err(e),
+    }
 }
 
 /// The journal line (and report data) of a finished file.
