@@ -64,6 +64,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "dcmask=info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a terminal: a log file or a pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -2207,3 +2207,55 @@ cp "{dir}/mnt/out/report.json" "{dir}/report2.json"
     assert_eq!(r["summary"]["ok"], 40, "{}", r["summary"]);
     assert!(!read("listing2").contains(".part"));
 }
+
+#[test]
+fn awkward_paths_are_named_exactly_and_refused_clearly() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let input = env.path("in");
+    // A name that is not UTF-8 (Latin-1 é), named exactly in the path list.
+    let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9.dcm");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(
+        input.join(latin1),
+        dicom(&Spec::new("A^B", "P1", "1.2.826.0.1.3680043.2.1125.5.1")),
+    )
+    .unwrap();
+    // Folders nested so deep that the output's neutral names (8 bytes a level) would be
+    // longer than the system allows, though the input's (2 bytes a level) is not.
+    let mut deep = input.clone();
+    for _ in 0..600 {
+        deep.push("d");
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(
+        deep.join("x.dcm"),
+        dicom(&Spec::new("A^B", "P1", "1.2.826.0.1.3680043.2.1125.5.2")),
+    )
+    .unwrap();
+    let out = env.path("out");
+    let r = env.anonymize(&[&input], &out, &[]);
+    let stderr = String::from_utf8_lossy(&r.stderr).into_owned();
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the output path would be longer than this system allows"),
+        "{stderr}"
+    );
+    // The terminal gets a line, not 1,200 characters of path.
+    assert!(stderr.lines().all(|l| l.chars().count() < 400), "{stderr}");
+    let rows = paths(&out);
+    let cafe = rows
+        .iter()
+        .find(|r| r["relative"] == "caf\\xE9.dcm")
+        .unwrap();
+    assert_eq!(cafe["status"], "ok", "{cafe:?}");
+    let deep_row = rows
+        .iter()
+        .find(|r| r["relative"].ends_with("/d/x.dcm"))
+        .unwrap();
+    assert_eq!(deep_row["status"], "failed");
+    assert!(
+        !stderr.contains("\x1b["),
+        "no colour codes when stderr is not a terminal"
+    );
+}

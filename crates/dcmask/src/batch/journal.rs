@@ -229,11 +229,22 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// `a/b/c` for a relative path, whatever the platform.
+/// `a/b/c` for a relative path, whatever the platform. A name that is not valid UTF-8
+/// keeps its other bytes as `\xNN`, so that the path list still names the file exactly.
 pub fn slash_path(p: &Path) -> String {
-    p.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+    let mut out = String::new();
+    for (i, c) in p.components().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        for chunk in c.as_os_str().as_encoded_bytes().utf8_chunks() {
+            out.push_str(chunk.valid());
+            for b in chunk.invalid() {
+                out.push_str(&format!("\\x{b:02X}"));
+            }
+        }
+    }
+    out
 }
 
 pub fn path_from_slash(s: &str) -> PathBuf {

@@ -619,6 +619,19 @@ fn print_burned_in(files: &[FileReport], count: u64) {
     }
 }
 
+/// A path short enough for one terminal line: its start and end, the middle elided.
+fn elided(path: &str) -> std::borrow::Cow<'_, str> {
+    const HEAD: usize = 80;
+    const TAIL: usize = 120;
+    let chars: Vec<char> = path.chars().collect();
+    if chars.len() <= HEAD + TAIL + 1 {
+        return path.into();
+    }
+    let head: String = chars[..HEAD].iter().collect();
+    let tail: String = chars[chars.len() - TAIL..].iter().collect();
+    format!("{head}…{tail}").into()
+}
+
 /// Failed files, on stderr, by their path relative to the input the user gave.
 fn print_failures(files: &[FileReport], inputs: &[PathBuf]) {
     const SHOWN: usize = 20;
@@ -635,7 +648,7 @@ fn print_failures(files: &[FileReport], inputs: &[PathBuf]) {
         };
         eprintln!(
             "failed: {}: {}",
-            shown(&shown_path),
+            shown(&elided(&shown_path)),
             f.reason.as_deref().unwrap_or("unknown")
         );
     }
@@ -906,7 +919,7 @@ impl Ctx<'_> {
         }
         std::fs::create_dir_all(dir).map_err(|e| {
             self.write_failed(WriteError {
-                reason: format!("cannot create the output folder: {}", e.kind()),
+                reason: write_reason("cannot create the output folder", &e),
                 full: is_full(&e),
             })
         })?;
@@ -1004,6 +1017,17 @@ struct WriteError {
 /// Why the files after a full disk were not tried.
 const NOT_TRIED_FULL: &str = "not written: the output disk is full (an earlier file ran out of space); free some space and run the same command again to resume";
 
+/// Why a write failed, in words: a path too long for the system is not an "invalid
+/// filename" to the user, it is a folder nested too deep.
+fn write_reason(what: &str, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::InvalidFilename => format!(
+            "{what}: the output path would be longer than this system allows (the input's folders nest too deep)"
+        ),
+        kind => format!("{what}: {kind}"),
+    }
+}
+
 /// An error of a full disk or quota.
 fn is_full(e: &std::io::Error) -> bool {
     matches!(
@@ -1031,7 +1055,7 @@ impl<W: std::io::Write> std::io::Write for Watch<W> {
 
 fn write_output(prepared: &Prepared, input: &mut File, tmp: &Path) -> Result<u64, WriteError> {
     let f = File::create(tmp).map_err(|e| WriteError {
-        reason: format!("cannot write the output: {}", e.kind()),
+        reason: write_reason("cannot write the output", &e),
         full: is_full(&e),
     })?;
     let mut w = BufWriter::with_capacity(
