@@ -2259,3 +2259,41 @@ fn awkward_paths_are_named_exactly_and_refused_clearly() {
         "no colour codes when stderr is not a terminal"
     );
 }
+
+#[test]
+fn an_output_reaching_an_input_through_a_bind_mount_is_refused() {
+    let env = Env::new();
+    env.write(
+        "in/a.dcm",
+        &dicom(&Spec::new("A^B", "P1", "1.2.826.0.1.3680043.2.1125.4.1")),
+    );
+    let (dir, bin) = (
+        env.dir.path().display().to_string(),
+        env!("CARGO_BIN_EXE_dcmask"),
+    );
+    let script = format!(
+        r#"mkdir -p "{dir}/view" && mount --bind "{dir}/in" "{dir}/view" || exit 125
+DCMASK_DATA_DIR="{dir}/data" "{bin}" anonymize "{dir}/in" -o "{dir}/view/out" --key-file "{dir}/key.hex" 2>"{dir}/stderr"
+echo $? >"{dir}/code""#
+    );
+    let Some(out) = in_mount_namespace(&script) else {
+        eprintln!("SKIPPED: no private mount namespace here (unshare -rm) for a bind mount");
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = std::fs::read_to_string(env.path("stderr")).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(env.path("code")).unwrap().trim(),
+        "2",
+        "{stderr}"
+    );
+    assert!(stderr.contains("never writes into an input"), "{stderr}");
+    assert!(
+        !env.path("in/out").exists(),
+        "nothing was written into the input"
+    );
+}
