@@ -21,6 +21,7 @@ pub mod markers;
 pub mod options;
 pub mod pixel;
 pub mod plan;
+pub mod precheck;
 pub mod presence;
 pub mod private;
 pub mod pseudonym;

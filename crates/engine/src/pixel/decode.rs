@@ -1,0 +1,128 @@
+//! Decoding pixel data, isolated: every call into dicom-pixeldata's decoders (and the
+//! conversions after them) goes through here.
+//!
+//! The codecs behind dicom-pixeldata (RLE, JPEG, JPEG-LS, JPEG 2000) index into the
+//! fragments as their headers say; a damaged or relabelled file can make them panic. A
+//! panic here becomes [`Error::Pixel`] for that object, never the end of a batch. Before
+//! decoding, the image the header describes is bounded by [`MAX_DECODED`].
+
+use crate::error::{Error, Result};
+use dicom_dictionary_std::tags;
+use dicom_object::DefaultDicomObject;
+use dicom_pixeldata::{DecodedPixelData, PixelDecoder};
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// The largest image decoded at once, as Rows × Columns × Samples per Pixel × bytes per
+/// sample × frames: 2 GiB (a 1,000-frame colour ultrasound cine of 800 × 600 takes 1.4).
+pub const MAX_DECODED: u64 = 2 << 30;
+
+/// Every frame of the pixel data, decoded.
+pub fn all(obj: &DefaultDicomObject) -> Result<DecodedPixelData<'_>> {
+    let size = decoded_size(obj, frames(obj))?;
+    isolated("decoding the pixel data", || {
+        obj.decode_pixel_data().map_err(|e| {
+            Error::Pixel(format!(
+                "cannot decode the pixel data ({size} bytes decoded) of transfer syntax {}: {e}",
+                transfer_syntax(obj)
+            ))
+        })
+    })
+}
+
+/// One frame of the pixel data (from 0), decoded.
+pub fn frame(obj: &DefaultDicomObject, frame: u32) -> Result<DecodedPixelData<'_>> {
+    decoded_size(obj, 1)?;
+    isolated("decoding a frame", || {
+        obj.decode_pixel_data_frame(frame).map_err(|e| {
+            Error::Pixel(format!(
+                "cannot decode frame {frame} of transfer syntax {}: {e}",
+                transfer_syntax(obj)
+            ))
+        })
+    })
+}
+
+thread_local! {
+    static ISOLATING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether this thread runs inside [`isolated`]: a panic now is expected on damaged
+/// pixel data and handled, so a panic hook need not report it as a bug.
+pub fn isolating() -> bool {
+    ISOLATING.with(Cell::get) > 0
+}
+
+/// Runs `f` (work on decoded pixels, such as a conversion to an image), turning a panic
+/// into [`Error::Pixel`]. The panic's message is not kept: it could quote data.
+pub fn isolated<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    ISOLATING.with(|n| n.set(n.get() + 1));
+    let outcome = catch_unwind(AssertUnwindSafe(f));
+    ISOLATING.with(|n| n.set(n.get() - 1));
+    outcome.unwrap_or_else(|_| {
+        Err(Error::Pixel(format!(
+            "the pixel decoder failed while {what} (damaged or inconsistent pixel data)"
+        )))
+    })
+}
+
+fn transfer_syntax(obj: &DefaultDicomObject) -> String {
+    obj.meta()
+        .transfer_syntax()
+        .trim_end_matches(['\0', ' '])
+        .to_string()
+}
+
+/// Number of Frames, 1 when absent or unreadable.
+fn frames(obj: &DefaultDicomObject) -> u64 {
+    obj.get(tags::NUMBER_OF_FRAMES)
+        .and_then(|e| e.to_int::<u64>().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// The size of `frames` decoded frames as the header describes them, refused beyond
+/// [`MAX_DECODED`] (computed without overflow, so absurd dimensions are refused too).
+fn decoded_size(obj: &DefaultDicomObject, frames: u64) -> Result<u64> {
+    let int = |t| obj.get(t).and_then(|e| e.to_int::<u64>().ok()).unwrap_or(0);
+    let bytes_per_sample = int(tags::BITS_ALLOCATED).div_ceil(8);
+    let size = [
+        int(tags::ROWS),
+        int(tags::COLUMNS),
+        int(tags::SAMPLES_PER_PIXEL).max(1),
+        bytes_per_sample,
+        frames,
+    ]
+    .into_iter()
+    .try_fold(1u64, u64::checked_mul)
+    .filter(|s| *s <= MAX_DECODED);
+    size.ok_or_else(|| {
+        Error::Limit(format!(
+            "the image ({} frame(s) of {} × {} × {} at {} bits) decodes to more than {} MiB",
+            frames,
+            int(tags::COLUMNS),
+            int(tags::ROWS),
+            int(tags::SAMPLES_PER_PIXEL).max(1),
+            int(tags::BITS_ALLOCATED),
+            MAX_DECODED >> 20
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_a_pixel_error_without_its_message() {
+        let r: Result<()> = isolated("testing", || {
+            assert!(isolating());
+            panic!("Doe^Jane")
+        });
+        assert!(!isolating());
+        let e = r.unwrap_err();
+        assert!(matches!(e, Error::Pixel(_)), "{e:?}");
+        assert!(!e.to_string().contains("Doe"), "{e}");
+        assert!(e.to_string().contains("while testing"), "{e}");
+    }
+}
