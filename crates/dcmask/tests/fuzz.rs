@@ -40,6 +40,8 @@ struct Ended {
     code: Option<i32>,
     signal: Option<i32>,
     rss_kb: u64,
+    /// User and system CPU time, seconds.
+    cpu: f64,
     stderr: String,
 }
 
@@ -63,6 +65,10 @@ fn run(cmd: &mut Command) -> Ended {
         code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
         signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
         rss_kb: usage.ru_maxrss as u64,
+        cpu: [usage.ru_utime, usage.ru_stime]
+            .iter()
+            .map(|t| t.tv_sec as f64 + t.tv_usec as f64 / 1e6)
+            .sum(),
         stderr: std::fs::read_to_string(err.path()).unwrap_or_default(),
     }
 }
@@ -100,6 +106,7 @@ struct Tally {
     skipped: usize,
     inspected: usize,
     max_rss_kb: u64,
+    cpu: f64,
     problems: Vec<String>,
 }
 
@@ -123,6 +130,7 @@ fn anonymize(dir: &Path, mutants: &[hostile::Mutant], pixel: bool, tally: &mut T
         .max()
         .unwrap_or(0);
     tally.max_rss_kb = tally.max_rss_kb.max(ended.rss_kb);
+    tally.cpu += ended.cpu;
     let mut problem = |p: String| tally.problems.push(format!("anonymize {profile}: {p}"));
     if ended.signal.is_some() || !matches!(ended.code, Some(0 | 1)) {
         problem(format!(
@@ -189,6 +197,7 @@ fn inspect(dir: &Path, mutants: &[hostile::Mutant], pixel: bool, step: usize, ta
             .env_remove("DCMASK_LOG"));
         tally.inspected += 1;
         tally.max_rss_kb = tally.max_rss_kb.max(ended.rss_kb);
+        tally.cpu += ended.cpu;
         let bound = bound_kb(hostile::data_set_bytes(&m.bytes), pixel, 1);
         let bad = ended.signal.is_some()
             || !matches!(ended.code, Some(0 | 2))
@@ -238,7 +247,7 @@ fn hostile_inputs_never_crash_stay_bounded_and_write_only_readable_files() {
     }
     eprintln!(
         "fuzz: {} rounds, {} inputs, anonymized {} ok / {} failed / {} skipped, {} inspected, \
-         peak RSS {} MiB, {:.0} s",
+         peak RSS {} MiB, {:.0} s ({:.0} s of CPU in dcmask)",
         rounds,
         tally.inputs,
         tally.ok,
@@ -246,7 +255,8 @@ fn hostile_inputs_never_crash_stay_bounded_and_write_only_readable_files() {
         tally.skipped,
         tally.inspected,
         tally.max_rss_kb / 1024,
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        tally.cpu
     );
     assert!(
         tally.problems.is_empty(),

@@ -180,7 +180,7 @@ impl Walk {
                     .into(),
             )),
             (d, None) => Err(Refusal::Broken(format!(
-                "the file ends inside a sequence ({d} still open): it is truncated"
+                "the file ends inside a sequence, {d} level(s) deep: it is truncated"
             ))),
         }
     }

@@ -93,7 +93,7 @@ const EXPECTED_REJECTS: &[(&str, &str, &str)] = &[
     (
         "pydicom/test_files/dicomdirtests/DICOMDIR-nooffset",
         "Malformed",
-        "the file ends inside a sequence (1 still open): it is truncated",
+        "the file ends inside a sequence, 1 level(s) deep: it is truncated",
     ),
     // Cut inside the header of a JPEG 2000 fragment: dicom-rs alone would take that for
     // the end of the pixel data.
