@@ -172,8 +172,7 @@ pub(super) struct Located {
 /// Finds the top-level Pixel Data element of a file whose meta group starts at
 /// `body_start` (with `DICM`).
 pub(super) fn locate<R: Read + Seek>(rec: &mut Recorded<'_, R>, body_start: u64) -> Scan<Located> {
-    // FileMetaTable allocates what an element declares: a damaged length is refused first
-    // (the in-memory path then reports it).
+    // FileMetaTable allocates what an element declares: a damaged length is refused first.
     let meta_at = (body_start + 4) as usize;
     if !rec.ensure(meta_at as u64 + 1) {
         return Err("the file meta group declares more bytes than the file has".into());
