@@ -365,6 +365,43 @@ fn a_panicking_pixel_decoder_is_the_files_error() {
     }
 }
 
+/// A deflated frame (Deflated Image Frame Compression) inflating far past the frame's
+/// size: dicom-rs would inflate all of it. Refused before decoding; a true frame works.
+#[test]
+fn a_deflated_frame_bomb_is_refused_before_decoding() {
+    let boxes = [PixelBox {
+        x0: 0,
+        y0: 0,
+        x1: 2,
+        y1: 2,
+        source: "manual".into(),
+    }];
+    let regions = RegionRules::shipped();
+    let mut tools = PixelTools::rules(regions);
+    tools.manual_boxes = &boxes;
+    let plan = Plan::builtin(ProfileId::Pixel);
+    for (frame, ok) in [(vec![9u8; 16], true), (vec![0u8; 64 << 20], false)] {
+        let mut ds = header();
+        ds.put(fragments(vec![deflate(&frame)]));
+        let obj = io::read_object(&file(ds, "1.2.840.10008.1.2.8.1")).unwrap();
+        let r = no_panic("deflated frame", || {
+            deidentify_with(obj, &plan, &key(), &tools)
+        })
+        .unwrap();
+        match r {
+            Ok(out) if ok => assert_eq!(out.record.pixel_boxes.len(), 1),
+            Err(Error::Limit(m)) if !ok => {
+                assert!(
+                    m.contains("inflates to more than the 16 bytes of a frame"),
+                    "{m}"
+                )
+            }
+            Ok(_) => panic!("the bomb was decoded"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 /// More elements or items than the limits: refused by the walk, before the parse.
 #[test]
 fn element_and_item_counts_are_bounded() {

@@ -7,19 +7,27 @@
 //! decoding, the image the header describes is bounded by [`MAX_DECODED`].
 
 use crate::error::{Error, Result};
+use dicom_core::value::Value;
 use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::{DecodedPixelData, PixelDecoder};
 use std::cell::Cell;
+use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// The largest image decoded at once, as Rows × Columns × Samples per Pixel × bytes per
 /// sample × frames: 2 GiB (a 1,000-frame colour ultrasound cine of 800 × 600 takes 1.4).
 pub const MAX_DECODED: u64 = 2 << 30;
 
+/// Deflated Image Frame Compression: each fragment is one deflated frame, which
+/// dicom-rs inflates to whatever length it holds, not to the frame's size.
+const DEFLATED_FRAMES: &str = "1.2.840.10008.1.2.8.1";
+
 /// Every frame of the pixel data, decoded.
 pub fn all(obj: &DefaultDicomObject) -> Result<DecodedPixelData<'_>> {
-    let size = decoded_size(obj, frames(obj))?;
+    let frames = frames(obj);
+    let size = decoded_size(obj, frames)?;
+    check_deflated_frames(obj, size / frames, None)?;
     isolated("decoding the pixel data", || {
         obj.decode_pixel_data().map_err(|e| {
             Error::Pixel(format!(
@@ -32,7 +40,8 @@ pub fn all(obj: &DefaultDicomObject) -> Result<DecodedPixelData<'_>> {
 
 /// One frame of the pixel data (from 0), decoded.
 pub fn frame(obj: &DefaultDicomObject, frame: u32) -> Result<DecodedPixelData<'_>> {
-    decoded_size(obj, 1)?;
+    let size = decoded_size(obj, 1)?;
+    check_deflated_frames(obj, size, Some(frame as usize))?;
     isolated("decoding a frame", || {
         obj.decode_pixel_data_frame(frame).map_err(|e| {
             Error::Pixel(format!(
@@ -71,6 +80,34 @@ fn transfer_syntax(obj: &DefaultDicomObject) -> String {
         .transfer_syntax()
         .trim_end_matches(['\0', ' '])
         .to_string()
+}
+
+/// A frame of Deflated Image Frame Compression (all, or `only` the one) may not inflate
+/// beyond `frame_size`: inflated here into nothing first, it never costs more than that.
+fn check_deflated_frames(
+    obj: &DefaultDicomObject,
+    frame_size: u64,
+    only: Option<usize>,
+) -> Result<()> {
+    if transfer_syntax(obj) != DEFLATED_FRAMES {
+        return Ok(());
+    }
+    let Some(Value::PixelSequence(seq)) = obj.get(tags::PIXEL_DATA).map(|e| e.value()) else {
+        return Ok(());
+    };
+    for (i, fragment) in seq.fragments().iter().enumerate() {
+        if only.is_some_and(|f| f != i) {
+            continue;
+        }
+        let mut inflated = flate2::read::DeflateDecoder::new(&fragment[..]).take(frame_size + 1);
+        let n = std::io::copy(&mut inflated, &mut std::io::sink()).unwrap_or(0);
+        if n > frame_size {
+            return Err(Error::Limit(format!(
+                "deflated frame {i} inflates to more than the {frame_size} bytes of a frame"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Number of Frames, 1 when absent or unreadable.
