@@ -402,6 +402,41 @@ fn a_deflated_frame_bomb_is_refused_before_decoding() {
     }
 }
 
+/// Once 12.6 GB (+Pixel, one small JPEG): jpeg-decoder allocates the frame its SOF marker
+/// declares, 65535 × 65535 after a damaged byte or two, whatever Rows and Columns say.
+#[test]
+fn a_jpeg_frame_larger_than_the_image_is_refused_before_decoding() {
+    let boxes = [PixelBox {
+        x0: 0,
+        y0: 0,
+        x1: 2,
+        y1: 2,
+        source: "manual".into(),
+    }];
+    let regions = RegionRules::shipped();
+    let mut tools = PixelTools::rules(regions);
+    tools.manual_boxes = &boxes;
+    // SOI, SOF0 of 65535 × 65535 × 1 component, SOS, EOI.
+    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xC0, 0, 11, 8, 0xFF, 0xFF, 0xFF, 0xFF, 1];
+    jpeg.extend([
+        1, 0x11, 0, 0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0x3F, 0, 0xFF, 0xD9,
+    ]);
+    let mut ds = header();
+    ds.put(fragments(vec![jpeg]));
+    let obj = io::read_object(&file(ds, JPEG_BASELINE)).unwrap();
+    let plan = Plan::builtin(ProfileId::Pixel);
+    let e = no_panic("SOF", || deidentify_with(obj, &plan, &key(), &tools))
+        .unwrap()
+        .err()
+        .expect("refused");
+    assert!(matches!(e, Error::Pixel(_)), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("a JPEG frame of 65535 × 65535 in an image of 4 × 4"),
+        "{e}"
+    );
+}
+
 /// More elements or items than the limits: refused by the walk, before the parse.
 #[test]
 fn element_and_item_counts_are_bounded() {

@@ -153,6 +153,17 @@ fn damage(seed: &str, bytes: &[u8], rng: &mut Rng, out: &mut Vec<Mutant>) {
         };
         out.push(Mutant { what, bytes: b });
     }
+    // A JPEG frame header (SOF0, SOF1, SOF3) declaring 65535 × 65535.
+    if let Some(i) = (start..len.saturating_sub(9))
+        .find(|&i| bytes[i] == 0xFF && matches!(bytes[i + 1], 0xC0 | 0xC1 | 0xC3))
+    {
+        let mut b = bytes.to_vec();
+        b[i + 5..i + 9].copy_from_slice(&[0xFF; 4]);
+        out.push(Mutant {
+            what: format!("{seed}: JPEG frame header at {i} declares 65535 x 65535"),
+            bytes: b,
+        });
+    }
     // The data set as it is, under the meta group of another transfer syntax.
     if start > 0 {
         for _ in 0..2 {

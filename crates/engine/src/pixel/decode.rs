@@ -28,6 +28,7 @@ pub fn all(obj: &DefaultDicomObject) -> Result<DecodedPixelData<'_>> {
     let frames = frames(obj);
     let size = decoded_size(obj, frames)?;
     check_deflated_frames(obj, size / frames, None)?;
+    check_jpeg_frames(obj)?;
     isolated("decoding the pixel data", || {
         obj.decode_pixel_data().map_err(|e| {
             Error::Pixel(format!(
@@ -42,6 +43,7 @@ pub fn all(obj: &DefaultDicomObject) -> Result<DecodedPixelData<'_>> {
 pub fn frame(obj: &DefaultDicomObject, frame: u32) -> Result<DecodedPixelData<'_>> {
     let size = decoded_size(obj, 1)?;
     check_deflated_frames(obj, size, Some(frame as usize))?;
+    check_jpeg_frames(obj)?;
     isolated("decoding a frame", || {
         obj.decode_pixel_data_frame(frame).map_err(|e| {
             Error::Pixel(format!(
@@ -110,6 +112,72 @@ fn check_deflated_frames(
     Ok(())
 }
 
+/// The transfer syntaxes dicom-rs decodes with jpeg-decoder, which allocates the frame
+/// its SOF marker declares (65535 × 65535 in a damaged file: 12 GB), whatever the header
+/// says.
+const JPEG_DECODER: [&str; 4] = [
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+];
+
+/// Every JPEG frame in the fragments must fit in Columns × Rows.
+fn check_jpeg_frames(obj: &DefaultDicomObject) -> Result<()> {
+    if !JPEG_DECODER.contains(&transfer_syntax(obj).as_str()) {
+        return Ok(());
+    }
+    let Some(Value::PixelSequence(seq)) = obj.get(tags::PIXEL_DATA).map(|e| e.value()) else {
+        return Ok(());
+    };
+    let int = |t| obj.get(t).and_then(|e| e.to_int::<u32>().ok()).unwrap_or(0);
+    let (rows, cols) = (int(tags::ROWS), int(tags::COLUMNS));
+    for fragment in seq.fragments() {
+        if let Some((w, h)) = jpeg_frame_size(fragment) {
+            if u32::from(w) > cols || u32::from(h) > rows {
+                return Err(Error::Pixel(format!(
+                    "a JPEG frame of {w} × {h} in an image of {cols} × {rows}: the pixel data \
+                     does not match its header"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The (width, height) of the frame header (SOFn) of a JPEG codestream (ITU-T T.81 B.2),
+/// found by stepping over the marker segments before it; `None` for a fragment that does
+/// not start a codestream.
+fn jpeg_frame_size(data: &[u8]) -> Option<(u16, u16)> {
+    if !data.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut i = 2;
+    while i + 4 <= data.len() {
+        if data[i] != 0xFF {
+            return None;
+        }
+        let marker = data[i + 1];
+        match marker {
+            // Fill byte, or a marker without a segment.
+            0xFF => i += 1,
+            0x01 | 0xD0..=0xD7 => i += 2,
+            // Start of scan: no frame header before it.
+            0xDA => return None,
+            // SOF0-SOF15 (C4 DHT, C8 JPG and CC DAC are not frame headers).
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                let f = data.get(i + 5..i + 9)?;
+                return Some((
+                    u16::from_be_bytes([f[2], f[3]]),
+                    u16::from_be_bytes([f[0], f[1]]),
+                ));
+            }
+            _ => i += 2 + usize::from(u16::from_be_bytes([data[i + 2], data[i + 3]])),
+        }
+    }
+    None
+}
+
 /// Number of Frames, 1 when absent or unreadable.
 fn frames(obj: &DefaultDicomObject) -> u64 {
     obj.get(tags::NUMBER_OF_FRAMES)
@@ -149,6 +217,18 @@ fn decoded_size(obj: &DefaultDicomObject, frames: u64) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jpeg_frame_sizes_are_read_from_the_frame_header() {
+        // SOI, an APP0 segment holding bytes that look like a SOF, then SOF0 of 640 × 480.
+        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 8, 0xFF, 0xC0, 0, 9, 9, 9];
+        jpeg.extend([0xFF, 0xC0, 0, 17, 8, 0x01, 0xE0, 0x02, 0x80, 3]);
+        assert_eq!(jpeg_frame_size(&jpeg), Some((640, 480)));
+        // A scan before any frame header, a fragment that is not a codestream start, a cut.
+        assert_eq!(jpeg_frame_size(&[0xFF, 0xD8, 0xFF, 0xDA, 0, 2]), None);
+        assert_eq!(jpeg_frame_size(&[1, 2, 3, 4, 5, 6]), None);
+        assert_eq!(jpeg_frame_size(&jpeg[..16]), None);
+    }
 
     #[test]
     fn a_panic_becomes_a_pixel_error_without_its_message() {
