@@ -57,7 +57,29 @@ pub fn data_dir() -> PathBuf {
     home.join(".local/share/dcmask")
 }
 
+/// What a file that hit a bug is reported with (a panic's own message is never shown).
+pub const INTERNAL_ERROR: &str = "internal error while de-identifying (a bug; please report it)";
+
+/// Panics print where they happened, never their message: a message can quote data (a
+/// string sliced out of range shows the string) and stderr ends up in logs. Where a
+/// panic is caught (one file of a batch) the work goes on; a pixel decoder's panic on
+/// damaged pixel data is that file's error, not a bug of dcmask, and is only logged.
+fn panics_without_payloads() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        if dcmask_engine::pixel::decode::isolating() {
+            tracing::debug!("pixel decoder panicked{at}");
+        } else {
+            eprintln!("dcmask: internal error{at} (a bug; please report it)");
+        }
+    }));
+}
+
 fn main() -> ExitCode {
+    panics_without_payloads();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DCMASK_LOG")

@@ -101,7 +101,11 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
     };
     let mut tools = PixelTools::rules(&regions.rules);
     tools.detector = detector.as_deref();
-    let (record, _) = stream::prepare_with(&mut file, &plan, &key, &tools)?.into_parts();
+    let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        stream::prepare_with(&mut file, &plan, &key, &tools)
+    }))
+    .map_err(|_| anyhow::anyhow!(crate::INTERNAL_ERROR))?;
+    let (record, _) = prepared?.into_parts();
     drop(file);
     if args.json {
         return crate::stdout::write(|out| {

@@ -22,6 +22,7 @@ pub mod markers;
 pub mod options;
 pub mod pixel;
 pub mod plan;
+pub mod precheck;
 pub mod presence;
 pub mod private;
 pub mod pseudonym;

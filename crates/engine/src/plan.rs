@@ -114,6 +114,8 @@ pub enum PlanError {
     HipaaDates(&'static str),
     #[error("a date shift of 0 days would keep the dates; choose Retain Full Dates instead")]
     ZeroShift,
+    #[error("a date shift of {0} days is more than {max} days (100 years) either way", max = crate::dates::MAX_SHIFT_DAYS)]
+    ShiftTooLarge(i64),
 }
 
 impl Plan {
@@ -181,8 +183,12 @@ impl Plan {
         if self.is_hipaa() && modified {
             return Err(PlanError::HipaaDates("date shifting"));
         }
-        if self.date_shift == Some(DateShift::Days(0)) {
-            return Err(PlanError::ZeroShift);
+        match self.date_shift {
+            Some(DateShift::Days(0)) => return Err(PlanError::ZeroShift),
+            Some(DateShift::Days(n)) if n.unsigned_abs() > crate::dates::MAX_SHIFT_DAYS as u64 => {
+                return Err(PlanError::ShiftTooLarge(n))
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -238,5 +244,26 @@ mod tests {
         p.options = vec![ProfileOption::RetainLongFullDates];
         p.date_shift = Some(DateShift::Days(3));
         assert_eq!(p.validate(), Err(PlanError::DatesConflict));
+    }
+
+    #[test]
+    fn date_shifts_beyond_a_hundred_years_are_refused() {
+        let mut p = Plan::builtin(ProfileId::Basic);
+        for n in [36_500, -36_500, 1, -1] {
+            p.date_shift = Some(DateShift::Days(n));
+            assert_eq!(p.validate(), Ok(()), "{n}");
+        }
+        for n in [
+            36_501,
+            -36_501,
+            3_000_000,
+            99_999_999_999,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            p.date_shift = Some(DateShift::Days(n));
+            assert_eq!(p.validate(), Err(PlanError::ShiftTooLarge(n)), "{n}");
+            assert!(p.validate().unwrap_err().to_string().contains("100 years"));
+        }
     }
 }

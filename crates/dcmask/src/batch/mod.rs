@@ -789,7 +789,13 @@ impl Ctx<'_> {
             };
         }
         tracing::debug!(input = %shown(&base.input), "de-identifying");
-        match self.deidentify_one(idx, item, related) {
+        // A bug must cost one file, not the batch and its report. The panic's message is
+        // not kept (it could quote a value); the hook in main.rs prints only where it was.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.deidentify_one(idx, item, related)
+        }))
+        .unwrap_or_else(|_| Err(Problem::Failed(crate::INTERNAL_ERROR.into())));
+        match outcome {
             Ok(done) => {
                 self.totals.lock().expect("lock").add(&done);
                 FileReport {

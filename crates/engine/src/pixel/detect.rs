@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::record::PixelBox;
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
-use dicom_pixeldata::{ConvertOptions, PixelDecoder};
+use dicom_pixeldata::ConvertOptions;
 use serde::{Deserialize, Serialize};
 
 /// Modalities OCR always looks at, even when a region rule matched: those whose images
@@ -207,15 +207,13 @@ pub fn ocr_frames(frames: u32) -> Vec<u32> {
 /// Decodes one frame to 8-bit grey as it is displayed (VOI window from the header, or
 /// the full range; colour converted to luma).
 pub fn frame_gray(obj: &DefaultDicomObject, frame: u32) -> Result<GrayImage> {
-    let decoded = obj.decode_pixel_data_frame(frame).map_err(|e| {
-        Error::Pixel(format!(
-            "cannot decode frame {frame} for text detection: {e}"
-        ))
-    })?;
-    let image = decoded
-        .to_dynamic_image_with_options(0, &ConvertOptions::new().force_8bit())
-        .map_err(|e| Error::Pixel(format!("cannot convert frame {frame} to grey: {e}")))?
-        .to_luma8();
+    let decoded = super::decode::frame(obj, frame)?;
+    let image = super::decode::isolated("converting a frame to grey", || {
+        decoded
+            .to_dynamic_image_with_options(0, &ConvertOptions::new().force_8bit())
+            .map_err(|e| Error::Pixel(format!("cannot convert frame {frame} to grey: {e}")))
+    })?
+    .to_luma8();
     Ok(GrayImage {
         width: image.width(),
         height: image.height(),
@@ -480,6 +478,7 @@ fn lines(words: &[Word]) -> Vec<Vec<usize>> {
 mod tests {
     use super::*;
     use dicom_core::{DataElement, Tag, VR};
+    use dicom_pixeldata::PixelDecoder;
 
     fn word(x0: u32, y0: u32, text: &str) -> Word {
         Word {
