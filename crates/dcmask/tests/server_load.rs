@@ -3,9 +3,11 @@
 //! over the limit per file. Checks that every answer is the expected one and that the
 //! server's peak memory (VmHWM) stays within its memory budget plus a fixed allowance.
 //!
-//! The small run is part of the suite; the large one is ignored by default:
+//! The small run is part of the suite; the large ones are ignored by default:
 //! `cargo test -p dcmask --test server_load -- --ignored --nocapture`
-//! (`DCMASK_LOAD_CLIENTS`, `DCMASK_LOAD_MB` and `DCMASK_LOAD_MEMORY` change its size).
+//! (`DCMASK_LOAD_CLIENTS`, `DCMASK_LOAD_MB`, `DCMASK_LOAD_MEMORY` and
+//! `DCMASK_LOAD_LARGE_MB` change their size; `DCMASK_LOAD_BIN` runs another binary, such
+//! as a release build).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -33,7 +35,8 @@ impl Drop for Server {
 
 fn start(args: &[&str]) -> Server {
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dcmask"))
+    let bin = std::env::var("DCMASK_LOAD_BIN").unwrap_or(env!("CARGO_BIN_EXE_dcmask").into());
+    let mut child = Command::new(bin)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .args(args)
         .env("DCMASK_DATA_DIR", data.path())
@@ -98,21 +101,43 @@ fn dicom(bytes: u64) -> Vec<u8> {
     out
 }
 
-/// One request; the body is written from `parts` (repeated `times`), the answer's body
-/// read and counted, not kept beyond `keep` bytes. Returns (status, body kept, bytes).
+/// A piece of a request body: bytes repeated some times, or a file's content.
+enum Part<'a> {
+    Bytes(&'a [u8], u64),
+    File(&'a std::path::Path),
+}
+
+impl Part<'_> {
+    fn len(&self) -> u64 {
+        match self {
+            Part::Bytes(b, n) => b.len() as u64 * n,
+            Part::File(p) => std::fs::metadata(p).unwrap().len(),
+        }
+    }
+
+    fn write(&self, to: &mut TcpStream) -> std::io::Result<()> {
+        match self {
+            Part::Bytes(b, n) => (0..*n).try_for_each(|_| to.write_all(b)),
+            Part::File(p) => std::io::copy(&mut std::fs::File::open(p)?, to).map(|_| ()),
+        }
+    }
+}
+
+/// One request; the body is written from `parts`, the answer's body read and counted,
+/// not kept beyond `keep` bytes. Returns (status, body kept, bytes).
 fn call(
     s: &Server,
     method: &str,
     path: &str,
     ctype: Option<&str>,
-    parts: &[(&[u8], u64)],
+    parts: &[Part],
     keep: usize,
 ) -> (u16, Vec<u8>, u64) {
     let mut stream = TcpStream::connect(&s.addr).unwrap();
     stream
-        .set_read_timeout(Some(Duration::from_secs(300)))
+        .set_read_timeout(Some(Duration::from_secs(900)))
         .unwrap();
-    let len: u64 = parts.iter().map(|(p, n)| p.len() as u64 * n).sum();
+    let len: u64 = parts.iter().map(Part::len).sum();
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nX-Dcmask-Token: {}\r\nConnection: close\r\nContent-Length: {len}\r\n",
         s.addr, s.token
@@ -124,11 +149,9 @@ fn call(
     if stream.write_all(head.as_bytes()).is_err() {
         return (0, Vec::new(), 0);
     }
-    for (p, n) in parts {
-        for _ in 0..*n {
-            if stream.write_all(p).is_err() {
-                return (0, Vec::new(), 0);
-            }
+    for p in parts {
+        if p.write(&mut stream).is_err() {
+            return (0, Vec::new(), 0);
         }
     }
     let mut r = BufReader::new(stream);
@@ -185,6 +208,16 @@ fn multipart(files: &[&[u8]]) -> (Vec<Vec<u8>>, String) {
     (parts, format!("multipart/form-data; boundary={b}"))
 }
 
+/// Samples the server's resident memory until stopped; `peak` keeps the highest.
+fn monitor(pid: u32, done: Arc<AtomicBool>, peak: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while !done.load(Ordering::Relaxed) {
+            peak.fetch_max(status_of(pid, "VmRSS:"), Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+}
+
 fn status_of(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -224,15 +257,7 @@ fn load(clients: usize, file_bytes: u64, memory: u64) -> (BTreeMap<(String, u16)
     let tally = Arc::new(Tally::default());
     let done = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(AtomicU64::new(0));
-    let monitor = {
-        let (done, peak) = (done.clone(), peak.clone());
-        std::thread::spawn(move || {
-            while !done.load(Ordering::Relaxed) {
-                peak.fetch_max(status_of(pid, "VmRSS:"), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        })
-    };
+    let monitor = monitor(pid, done.clone(), peak.clone());
     let t0 = Instant::now();
     let mut threads = Vec::new();
     for c in 0..clients {
@@ -251,17 +276,17 @@ fn load(clients: usize, file_bytes: u64, memory: u64) -> (BTreeMap<(String, u16)
                 let chunk = vec![0u8; MIB as usize];
                 let tail = b"\r\n--dcmaskloadboundary--\r\n";
                 let n = max_upload / MIB + 16;
-                let parts: [(&[u8], u64); 3] = [(head, 1), (&chunk, n), (tail, 1)];
+                let parts = [Part::Bytes(head, 1), Part::Bytes(&chunk, n), Part::Bytes(tail, 1)];
                 let ct = "multipart/form-data; boundary=dcmaskloadboundary";
                 let (st, _, _) = call(&s, "POST", &format!("{base}/files"), Some(ct), &parts, 0);
                 tally.add("upload over the limit", st);
             }
             let (parts, ct) = multipart(&[&file, &file]);
-            let parts: Vec<(&[u8], u64)> = parts.iter().map(|p| (p.as_slice(), 1)).collect();
+            let parts: Vec<Part> = parts.iter().map(|p| Part::Bytes(p, 1)).collect();
             let (st, _, _) = call(&s, "POST", &format!("{base}/files"), Some(&ct), &parts, 0);
             tally.add("upload", st);
             let json = |path: &str, method: &str, body: &str| {
-                let parts: [(&[u8], u64); 1] = [(body.as_bytes(), 1)];
+                let parts = [Part::Bytes(body.as_bytes(), 1)];
                 call(&s, method, path, Some("application/json"), &parts, 0).0
             };
             tally.add("apply basic", json(&format!("{base}/apply"), "POST", r#"{"profile":"basic"}"#));
@@ -341,4 +366,91 @@ fn fifty_clients_with_large_files_stay_within_the_memory_budget() {
         env("DCMASK_LOAD_MB", 40) * MIB,
         env("DCMASK_LOAD_MEMORY", 1024) * MIB,
     );
+}
+
+#[test]
+#[ignore = "large: run with --ignored --nocapture"]
+fn a_large_file_is_in_memory_once_at_most_while_applied_and_exported() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    let mb = std::env::var("DCMASK_LOAD_LARGE_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(900u64);
+    // Written to disk once, then streamed from there.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large.dcm");
+    {
+        let mut obj = dcmask_engine::io::read_object(&dicom(4096)).unwrap();
+        let side = ((mb * MIB) as f64).sqrt() as u16;
+        let pixels = vec![9u8; usize::from(side) * usize::from(side)];
+        for (t, v) in [
+            (dicom_dictionary_std::tags::ROWS, side),
+            (dicom_dictionary_std::tags::COLUMNS, side),
+        ] {
+            obj.put(DataElement::new(t, VR::US, PrimitiveValue::from(v)));
+        }
+        obj.put(DataElement::new(
+            dicom_dictionary_std::tags::PIXEL_DATA,
+            VR::OB,
+            PrimitiveValue::from(pixels),
+        ));
+        obj.write_to_file(&path).unwrap();
+    }
+    let size = std::fs::metadata(&path).unwrap().len();
+    let s = start(&[]);
+    let pid = s.child.id();
+    let (done, peak) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let watch = monitor(pid, done.clone(), peak.clone());
+    let t0 = Instant::now();
+    let mut statuses = Vec::new();
+    let (_, body, _) = call(&s, "POST", "/api/sessions", None, &[], 4096);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let base = format!("/api/sessions/{}", v["id"].as_str().unwrap());
+    let b = "dcmaskloadboundary";
+    let head = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"large.dcm\"\r\n\r\n"
+    );
+    let tail = format!("\r\n--{b}--\r\n");
+    let parts = [
+        Part::Bytes(head.as_bytes(), 1),
+        Part::File(&path),
+        Part::Bytes(tail.as_bytes(), 1),
+    ];
+    let ct = format!("multipart/form-data; boundary={b}");
+    let steps: [(&str, String, Option<&str>, &[Part]); 5] = [
+        ("upload", format!("{base}/files"), Some(&ct), &parts),
+        (
+            "apply basic",
+            format!("{base}/apply"),
+            Some("application/json"),
+            &[Part::Bytes(br#"{"profile":"basic"}"#, 1)],
+        ),
+        ("export file", format!("{base}/files/f1/export"), None, &[]),
+        ("export zip", format!("{base}/export.zip"), None, &[]),
+        ("close", base.clone(), None, &[]),
+    ];
+    for (what, path, ctype, parts) in steps {
+        let method = match what {
+            "upload" | "apply basic" => "POST",
+            "close" => "DELETE",
+            _ => "GET",
+        };
+        let (status, _, bytes) = call(&s, method, &path, ctype, parts, 0);
+        eprintln!(
+            "  {what}: {status} ({} MiB answered) at {:.1} s, peak so far {} MiB",
+            bytes / MIB,
+            t0.elapsed().as_secs_f64(),
+            peak.load(Ordering::Relaxed).max(status_of(pid, "VmHWM:")) / MIB
+        );
+        statuses.push(status);
+    }
+    done.store(true, Ordering::Relaxed);
+    watch.join().unwrap();
+    let hwm = status_of(pid, "VmHWM:").max(peak.load(Ordering::Relaxed));
+    eprintln!("a file of {} MiB: peak RSS {} MiB", size / MIB, hwm / MIB);
+    assert_eq!(statuses, [200; 5]);
+    assert!(hwm <= size + 256 * MIB, "peak RSS {} MiB", hwm / MIB);
 }

@@ -297,11 +297,15 @@ async fn upload(
             Err(Failure::Server(e)) => return Err(e),
         }
     }
+    let mut held = Vec::new();
+    for o in opened {
+        let memory = app.work.hold(o.header_bytes.saturating_mul(4)).await?;
+        held.push((o.object, memory));
+    }
     let mut s = lock(&s);
     let mut files = Vec::new();
-    for o in opened {
-        let memory = app.work.hold(o.header_bytes.saturating_mul(4))?;
-        let id = s.add_file(o.object, memory);
+    for (object, memory) in held {
+        let id = s.add_file(object, memory);
         let state = s.state(&id)?;
         files.push(summary(&s, state));
     }
@@ -424,9 +428,16 @@ async fn apply(
     let cleans = plan
         .effective_options()
         .contains(&ProfileOption::CleanPixelData);
-    // Files are worked on side by side, each within the memory budget.
+    // As many files at a time as there are workers, so that one large Apply queues
+    // behind other sessions' work instead of ahead of it; each within the budget.
     let mut tasks = tokio::task::JoinSet::new();
+    let mut results = Vec::new();
     for (i, (f, original)) in sources.into_iter().enumerate() {
+        if tasks.len() >= app.work.workers() {
+            if let Some(joined) = tasks.join_next().await {
+                results.push(joined.map_err(|_| ApiError::internal())?);
+            }
+        }
         let (app, cx) = (app.clone(), cx.clone());
         let cost = if cleans { f.source.cost() } else { 0 };
         tasks.spawn(async move {
@@ -440,7 +451,6 @@ async fn apply(
             (i, out)
         });
     }
-    let mut results = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         results.push(joined.map_err(|_| ApiError::internal())?);
     }

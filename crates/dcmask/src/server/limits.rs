@@ -90,7 +90,7 @@ pub struct LimitFlags {
     #[arg(long, value_name = "TIME", value_parser = parse_duration, default_value = "60s")]
     pub write_timeout: Duration,
     /// Longest a request waits for memory or a worker before answering 503
-    #[arg(long, value_name = "TIME", value_parser = parse_duration, default_value = "60s")]
+    #[arg(long, value_name = "TIME", value_parser = parse_duration, default_value = "5m")]
     pub queue_timeout: Duration,
 }
 

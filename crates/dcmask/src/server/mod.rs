@@ -333,6 +333,7 @@ fn router(app: Shared) -> Router {
         .layer(middleware::from_fn_with_state(app.clone(), origin_check))
         .layer(middleware::from_fn_with_state(app.clone(), host_check))
         .layer(middleware::from_fn(catch_panic))
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn(security_headers))
         .with_state(app)
 }
@@ -375,6 +376,39 @@ async fn security_headers(req: Request, next: Next) -> Response {
             .or_insert(HeaderValue::from_static("no-cache"));
     }
     res
+}
+
+/// Error answers not made by [`ApiError`] (axum's rejections of a path, query or body,
+/// in plain text) become JSON like ours, their text cut by [`clip`].
+async fn json_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    let json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.as_u16() < 400 || json {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let msg = if status.is_server_error() {
+        ApiError::internal().1
+    } else if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        clip(&text)
+    };
+    let mut out = ApiError(status, msg).into_response();
+    for (k, v) in &parts.headers {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 /// A panic while handling a request is answered 500 (without its message); the

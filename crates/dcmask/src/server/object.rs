@@ -14,9 +14,10 @@ use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::{DataElement, VR};
 use dicom_dictionary_std::tags;
 use dicom_encoding::TransferSyntaxIndex;
-use dicom_object::DefaultDicomObject;
+use dicom_object::file::ReadPreamble;
+use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -28,6 +29,9 @@ const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
 /// A file holding an object whose Pixel Data is the real value of a stand-in.
 pub struct Blob {
     file: DiskFile,
+    /// Where its `DICM` is: `Some(true)` after a preamble, `Some(false)` at the start;
+    /// `None` for a bare data set (read back through the engine).
+    preamble: Option<bool>,
     marker: PrimitiveValue,
     vr: VR,
     /// Bytes of the value (of the items, for encapsulated pixel data).
@@ -36,18 +40,49 @@ pub struct Blob {
 }
 
 impl Blob {
-    fn new(file: DiskFile, vr: VR, value_len: u64, encapsulated: bool) -> Blob {
+    fn new(file: DiskFile, vr: VR, value_len: u64, encapsulated: bool) -> Result<Blob, Failure> {
         let mut raw = [0u8; 12];
-        getrandom::fill(&mut raw).expect("system randomness");
+        getrandom::fill(&mut raw).map_err(|_| Failure::Server(ApiError::internal()))?;
         let tag: String = raw.iter().map(|b| format!("{b:02x}")).collect();
         let marker = PrimitiveValue::U8(format!("dcmask pixel data {tag}").into_bytes().into());
-        Blob {
+        let mut start = Vec::with_capacity(132);
+        std::fs::File::open(file.path())
+            .and_then(|f| f.take(132).read_to_end(&mut start))
+            .map_err(disk_error)?;
+        let preamble = match &start[..] {
+            s if s.len() == 132 && &s[128..] == b"DICM" => Some(true),
+            s if s.starts_with(b"DICM") => Some(false),
+            _ => None,
+        };
+        Ok(Blob {
             file,
+            preamble,
             marker,
             vr,
             value_len,
             encapsulated,
-        }
+        })
+    }
+
+    /// The whole object in the file. Its lengths were checked when it was opened (or it
+    /// was written here): it is parsed straight from the file, never held as bytes too.
+    fn read(&self) -> Result<DefaultDicomObject, Failure> {
+        let Some(preamble) = self.preamble else {
+            let bytes = std::fs::read(self.file.path()).map_err(disk_error)?;
+            return io::read_object(&bytes).map_err(Failure::File);
+        };
+        let mode = match preamble {
+            true => ReadPreamble::Always,
+            false => ReadPreamble::Never,
+        };
+        OpenFileOptions::new()
+            .read_preamble(mode)
+            .open_file(self.file.path())
+            .map_err(|_| {
+                Failure::File(Error::Malformed(
+                    "the file could not be read again from the server's folder".into(),
+                ))
+            })
     }
 
     fn stand_in(&self) -> DataElement<dicom_object::InMemDicomObject> {
@@ -147,9 +182,7 @@ impl Stored {
     pub fn full(&self) -> Result<DefaultDicomObject, Failure> {
         let mut obj = (*self.header).clone();
         if let Some(blob) = self.on_disk() {
-            let bytes = std::fs::read(blob.file.path()).map_err(disk_error)?;
-            let mut whole = io::read_object(&bytes).map_err(Failure::File)?;
-            drop(bytes);
+            let mut whole = blob.read()?;
             let pixels = whole.take_element(tags::PIXEL_DATA).map_err(|_| {
                 Failure::File(Error::Malformed(
                     "the Pixel Data could not be read again".into(),
@@ -204,7 +237,7 @@ impl Stored {
             return Err(Failure::Server(ApiError::internal()));
         }
         let (vr, len, encapsulated) = info;
-        let blob = Blob::new(file, vr, len, encapsulated);
+        let blob = Blob::new(file, vr, len, encapsulated)?;
         obj.put(blob.stand_in());
         Ok(Stored {
             header: Arc::new(obj),
@@ -246,7 +279,7 @@ pub fn open(file: DiskFile) -> Result<Opened, Failure> {
         }) if range.end == len => {
             let (vr, encapsulated) = pixel_vr(&object);
             let value_len = range.end - range.start;
-            let blob = Blob::new(file, vr, value_len, encapsulated);
+            let blob = Blob::new(file, vr, value_len, encapsulated)?;
             object.put(blob.stand_in());
             Ok(Opened {
                 object: Stored {
@@ -259,7 +292,7 @@ pub fn open(file: DiskFile) -> Result<Opened, Failure> {
         Ok(stream::Header {
             object,
             pixel_data: None,
-        }) => Ok(split(object, file)),
+        }) => split(object, file),
         Err(e @ Error::NotDicom(_)) => Err(Failure::File(e)),
         // Read whole by the engine already: its verdict stands.
         Err(e) if len <= READ_WHOLE => Err(Failure::File(e)),
@@ -269,19 +302,19 @@ pub fn open(file: DiskFile) -> Result<Opened, Failure> {
             let bytes = std::fs::read(file.path()).map_err(disk_error)?;
             let object = io::read_object(&bytes).map_err(Failure::File)?;
             drop(bytes);
-            Ok(split(object, file))
+            split(object, file)
         }
     }
 }
 
 /// Moves the Pixel Data of an object read whole out to its file.
-fn split(mut object: DefaultDicomObject, file: DiskFile) -> Opened {
+fn split(mut object: DefaultDicomObject, file: DiskFile) -> Result<Opened, Failure> {
     let len = file.len();
-    match object.take_element(tags::PIXEL_DATA) {
+    Ok(match object.take_element(tags::PIXEL_DATA) {
         Ok(px) => {
             let (vr, value_len, encapsulated) = element_info(&px);
             drop(px);
-            let blob = Blob::new(file, vr, value_len, encapsulated);
+            let blob = Blob::new(file, vr, value_len, encapsulated)?;
             object.put(blob.stand_in());
             Opened {
                 object: Stored {
@@ -299,7 +332,7 @@ fn split(mut object: DefaultDicomObject, file: DiskFile) -> Opened {
             },
             header_bytes: len,
         },
-    }
+    })
 }
 
 /// The VR of pixel data not read: OB when encapsulated, OW when implicit VR or wider

@@ -252,6 +252,33 @@ async fn errors_quote_only_a_short_prefix_of_what_was_sent() {
         assert!(!msg.contains(&"Q".repeat(33)), "{msg}");
         assert!(msg.contains(&"Q".repeat(8)), "the prefix is quoted: {msg}");
     }
+    // axum's own rejections (a body over 2 MiB, a query that is no number, a route
+    // that is not there) are JSON like ours.
+    let big = format!(r#"{{"profile":"{}"}}"#, "Q".repeat(3 << 20));
+    let r = t
+        .json("POST", &format!("/api/sessions/{sid}/apply"), &big)
+        .await;
+    assert_eq!(r.status, 413);
+    assert!(r.json()["error"].is_string(), "{:?}", r.body);
+    let r = t
+        .call(
+            "GET",
+            &format!("/api/sessions/{sid}/files/f1/pixels?x=Q&y=0&w=1&h=1"),
+            &[],
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("query"),
+        "{:?}",
+        r.body
+    );
+    let r = t.call("GET", "/api/nope", &[], Body::empty()).await;
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (404, Some("not found"))
+    );
     // Control characters are escaped, not sent raw.
     let r = t
         .json(
@@ -482,10 +509,16 @@ async fn uploads_past_the_storage_of_all_sessions_are_503() {
     assert_eq!(closed.status, 200);
     assert_eq!(t.app.store.used(), 0);
     assert_eq!(t.upload(&b, &[sample(40, 40)]).await.status, 200);
-    // Closing the session removes its folder and files.
+    // Closing the session removes its folder and files (off the async threads).
     assert_eq!(t.files_on_disk(), 1);
     t.call("DELETE", &format!("/api/sessions/{b}"), &[], Body::empty())
         .await;
+    for _ in 0..100 {
+        if t.files_on_disk() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(t.files_on_disk(), 0);
     assert_eq!(t.app.store.used(), 0);
 }

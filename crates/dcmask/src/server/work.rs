@@ -18,6 +18,7 @@ pub struct Work {
     memory: Arc<Semaphore>,
     total: u32,
     workers: Arc<Semaphore>,
+    count: usize,
     queue_timeout: Duration,
 }
 
@@ -34,8 +35,14 @@ impl Work {
             memory: Arc::new(Semaphore::new(total as usize)),
             total,
             workers: Arc::new(Semaphore::new(workers)),
+            count: workers,
             queue_timeout: limits.queue_timeout,
         }
+    }
+
+    /// How many pieces of work run at once.
+    pub fn workers(&self) -> usize {
+        self.count
     }
 
     /// Permits for `bytes`: at least one, at most all (the largest work runs alone).
@@ -79,18 +86,19 @@ impl Work {
         }
     }
 
-    /// Holds `bytes` of memory until the returned value is dropped, without waiting:
-    /// 503 when the budget has no room.
-    pub fn hold(&self, bytes: u64) -> Result<Held, ApiError> {
-        self.memory
-            .clone()
-            .try_acquire_many_owned(self.permits(bytes))
-            .map(|p| Held { _permit: p })
-            .map_err(|_| {
-                ApiError::busy(
-                    "the server's memory for open files is full: close files or sessions",
-                )
-            })
+    /// Holds `bytes` of memory until the returned value is dropped (an open file's
+    /// header), waiting for room like [`Work::run`].
+    pub async fn hold(&self, bytes: u64) -> Result<Held, ApiError> {
+        tokio::time::timeout(
+            self.queue_timeout,
+            self.memory.clone().acquire_many_owned(self.permits(bytes)),
+        )
+        .await
+        .map_err(|_| {
+            ApiError::busy("the server's memory for open files is full: close files or sessions")
+        })?
+        .map(|p| Held { _permit: p })
+        .map_err(|_| ApiError::internal())
     }
 }
 
@@ -123,11 +131,11 @@ mod tests {
         assert_eq!(e.0.as_u16(), 500);
         assert!(!e.1.contains("Doe"));
         // The permits of the panicked work are back: all memory can be held again.
-        let held = work.hold(4 * MIB).unwrap();
+        let held = work.hold(4 * MIB).await.unwrap();
         // Nothing left: more work waits, then gives up with a 503.
         let busy = work.run(MIB, || ()).await.unwrap_err();
         assert_eq!(busy.0.as_u16(), 503);
-        assert_eq!(work.hold(MIB).err().map(|e| e.0.as_u16()), Some(503));
+        assert_eq!(work.hold(MIB).await.err().map(|e| e.0.as_u16()), Some(503));
         drop(held);
         assert_eq!(work.run(MIB, || 7).await.unwrap(), 7);
     }
