@@ -57,7 +57,7 @@ pub struct ServeArgs {
 
 /// Stack of the server's threads: deep structures in hostile files are walked and
 /// dropped recursively, and an overflow would end the process, not just the request.
-const STACK: usize = 64 << 20;
+const STACK: usize = 256 << 20;
 
 /// What every handler shares.
 pub struct App {

@@ -634,6 +634,63 @@ async fn pixels_stay_in_one_file_until_an_apply_changes_them() {
     assert_eq!(t.files_on_disk(), 2);
 }
 
+/// [`sample`] with sequences nested `depth` levels deep (built on a thread with room
+/// for the recursion of building and writing it).
+fn nested(depth: usize) -> Vec<u8> {
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, VR};
+    use dicom_dictionary_std::tags;
+    use dicom_object::InMemDicomObject;
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || {
+            let mut item = InMemDicomObject::new_empty();
+            for _ in 0..depth {
+                let seq = DataSetSequence::from(vec![item]);
+                item = InMemDicomObject::from_element_iter([DataElement::new(
+                    tags::REFERENCED_IMAGE_SEQUENCE,
+                    VR::SQ,
+                    seq,
+                )]);
+            }
+            let mut obj = dcmask_engine::io::read_object(&sample(2, 2)).unwrap();
+            obj.put(item.take_element(tags::REFERENCED_IMAGE_SEQUENCE).unwrap());
+            let mut out = Vec::new();
+            obj.write_all(&mut out).unwrap();
+            out
+        })
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn files_nested_too_deep_are_refused_when_read() {
+    let t = start(&[], None);
+    let sid = t.session().await;
+    let deep = super::object::MAX_NESTING + 1;
+    let r = t.upload(&sid, &[nested(deep), nested(40)]).await;
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(
+        v["rejected"][0]["error"],
+        format!("not supported: sequences nested {deep} levels deep (at most 256)")
+    );
+    // A report-like depth opens, and goes through every step.
+    assert_eq!(v["files"][0]["id"], "f1");
+    let apply = format!("/api/sessions/{sid}/apply");
+    assert_eq!(
+        t.json("POST", &apply, r#"{"profile":"basic"}"#)
+            .await
+            .status,
+        200
+    );
+    let tree = format!("/api/sessions/{sid}/files/f1/tree");
+    assert_eq!(t.call("GET", &tree, &[], Body::empty()).await.status, 200);
+    let zip = format!("/api/sessions/{sid}/export.zip");
+    assert_eq!(t.call("GET", &zip, &[], Body::empty()).await.status, 200);
+}
+
 /// A text detector that panics, as a crashing engine or library would.
 struct Panics;
 
