@@ -239,10 +239,12 @@ async fn upload(
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let mut form = form.map_err(|e| ApiError::bad(format!("upload: {}", e.body_text())))?;
+    // A body that cannot fit is refused before anything is written.
     if declared.is_some_and(|n| app.store.used().saturating_add(n) > app.store.limit()) {
+        drain_form(&mut form, DRAIN).await;
         return Err(ApiError::storage_full());
     }
-    let mut form = form.map_err(|e| ApiError::bad(format!("upload: {}", e.body_text())))?;
     let max = app.limits.max_upload;
     let mut received = Vec::new();
     while let Some(mut field) = form.next_field().await.map_err(body_error)? {

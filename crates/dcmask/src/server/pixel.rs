@@ -40,6 +40,9 @@ pub fn routes() -> axum::Router<Shared> {
         .route(&format!("{FILE}/pixels"), get(pixels))
 }
 
+/// Boxes drawn on one file, at most (each is blanked on every frame).
+const MAX_BOXES: usize = 256;
+
 /// The user's choices for one file.
 #[derive(Clone, Default, Debug)]
 pub struct FileBoxes {
@@ -315,6 +318,9 @@ pub async fn put_boxes(
         let (cols, rows) = dims(&*source(&s, &fid)?);
         let entry = s.pixel.entry(fid.clone()).or_default();
         if let Some(manual) = req.manual {
+            if manual.len() > MAX_BOXES {
+                return Err(ApiError::bad(format!("at most {MAX_BOXES} boxes per file")));
+            }
             let mut boxes = Vec::new();
             for (i, r) in manual.iter().enumerate() {
                 let (x1, y1) = (r.x1.min(cols), r.y1.min(rows));
@@ -334,6 +340,9 @@ pub async fn put_boxes(
             entry.manual = boxes;
         }
         if let Some(disabled) = req.disabled {
+            if disabled.len() > 4 * MAX_BOXES {
+                return Err(ApiError::bad("too many boxes switched off"));
+            }
             if let Some(bad) = disabled.iter().find(|d| !valid_id(d)) {
                 return Err(ApiError::bad(format!(
                     "unknown box id `{}`",
