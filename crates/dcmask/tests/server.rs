@@ -22,14 +22,18 @@ fn start() -> Server {
 }
 
 fn start_with(extra: &[&str]) -> Server {
+    start_in(extra, None)
+}
+
+/// A server whose temporary directory is `tmp` (by default its own data folder, removed
+/// with the test's folder even when the server is killed).
+fn start_in(extra: &[&str], tmp: Option<&std::path::Path>) -> Server {
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_dcmask"))
         .args(["serve", "--bind", "127.0.0.1:0"])
         .args(extra)
         .env("DCMASK_DATA_DIR", data.path())
-        // The server's private folder goes here too, removed with the test's folder
-        // even when the server is killed.
-        .env("TMPDIR", data.path())
+        .env("TMPDIR", tmp.unwrap_or(data.path()))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -956,8 +960,8 @@ fn an_upload_over_the_limit_is_answered_413_not_reset() {
 }
 
 /// The server's private folders under the test's temporary directory.
-fn private_folders(s: &Server) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(s._data.path())
+fn private_folders(tmp: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(tmp)
         .unwrap()
         .flatten()
         .map(|e| e.path())
@@ -974,7 +978,7 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         if e.path().is_dir() {
             out.extend(files_under(&e.path()));
-        } else {
+        } else if e.file_name() != ".lock" {
             out.push(e.path());
         }
     }
@@ -985,7 +989,7 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn uploads_are_private_files_deleted_with_the_session_and_on_shutdown() {
     use std::os::unix::fs::PermissionsExt;
     let mut s = start();
-    let folders = private_folders(&s);
+    let folders = private_folders(s._data.path());
     assert_eq!(folders.len(), 1, "{folders:?}");
     let root = folders[0].clone();
     assert_eq!(
@@ -1031,4 +1035,28 @@ fn uploads_are_private_files_deleted_with_the_session_and_on_shutdown() {
     let status = s.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
     assert!(!root.exists(), "the private folder outlives the server");
+}
+
+#[test]
+fn the_folder_of_a_killed_server_is_removed_by_the_next_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut killed = start_in(&[], Some(tmp.path()));
+    let sid = new_session(&killed);
+    upload(&killed, &sid, &[("a.dcm", sample())]);
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    let left = private_folders(tmp.path());
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        files_under(&left[0]).len(),
+        1,
+        "the killed server left its upload"
+    );
+    // A running server's folder is left alone.
+    let running = start_in(&[], Some(tmp.path()));
+    let next = start_in(&[], Some(tmp.path()));
+    let now = private_folders(tmp.path());
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(!now.contains(&left[0]));
+    drop((running, next));
 }

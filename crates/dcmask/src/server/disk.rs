@@ -3,8 +3,8 @@
 //!
 //! One folder per server run (mode 0700, in the temporary directory), one inside it per
 //! session; a session's folder goes with the session, the run's folder on shutdown, and
-//! folders of runs that died (their process is gone) on the next start. File names are
-//! counters, never anything the user sent. Every byte written is charged to the one
+//! folders of runs that died (no process holds their lock) on the next start. File
+//! names are counters, never anything the user sent. Every byte written is charged to the one
 //! storage limit across sessions and released when the file is deleted.
 
 use std::fs::File;
@@ -14,6 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 const PREFIX: &str = "dcmask-serve-";
+/// Locked by the running server for as long as it runs (released by the kernel
+/// however it ends).
+const LOCK: &str = ".lock";
 
 /// The run's folder and the storage account.
 pub struct Store {
@@ -21,6 +24,7 @@ pub struct Store {
     used: AtomicU64,
     limit: u64,
     next: AtomicU64,
+    _lock: File,
 }
 
 /// Writing more would pass the storage limit.
@@ -36,11 +40,14 @@ impl Store {
         let tag: String = raw.iter().map(|b| format!("{b:02x}")).collect();
         let root = parent.join(format!("{PREFIX}{}-{tag}", std::process::id()));
         private_dir(&root)?;
+        let lock = private_file(&root.join(LOCK))?;
+        lock.try_lock().map_err(io::Error::other)?;
         Ok(Arc::new(Store {
             root,
             used: AtomicU64::new(0),
             limit,
             next: AtomicU64::new(1),
+            _lock: lock,
         }))
     }
 
@@ -133,11 +140,7 @@ impl Dir {
     /// A new file only we can read, named `{kind}{counter}`.
     pub fn create(self: &Arc<Self>, kind: &str) -> io::Result<DiskFile> {
         let path = self.path.join(format!("{kind}{}", self.store.next()));
-        let mut opts = std::fs::OpenOptions::new();
-        opts.read(true).write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let file = opts.open(&path)?;
+        let file = private_file(&path)?;
         Ok(DiskFile {
             file: Some(file),
             path,
@@ -259,6 +262,15 @@ impl Seek for ChargedWriter<'_> {
     }
 }
 
+/// A new file only we can read and write.
+fn private_file(path: &Path) -> io::Result<File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)
+}
+
 fn private_dir(path: &Path) -> io::Result<()> {
     let mut b = std::fs::DirBuilder::new();
     #[cfg(unix)]
@@ -266,25 +278,26 @@ fn private_dir(path: &Path) -> io::Result<()> {
     b.create(path)
 }
 
-/// Removes the folders of earlier runs whose process is gone (killed, crashed): they may
-/// hold patient files. Only where the process table can be read (`/proc`); folders of
-/// other users cannot be removed and are left alone.
+/// Removes the folders of earlier runs that ended without removing them (killed,
+/// crashed): they may hold patient files. A folder whose lock no process holds is such
+/// a run's; folders of other users cannot be opened and are left alone.
 fn remove_stale(parent: &Path) {
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
     let Ok(entries) = std::fs::read_dir(parent) else {
         return;
     };
     for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+        if !e
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(PREFIX))
+        {
+            continue;
+        }
+        let Ok(lock) = File::open(e.path().join(LOCK)) else {
             continue;
         };
-        let Some(pid) = rest.split('-').next().filter(|p| p.parse::<u32>().is_ok()) else {
-            continue;
-        };
-        if !Path::new("/proc").join(pid).exists() {
+        if lock.try_lock().is_ok() {
+            drop(lock);
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
@@ -297,15 +310,15 @@ mod tests {
     #[test]
     fn charges_stay_within_the_limit_and_files_go_with_their_owner() {
         let tmp = tempfile::tempdir().unwrap();
-        // A dead run's folder is removed; a live one's is kept.
+        // A dead run's folder (its lock free) is removed; a live one's is kept.
+        let live = Store::create(tmp.path(), 10).unwrap();
         let dead = tmp.path().join(format!("{PREFIX}4294967294-abc"));
-        let live = tmp
-            .path()
-            .join(format!("{PREFIX}{}-abc", std::process::id()));
         std::fs::create_dir(&dead).unwrap();
-        std::fs::create_dir(&live).unwrap();
+        std::fs::write(dead.join(LOCK), b"").unwrap();
+        std::fs::write(dead.join("u1"), b"patient file").unwrap();
         let store = Store::create(tmp.path(), 10).unwrap();
-        assert!(!dead.exists() && live.exists());
+        assert!(!dead.exists());
+        assert!(live.root().exists());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -141,7 +141,8 @@ fn walk(dir: &std::path::Path) -> usize {
             r.flatten()
                 .map(|e| match e.path().is_dir() {
                     true => walk(&e.path()),
-                    false => 1,
+                    // The run's lock is no patient file.
+                    false => usize::from(e.file_name() != ".lock"),
                 })
                 .sum()
         })
