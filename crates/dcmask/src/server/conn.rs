@@ -111,6 +111,11 @@ pub fn is_slow_body(e: &(dyn std::error::Error + 'static)) -> bool {
 /// [`RATE_GRACE`] of waiting, the bytes so far are fewer than `min_rate` per second of
 /// waiting past the grace. Only time spent waiting for the client counts, not time the
 /// handler spends between reads.
+///
+/// It also pauses (wakes itself and says "not yet") after every [`BURST`] bytes: a
+/// reader that takes all that is ready (multer, under axum's Multipart, reads until the
+/// body has nothing more) would otherwise hold most of a fast upload in memory before
+/// handing any of it on.
 struct TimedBody {
     inner: Incoming,
     limits: BodyLimits,
@@ -118,7 +123,11 @@ struct TimedBody {
     waiting_since: Option<Instant>,
     waited: Duration,
     received: u64,
+    burst: u64,
 }
+
+/// Bytes a body hands out before it pauses once.
+const BURST: u64 = 1 << 20;
 
 impl TimedBody {
     fn new(inner: Incoming, limits: BodyLimits) -> TimedBody {
@@ -129,6 +138,7 @@ impl TimedBody {
             waiting_since: None,
             waited: Duration::ZERO,
             received: 0,
+            burst: 0,
         }
     }
 
@@ -149,6 +159,11 @@ impl hyper::body::Body for TimedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
+        if this.burst >= BURST {
+            this.burst = 0;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
                 if let Some(since) = this.waiting_since.take() {
@@ -156,7 +171,9 @@ impl hyper::body::Body for TimedBody {
                 }
                 this.timer = None;
                 if let Some(Ok(f)) = &frame {
-                    this.received += f.data_ref().map_or(0, |d| d.len() as u64);
+                    let n = f.data_ref().map_or(0, |d| d.len() as u64);
+                    this.received += n;
+                    this.burst += n;
                 }
                 if frame.is_some() && this.too_slow() {
                     return Poll::Ready(Some(Err(Box::new(SlowBody(

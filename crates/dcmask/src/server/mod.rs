@@ -240,6 +240,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             .unwrap_or_default();
         tracing::error!(at, "panic (its message is not shown: it may quote a value)");
     }));
+    return_large_buffers();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_stack_size(STACK)
@@ -250,6 +251,21 @@ pub fn run(args: ServeArgs) -> Result<()> {
     store.remove();
     result
 }
+
+/// Buffers of 1 MiB and more (a file's pixels, read back for work) are mapped and
+/// unmapped on their own. glibc would otherwise raise that threshold each time such a
+/// buffer is freed, and keep later ones in its heaps once freed: measured, the resident
+/// size grew by about a file per upload of 20 MiB files, with no leak.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_buffers() {
+    // SAFETY: mallopt only sets an allocator parameter; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_buffers() {}
 
 async fn serve(
     bind: SocketAddr,
