@@ -2297,3 +2297,38 @@ echo $? >"{dir}/code""#
         "nothing was written into the input"
     );
 }
+
+#[test]
+fn a_wrong_option_is_answered_with_the_valid_ones() {
+    let env = Env::new();
+    let r = env
+        .command()
+        .args(["anonymize", "in", "-o", "out", "--option", "bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    for id in [
+        "retain_uids",
+        "clean_pixel_data",
+        "retain_long_modified_dates",
+    ] {
+        assert!(stderr.contains(id), "{stderr}");
+    }
+    let show = env
+        .command()
+        .args(["profile", "show", "basic"])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&show.stdout);
+    // Every layer the decider applies, the residual and structural ones included.
+    for rule in [
+        "(gggg,0000)",
+        "(not-listed)",
+        "(free-text)",
+        "(0010,0010)",
+        "leak-guard",
+    ] {
+        assert!(listing.contains(rule), "{rule} missing from profile show");
+    }
+}

@@ -240,26 +240,24 @@ fn facts(ds: &InMemDicomObject) -> Facts {
     }
 }
 
-/// Whether a SOP class's IOD includes the Enhanced General Equipment module, judged
-/// by the families of IODs that do (their standard names say so).
+/// Whether a SOP class's IOD includes the Enhanced General Equipment module, judged by
+/// the families of IODs that do, whose standard names say so
+/// (`data/enhanced-equipment.csv`).
 fn uses_enhanced_equipment(class_uid: &str) -> bool {
     use dicom_core::dictionary::UidDictionary;
+    static FAMILIES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let families = FAMILIES.get_or_init(|| {
+        csv::Reader::from_reader(include_str!("../data/enhanced-equipment.csv").as_bytes())
+            .records()
+            .map(|r| r.expect("data/enhanced-equipment.csv is valid")[0].to_string())
+            .collect()
+    });
     let Some(entry) = dicom_dictionary_std::StandardSopClassDictionary.by_uid(class_uid) else {
         return false;
     };
-    [
-        "Enhanced",
-        "Legacy Converted",
-        "X-Ray 3D",
-        "Breast Tomosynthesis",
-        "Segmentation",
-        "Parametric Map",
-        "Ophthalmic Tomography",
-        "Intravascular Optical Coherence",
-        "Photoacoustic",
-    ]
-    .iter()
-    .any(|family| entry.name.contains(family))
+    families
+        .iter()
+        .any(|family| entry.name.contains(family.as_str()))
 }
 
 struct Walker<'a> {

@@ -18,6 +18,7 @@ pub mod guard;
 pub mod hipaa;
 pub mod io;
 pub mod key;
+mod layers;
 pub mod markers;
 pub mod options;
 pub mod pixel;

@@ -6,20 +6,31 @@ use dcmask_engine::pixel::RegionRules;
 use dcmask_engine::{parse_rules, DateShift, Plan, ProfileId, ProfileOption};
 use std::path::{Path, PathBuf};
 
+/// The engine's profile ids, for clap: `--help` lists them and a wrong one is answered
+/// with the valid ones.
+fn profile_ids() -> clap::builder::PossibleValuesParser {
+    ProfileId::ALL.map(|p| p.id()).into()
+}
+
+/// The engine's option ids (PS3.15 Table E.1-1's option columns), for clap.
+fn option_ids() -> clap::builder::PossibleValuesParser {
+    ProfileOption::ALL.map(|o| o.id()).into()
+}
+
 /// Plan flags shared by `anonymize` and `inspect`.
 #[derive(Args, Clone)]
 pub struct PlanArgs {
-    /// basic, hipaa, pixel or custom.
-    #[arg(long, default_value = "basic")]
+    /// The profile.
+    #[arg(long, default_value = "basic", value_parser = profile_ids())]
     pub profile: String,
     /// Custom rules file (custom_anonymization_profile.json); implies --profile custom.
     #[arg(long)]
     pub rules: Option<PathBuf>,
     /// Base profile of custom rules.
-    #[arg(long, default_value = "basic")]
+    #[arg(long, default_value = "basic", value_parser = profile_ids())]
     pub base: String,
-    /// A PS3.15 option, e.g. retain_uids (repeatable).
-    #[arg(long = "option")]
+    /// A PS3.15 option (repeatable).
+    #[arg(long = "option", value_parser = option_ids())]
     pub options: Vec<String>,
     /// Shift dates by DAYS, or `auto` for a keyed per-patient offset.
     #[arg(long)]
