@@ -25,11 +25,6 @@ use std::sync::Arc;
 /// ([`stream::read_header`]); larger ones are read whole here.
 const READ_WHOLE: u64 = 64 * 1024 * 1024;
 const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
-/// Sequences nested deeper are refused as soon as the file is read: every later step
-/// (de-identifying, comparing, writing, dropping) walks them recursively, and a thread
-/// out of stack ends the whole process. Real objects nest a few levels, reports a few
-/// dozen.
-pub const MAX_NESTING: usize = 256;
 
 /// A file holding an object whose Pixel Data is the real value of a stand-in.
 pub struct Blob {
@@ -282,7 +277,7 @@ pub fn open(file: DiskFile) -> Result<Opened, Failure> {
             object,
             pixel_data: Some(range),
         }) if range.end == len => {
-            let mut object = shallow(object)?;
+            let mut object = object;
             let (vr, encapsulated) = pixel_vr(&object);
             let value_len = range.end - range.start;
             let blob = Blob::new(file, vr, value_len, encapsulated)?;
@@ -298,7 +293,7 @@ pub fn open(file: DiskFile) -> Result<Opened, Failure> {
         Ok(stream::Header {
             object,
             pixel_data: None,
-        }) => split(shallow(object)?, file),
+        }) => split(object, file),
         Err(e @ Error::NotDicom(_)) => Err(Failure::File(e)),
         // Read whole by the engine already: its verdict stands.
         Err(e) if len <= READ_WHOLE => Err(Failure::File(e)),
@@ -308,33 +303,8 @@ pub fn open(file: DiskFile) -> Result<Opened, Failure> {
             let bytes = std::fs::read(file.path()).map_err(disk_error)?;
             let object = io::read_object(&bytes).map_err(Failure::File)?;
             drop(bytes);
-            split(shallow(object)?, file)
+            split(object, file)
         }
-    }
-}
-
-/// How deep sequences nest in `obj` (0 without sequences), counted without recursion.
-fn nesting(obj: &dicom_object::InMemDicomObject) -> usize {
-    let mut deepest = 0;
-    let mut todo = vec![(obj, 0usize)];
-    while let Some((ds, depth)) = todo.pop() {
-        deepest = deepest.max(depth);
-        for e in ds {
-            if let Value::Sequence(seq) = e.value() {
-                todo.extend(seq.items().iter().map(|item| (item, depth + 1)));
-            }
-        }
-    }
-    deepest
-}
-
-/// Refuses an object nested deeper than [`MAX_NESTING`].
-fn shallow(obj: DefaultDicomObject) -> Result<DefaultDicomObject, Failure> {
-    match nesting(&obj) {
-        d if d > MAX_NESTING => Err(Failure::File(Error::Unsupported(format!(
-            "sequences nested {d} levels deep (at most {MAX_NESTING})"
-        )))),
-        _ => Ok(obj),
     }
 }
 

@@ -669,13 +669,18 @@ fn nested(depth: usize) -> Vec<u8> {
 async fn files_nested_too_deep_are_refused_when_read() {
     let t = start(&[], None);
     let sid = t.session().await;
-    let deep = super::object::MAX_NESTING + 1;
+    // The engine refuses deeper nesting before parsing (its `precheck`): every later
+    // step walks sequences recursively, and a thread out of stack ends the process.
+    let deep = dcmask_engine::precheck::MAX_DEPTH + 1;
     let r = t.upload(&sid, &[nested(deep), nested(40)]).await;
     assert_eq!(r.status, 200);
     let v = r.json();
     assert_eq!(
         v["rejected"][0]["error"],
-        format!("not supported: sequences nested {deep} levels deep (at most 256)")
+        format!(
+            "beyond dcmask's limits: sequences nested more than {} deep",
+            dcmask_engine::precheck::MAX_DEPTH
+        )
     );
     // A report-like depth opens, and goes through every step.
     assert_eq!(v["files"][0]["id"], "f1");
