@@ -1,5 +1,7 @@
 //! The workbench server's guards and API, over real HTTP against the built binary.
 
+mod hostile;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -1177,4 +1179,78 @@ fn the_folder_of_a_killed_server_is_removed_by_the_next_one() {
     assert_eq!(now.len(), 2, "{now:?}");
     assert!(!now.contains(&left[0]));
     drop((running, next));
+}
+
+/// Peak resident memory of a process, from /proc (kB).
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// The hostile inputs of the batch's fuzz test, uploaded to one server session after
+/// another, each applied under Basic and +Pixel and exported: the server answers every
+/// request (a 4xx for what it refuses, never a 5xx: that would be a caught panic), keeps
+/// serving, and stays within its memory budget.
+#[test]
+fn the_server_survives_hostile_uploads() {
+    let corpus = match std::env::var_os("DCMASK_CORPUS") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus").into(),
+    };
+    if !corpus.is_dir() {
+        assert!(std::env::var_os("CI").is_none(), "the corpus is missing");
+        eprintln!("!!!!! SKIPPED: the corpus is missing (set DCMASK_CORPUS) !!!!!");
+        return;
+    }
+    let mut s = start_with(&["--max-memory", "256M"]);
+    let mutants = hostile::mutants(&corpus, 0);
+    let (mut uploaded, mut refused, mut answers) = (0, 0, 0);
+    for chunk in mutants.chunks(24) {
+        let sid = new_session(&s);
+        let files: Vec<(String, Vec<u8>)> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (format!("m{i}.dcm"), m.bytes.clone()))
+            .collect();
+        let named: Vec<(&str, Vec<u8>)> =
+            files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+        let v = upload(&s, &sid, &named);
+        uploaded += v["files"].as_array().map_or(0, |a| a.len());
+        refused += v["rejected"].as_array().map_or(0, |a| a.len());
+        for profile in ["basic", "pixel"] {
+            let (status, body) = json(
+                &s,
+                "POST",
+                &format!("/api/sessions/{sid}/apply"),
+                &format!(r#"{{"profile":"{profile}"}}"#),
+            );
+            assert!(status < 500, "apply {profile}: {status} {body}");
+            let (status, _, _) = request_head(
+                &s,
+                "GET",
+                &format!("/api/sessions/{sid}/export.zip?token={}", s.token),
+                &[],
+                b"",
+            );
+            assert!(status < 500, "export after {profile}: {status}");
+            answers += 2;
+        }
+        let (status, _) = json(&s, "DELETE", &format!("/api/sessions/{sid}"), "");
+        assert!(status < 500);
+        assert!(s.child.try_wait().unwrap().is_none(), "the server died");
+    }
+    let (status, _) = json(&s, "GET", "/api/profiles", "");
+    assert_eq!(status, 200, "the server still serves");
+    let peak = peak_rss_kb(s.child.id());
+    eprintln!(
+        "server fuzz: {} inputs, {uploaded} opened, {refused} refused, {answers} applies and exports, peak {} MiB",
+        mutants.len(),
+        peak / 1024
+    );
+    // The work budget (256 MiB) and the program itself.
+    assert!(peak < 400 * 1024, "peak RSS {} MiB", peak / 1024);
 }
