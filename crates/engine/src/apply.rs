@@ -19,13 +19,11 @@ use crate::tag::{dictionary_vr, keyword, tag_id};
 use dicom_core::header::Header;
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Length, Tag, VR};
-use dicom_dictionary_std::tags;
+use dicom_dictionary_std::{tags, uids};
 use dicom_encoding::text::SpecificCharacterSet;
-use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::mem::InMemElement;
 use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
-use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use std::collections::{HashMap, HashSet};
 
 /// The de-identified object with what was decided and the identifier mappings made.
@@ -46,7 +44,6 @@ pub struct Outcome {
     pub guarded_text: Option<String>,
 }
 
-const DICOMDIR_CLASS: &str = "1.2.840.10008.1.3.10";
 /// dcmask's Implementation Class UID, written into every file meta group it creates.
 pub const IMPLEMENTATION_CLASS_UID: &str = "2.25.302043645349391587962478346374416470071";
 pub const IMPLEMENTATION_VERSION: &str = concat!("DCMASK_", env!("CARGO_PKG_VERSION"));
@@ -93,7 +90,7 @@ pub fn deidentify_with_related(
 ) -> Result<Outcome> {
     plan.validate()?;
     let meta = obj.meta().clone();
-    if meta.media_storage_sop_class_uid().trim_end_matches('\0') == DICOMDIR_CLASS {
+    if meta.media_storage_sop_class_uid().trim_end_matches('\0') == uids::MEDIA_STORAGE_DIRECTORY_STORAGE {
         return Err(Error::Unsupported(
             "DICOMDIR: its records point into the original file set; it is not copied \
              (regenerate it from the de-identified files)"
@@ -642,9 +639,7 @@ fn resolve_un(elem: InMemElement, charset: &SpecificCharacterSet) -> InMemElemen
     buf.extend_from_slice(&tag.1.to_le_bytes());
     buf.extend_from_slice(&len.to_le_bytes());
     buf.extend_from_slice(&bytes);
-    let ts = TransferSyntaxRegistry
-        .get("1.2.840.10008.1.2")
-        .expect("implicit VR little endian is built in");
+    let ts = &dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased();
     match InMemDicomObject::read_dataset_with_ts_cs(&buf[..], ts, charset.clone()) {
         Ok(mut one) => one.take(tag).unwrap_or(elem),
         Err(_) => elem,
