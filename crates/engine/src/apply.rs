@@ -90,7 +90,9 @@ pub fn deidentify_with_related(
 ) -> Result<Outcome> {
     plan.validate()?;
     let meta = obj.meta().clone();
-    if meta.media_storage_sop_class_uid().trim_end_matches('\0') == uids::MEDIA_STORAGE_DIRECTORY_STORAGE {
+    if meta.media_storage_sop_class_uid().trim_end_matches('\0')
+        == uids::MEDIA_STORAGE_DIRECTORY_STORAGE
+    {
         return Err(Error::Unsupported(
             "DICOMDIR: its records point into the original file set; it is not copied \
              (regenerate it from the de-identified files)"

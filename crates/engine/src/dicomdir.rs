@@ -21,12 +21,12 @@
 //!   its layout.
 //! - No file system: entries come in as data, bytes go out to any writer.
 
-use dicom_dictionary_std::uids::EXPLICIT_VR_LITTLE_ENDIAN as EXPLICIT_VR_LE;
 use crate::error::Error;
 use dicom_core::dictionary::UidDictionary;
 use dicom_core::header::Header;
 use dicom_core::value::{DataSetSequence, PrimitiveValue};
 use dicom_core::{DataElement, Length, Tag, VR};
+use dicom_dictionary_std::uids::EXPLICIT_VR_LITTLE_ENDIAN as EXPLICIT_VR_LE;
 use dicom_dictionary_std::{tags, StandardSopClassDictionary};
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::meta::FileMetaTableBuilder;
