@@ -3,7 +3,7 @@
 
 use crate::clean::{clean_text, LazyIdentifiers};
 use crate::dates;
-use crate::decide::{Action, Decider, Decision, Facts, PrivateKind, Source};
+use crate::decide::{Decider, Facts, PrivateKind};
 use crate::dummy::dummy;
 use crate::error::{Error, Result};
 use crate::guard::{self, Guard, Identifying};
@@ -15,7 +15,8 @@ use crate::plan::{DateShift, Plan};
 use crate::private::{block_of, is_creator, safe_private};
 use crate::pseudonym;
 use crate::record::{Entry, Leak, Mappings, Record};
-use crate::tag::{dictionary_vr, keyword, tag_id};
+use crate::tag::{dictionary_vr, is_binary, keyword, tag_id};
+use crate::vocab::{Action, Decision, Source};
 use dicom_core::header::Header;
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Length, Tag, VR};
@@ -312,7 +313,7 @@ impl Walker<'_> {
             let keep = kept_blocks.contains(&(tag.0, tag.1));
             let decision = Decision {
                 action: if keep { Action::Keep } else { Action::Remove },
-                rule: crate::decide::Rule {
+                rule: crate::vocab::Rule {
                     source: Source::Private,
                     id: "gggg,0010-00FF".into(),
                     code: None,
@@ -436,7 +437,7 @@ impl Walker<'_> {
             // What became of this date, the guard's word included.
             let replaced = leak
                 .as_ref()
-                .is_some_and(|f| f.outcome != guard::Outcome::KeptByCustomRule);
+                .is_some_and(|f| f.outcome != crate::vocab::Outcome::KeptByCustomRule);
             self.temporal.note(if replaced {
                 None
             } else {
@@ -449,7 +450,7 @@ impl Walker<'_> {
             && !changed;
         if !silent {
             let (action, rule, changed, leak) = match leak {
-                Some(f) if f.outcome == guard::Outcome::KeptByCustomRule => (
+                Some(f) if f.outcome == crate::vocab::Outcome::KeptByCustomRule => (
                     decision.action.clone(),
                     decision.rule.clone(),
                     changed,
@@ -460,7 +461,7 @@ impl Walker<'_> {
                     }),
                 ),
                 Some(f) => (
-                    if f.outcome == guard::Outcome::Dummied {
+                    if f.outcome == crate::vocab::Outcome::Dummied {
                         Action::Dummy
                     } else {
                         Action::Clean
@@ -575,13 +576,13 @@ fn guards(action: &Action) -> bool {
 }
 
 /// The rule of a leak-guard intervention.
-fn leak_guard_rule(outcome: guard::Outcome) -> crate::decide::Rule {
-    crate::decide::Rule {
+fn leak_guard_rule(outcome: crate::vocab::Outcome) -> crate::vocab::Rule {
+    crate::vocab::Rule {
         source: Source::LeakGuard,
         id: "leak-guard".into(),
         code: None,
         option: None,
-        explanation: if outcome == guard::Outcome::Dummied {
+        explanation: if outcome == crate::vocab::Outcome::Dummied {
             "held an identifying value of the patient and nothing valid was left without it: \
              replaced by a dummy"
         } else {
@@ -642,29 +643,6 @@ fn resolve_un(elem: InMemElement, charset: &SpecificCharacterSet) -> InMemElemen
         Ok(mut one) => one.take(tag).unwrap_or(elem),
         Err(_) => elem,
     }
-}
-
-/// Whether values of this VR are numbers or bytes rather than text.
-pub fn is_binary(vr: VR) -> bool {
-    matches!(
-        vr,
-        VR::OB
-            | VR::OW
-            | VR::OF
-            | VR::OD
-            | VR::OL
-            | VR::OV
-            | VR::UN
-            | VR::US
-            | VR::SS
-            | VR::UL
-            | VR::SL
-            | VR::FL
-            | VR::FD
-            | VR::UV
-            | VR::SV
-            | VR::AT
-    )
 }
 
 /// A user-given replacement, converted for numeric VRs; unparseable numbers become empty.

@@ -10,7 +10,7 @@ pub enum Error {
     #[error("not supported: {0}")]
     Unsupported(String),
     #[error("invalid plan: {0}")]
-    Plan(#[from] crate::plan::PlanError),
+    Plan(#[from] PlanError),
     #[error("could not write the de-identified object: {0}")]
     Write(String),
     #[error("pixel data: {0}")]
@@ -32,3 +32,18 @@ pub enum Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// A plan that cannot be applied as given (checked before any file is read).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("the base of a Custom profile must be Basic, HIPAA or +Pixel")]
+    CustomBase,
+    #[error("Retain Full Dates and Retain Modified Dates cannot both be chosen")]
+    DatesConflict,
+    #[error("HIPAA Safe Harbor keeps only the year of dates; it cannot be combined with {0}")]
+    HipaaDates(&'static str),
+    #[error("a date shift of 0 days would keep the dates; choose Retain Full Dates instead")]
+    ZeroShift,
+    #[error("a date shift of {0} days is more than {max} days (100 years) either way", max = crate::dates::MAX_SHIFT_DAYS)]
+    ShiftTooLarge(i64),
+}

@@ -3,8 +3,8 @@
 //! Determination; the CLI and the workbench both render it from here.
 
 use crate::clean::CleanCounts;
-use crate::decide::Rule;
 use crate::record::{ManualAction, ManualChange, Record};
+use crate::vocab::Rule;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -368,8 +368,8 @@ td.num{{text-align:right}} td.act{{font-weight:600;white-space:nowrap}} small{{c
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decide::{Action, Source};
     use crate::record::{Entry, ManualAction, ManualChange};
+    use crate::vocab::{Action, Source};
     use dicom_core::Tag;
     use std::borrow::Cow;
 

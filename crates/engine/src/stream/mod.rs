@@ -27,7 +27,6 @@
 //! files: same header encoding, and the pixel data element in its original encoding.
 
 use crate::apply::{deidentify_with_related, Outcome};
-use crate::decide::Action;
 use crate::error::{Error, Result};
 use crate::guard::Identifying;
 use crate::io;
@@ -36,6 +35,7 @@ use crate::options::ProfileOption;
 use crate::pixel::detect::PixelTools;
 use crate::plan::Plan;
 use crate::record::{Mappings, Record};
+use crate::vocab::Action;
 use dicom_core::header::Header as _;
 use dicom_core::value::PrimitiveValue;
 use dicom_core::{DataElement, Tag};

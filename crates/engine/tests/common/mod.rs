@@ -172,7 +172,7 @@ pub fn strings(e: &InMemElement) -> Vec<String> {
 }
 
 pub fn is_binary(vr: VR) -> bool {
-    vr == VR::SQ || dcmask_engine::apply::is_binary(vr)
+    vr == VR::SQ || dcmask_engine::tag::is_binary(vr)
 }
 
 /// The trimmed text of a top-level element.
