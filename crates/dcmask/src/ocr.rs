@@ -41,10 +41,9 @@ impl Tesseract {
         }
         let mut api = TessBaseApi::create();
         api.init_2(None, Some(&self.language)).map_err(|_| {
-            Error::Pixel(
+            Error::pixel(
                 "Tesseract could not start: is the English language data installed \
-                 (Debian package tesseract-ocr-eng)?"
-                    .into(),
+                 (Debian package tesseract-ocr-eng)?",
             )
         })?;
         // Tesseract's own diagnostics go nowhere; they never carry recognised text, but
@@ -66,7 +65,7 @@ impl Tesseract {
         let scaled;
         let (w, h, data) = if scale > 1 {
             let src = image::GrayImage::from_raw(image.width, image.height, image.pixels.clone())
-                .ok_or_else(|| Error::Pixel("grey image of the wrong size".into()))?;
+                .ok_or_else(|| Error::pixel("grey image of the wrong size"))?;
             scaled = resize(
                 &src,
                 image.width * scale,
@@ -78,13 +77,13 @@ impl Tesseract {
             (image.width, image.height, image.pixels.as_slice())
         };
         api.set_image(data, w as i32, h as i32, 1, w as i32)
-            .map_err(|e| Error::Pixel(format!("Tesseract refused the image: {e:?}")))?;
+            .map_err(|e| Error::pixel(format!("Tesseract refused the image: {e:?}")))?;
         api.set_source_resolution(300);
         api.recognize()
-            .map_err(|_| Error::Pixel("Tesseract could not recognise the image".into()))?;
+            .map_err(|_| Error::pixel("Tesseract could not recognise the image"))?;
         let tsv = api
             .get_tsv_text(0)
-            .map_err(|_| Error::Pixel("Tesseract gave no result".into()))?;
+            .map_err(|_| Error::pixel("Tesseract gave no result"))?;
         let tsv = tsv.as_ref().to_string_lossy();
         Ok(parse_tsv(&tsv, scale, image.width, image.height))
     }

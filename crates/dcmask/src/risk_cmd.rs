@@ -150,7 +150,7 @@ impl Setup {
                     builder.lock().expect("risk builder").add(o);
                     dicom.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(Some(Error::NotDicom(_))) => {
+                Err(Some(Error::NotDicom { .. })) => {
                     not_dicom.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(_) => {

@@ -142,7 +142,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
                     .and_then(|mut f| stream::read_header(&mut f).map_err(Some))
                 {
                     Ok(h) => b.add_object(&h.object),
-                    Err(Some(Error::NotDicom(_))) => {
+                    Err(Some(Error::NotDicom { .. })) => {
                         skipped.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(why) => {

@@ -96,12 +96,10 @@ pub fn deidentify_with_related(
     {
         return Err(Error::Dicomdir);
     }
-    let incomplete = crate::complete::missing(&obj, meta.media_storage_sop_class_uid());
-    if let Some(what) = &incomplete {
-        if !plan.allow_incomplete {
-            return Err(Error::Incomplete(what.clone()));
-        }
-    }
+    let incomplete = match crate::complete::missing(&obj, meta.media_storage_sop_class_uid()) {
+        Some(e) if !plan.allow_incomplete => return Err(e),
+        found => found.and_then(|e| e.missing_names()),
+    };
     // Boxes come from the original object: the walk empties Manufacturer and the like,
     // and OCR must read the pixels before anything else changes them.
     let cleans_pixels = plan
@@ -200,7 +198,7 @@ pub fn deidentify_with_related(
         .implementation_class_uid(IMPLEMENTATION_CLASS_UID)
         .implementation_version_name(IMPLEMENTATION_VERSION)
         .build()
-        .map_err(|e| Error::Write(format!("file meta group: {e}")))?;
+        .map_err(|e| Error::write(format!("file meta group: {e}")))?;
     Ok(Outcome {
         object: out.with_exact_meta(new_meta),
         record: walker.record,

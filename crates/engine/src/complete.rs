@@ -2,6 +2,7 @@
 //! (`data/required-attributes.csv`). A file cut at an element boundary parses cleanly,
 //! one element short: without this check it would be de-identified and written as if whole.
 
+use crate::error::{Error, Missing};
 use crate::tag::parse_tag;
 use dicom_core::dictionary::UidDictionary;
 use dicom_core::value::{PrimitiveValue, Value};
@@ -77,10 +78,10 @@ fn table() -> &'static Table {
     })
 }
 
-/// What an object lacks of what its SOP class requires, as `Study Instance UID
-/// (0020,000D), Pixel Data (7FE0,0010)`; `None` when nothing is missing. The SOP class
+/// What an object lacks of what its SOP class requires ([`Error::Incomplete`], naming
+/// the SOP class and the attributes); `None` when nothing is missing. The SOP class
 /// comes from the data set, else from the file meta group (`meta_class`).
-pub fn missing(ds: &InMemDicomObject, meta_class: &str) -> Option<String> {
+pub fn missing(ds: &InMemDicomObject, meta_class: &str) -> Option<Error> {
     let class = ds
         .get(tags::SOP_CLASS_UID)
         .and_then(|e| e.to_str().ok())
@@ -105,7 +106,7 @@ pub fn missing(ds: &InMemDicomObject, meta_class: &str) -> Option<String> {
             Value::Sequence(_) => true,
         })
     };
-    let lacking: Vec<String> = t
+    let lacking: Vec<Missing> = t
         .required
         .iter()
         .filter(|r| match r.scope {
@@ -114,9 +115,15 @@ pub fn missing(ds: &InMemDicomObject, meta_class: &str) -> Option<String> {
             Scope::ImageStorage => image,
         })
         .filter(|r| !r.tags.iter().any(present))
-        .map(|r| format!("{} {}", r.name, crate::tag::tag_id(r.tags[0])))
+        .map(|r| Missing {
+            name: r.name.clone(),
+            tag: r.tags[0],
+        })
         .collect();
-    (!lacking.is_empty()).then(|| lacking.join(", "))
+    (!lacking.is_empty()).then_some(Error::Incomplete {
+        sop_class: class,
+        missing: lacking,
+    })
 }
 
 #[cfg(test)]
@@ -159,9 +166,11 @@ mod tests {
             tags::SERIES_INSTANCE_UID,
             tags::PIXEL_DATA,
         ];
-        assert_eq!(missing(&object(&all), ""), None);
+        assert!(missing(&object(&all), "").is_none());
         assert_eq!(
-            missing(&object(&all[..2]), "").as_deref(),
+            missing(&object(&all[..2]), "")
+                .and_then(|e| e.missing_names())
+                .as_deref(),
             Some(
                 "Study Instance UID (0020,000D), Series Instance UID (0020,000E), \
                  Pixel Data (7FE0,0010)"
@@ -180,10 +189,12 @@ mod tests {
         let mut ds = InMemDicomObject::new_empty();
         ds.put(DataElement::new(tags::SOP_INSTANCE_UID, VR::UI, "1.2.3"));
         assert_eq!(
-            missing(&ds, hanging).as_deref(),
+            missing(&ds, hanging)
+                .and_then(|e| e.missing_names())
+                .as_deref(),
             Some("SOP Class UID (0008,0016)")
         );
         ds.put(DataElement::new(tags::SOP_CLASS_UID, VR::UI, hanging));
-        assert_eq!(missing(&ds, ""), None);
+        assert!(missing(&ds, "").is_none());
     }
 }

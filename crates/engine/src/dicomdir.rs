@@ -69,9 +69,9 @@ impl From<DirError> for Error {
     fn from(e: DirError) -> Error {
         match e {
             DirError::FileId { .. } | DirError::DuplicateFileId { .. } | DirError::FileSetId(_) => {
-                Error::Unsupported(format!("directory: {e}"))
+                Error::unsupported(format!("directory: {e}"))
             }
-            DirError::Write(_) | DirError::Layout(_) => Error::Write(e.to_string()),
+            DirError::Write { .. } | DirError::Layout(_) => Error::write(e.to_string()),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Reading objects from bytes and writing them to any writer, with clear typed errors.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Limit, Result};
 use crate::precheck::{Refusal, Walk};
 use dicom_core::VR;
 use dicom_dictionary_std::tags;
@@ -48,14 +48,14 @@ pub fn read_object(bytes: &[u8]) -> Result<DefaultDicomObject> {
     let obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Never)
         .from_reader(body)
-        .map_err(|e| Error::Malformed(explain(describe(&e), bytes.len())))?;
+        .map_err(|e| Error::malformed(explain(describe(&e), bytes.len())))?;
     let ts = obj
         .meta()
         .transfer_syntax()
         .trim_end_matches('\0')
         .to_string();
     if TransferSyntaxRegistry.get(&ts).is_none() {
-        return Err(Error::Unsupported(format!("transfer syntax {ts}")));
+        return Err(Error::unsupported_transfer_syntax(&ts));
     }
     Ok(obj)
 }
@@ -73,7 +73,7 @@ fn read_deflated(meta: FileMetaTable, data: &[u8]) -> Result<DefaultDicomObject>
     check_lengths(&inflated, ts, None, inflated.len() as u64)
         .map_err(|r| refused(r, what, inflated.len()))?;
     let ds = InMemDicomObject::read_dataset_with_ts(&inflated[..], ts).map_err(|e| {
-        Error::Malformed(format!("{what}{}", explain(describe(&e), inflated.len())))
+        Error::malformed(format!("{what}{}", explain(describe(&e), inflated.len())))
     })?;
     Ok(ds.with_exact_meta(meta))
 }
@@ -94,10 +94,13 @@ fn inflate(data: &[u8]) -> Result<Vec<u8>> {
     let mut out: Vec<u8> = Vec::new();
     loop {
         if out.len() as u64 > limit {
-            return Err(Error::Limit(format!(
-                "the deflated data set of {} bytes inflates to more than {limit} bytes",
-                data.len()
-            )));
+            return Err(Error::limit(
+                Limit::Inflated,
+                format!(
+                    "the deflated data set of {} bytes inflates to more than {limit} bytes",
+                    data.len()
+                ),
+            ));
         }
         if out.capacity() - out.len() < 64 * 1024 {
             let room = (limit + 1 - out.len() as u64).min(out.len().max(1 << 20) as u64);
@@ -107,7 +110,7 @@ fn inflate(data: &[u8]) -> Result<Vec<u8>> {
         let status = z
             .decompress_vec(&data[read as usize..], &mut out, FlushDecompress::None)
             .map_err(|_| {
-                Error::Malformed(format!(
+                Error::malformed(format!(
                     "the deflated data set is corrupt (after {read} of its {} bytes)",
                     data.len()
                 ))
@@ -116,7 +119,7 @@ fn inflate(data: &[u8]) -> Result<Vec<u8>> {
             return Ok(out);
         }
         if z.total_in() == read && z.total_out() == written {
-            return Err(Error::Malformed(format!(
+            return Err(Error::malformed(format!(
                 "the deflated data set ends before its end marker (after {} of {} bytes \
                  inflated): it is truncated",
                 out.len(),
@@ -129,8 +132,16 @@ fn inflate(data: &[u8]) -> Result<Vec<u8>> {
 /// The error for a data set the pre-check refused: a limit, or a damaged data set.
 fn refused(r: Refusal, what: &str, file_len: usize) -> Error {
     match r {
-        Refusal::Limit(m) => Error::Limit(format!("{what}{m}")),
-        Refusal::Broken(m) => Error::Malformed(format!("{what}{}", explain(m, file_len))),
+        Refusal::Limit(limit, m) => Error::limit(limit, format!("{what}{m}")),
+        Refusal::Broken {
+            detail,
+            tag,
+            offset,
+        } => Error::Malformed {
+            detail: format!("{what}{}", explain(detail, file_len)),
+            tag,
+            offset,
+        },
     }
 }
 
@@ -164,8 +175,8 @@ fn read_bare_dataset(bytes: &[u8]) -> Result<DefaultDicomObject> {
         (0x0008 | 0x0002, _, true) => EXPLICIT_VR_LE,
         (_, 0x0008 | 0x0002, true) => EXPLICIT_VR_BE,
         _ => {
-            return Err(Error::NotDicom(
-                "no DICM marker and no data set at the start of the file".into(),
+            return Err(Error::not_dicom(
+                "no DICM marker and no data set at the start of the file",
             ))
         }
     };
@@ -175,7 +186,7 @@ fn read_bare_dataset(bytes: &[u8]) -> Result<DefaultDicomObject> {
     check_lengths(bytes, ts, None, bytes.len() as u64)
         .map_err(|r| refused(r, "no file meta group, and ", bytes.len()))?;
     let ds = InMemDicomObject::read_dataset_with_ts(bytes, ts).map_err(|e| {
-        Error::Malformed(format!(
+        Error::malformed(format!(
             "no file meta group, and {}",
             explain(describe(&e), bytes.len())
         ))
@@ -187,8 +198,8 @@ fn read_bare_dataset(bytes: &[u8]) -> Result<DefaultDicomObject> {
     };
     let (Some(class), Some(instance)) = (uid(tags::SOP_CLASS_UID), uid(tags::SOP_INSTANCE_UID))
     else {
-        return Err(Error::NotDicom(
-            "no file meta group and no SOP Class/Instance UID".into(),
+        return Err(Error::not_dicom(
+            "no file meta group and no SOP Class/Instance UID",
         ));
     };
     let meta = FileMetaTableBuilder::new()
@@ -197,7 +208,7 @@ fn read_bare_dataset(bytes: &[u8]) -> Result<DefaultDicomObject> {
         .media_storage_sop_instance_uid(instance)
         .implementation_class_uid(crate::apply::IMPLEMENTATION_CLASS_UID)
         .build()
-        .map_err(|e| Error::Malformed(format!("file meta group: {e}")))?;
+        .map_err(|e| Error::malformed(format!("file meta group: {e}")))?;
     Ok(ds.with_exact_meta(meta))
 }
 
@@ -228,7 +239,7 @@ fn check_lengths(
     }
     let whole = data.len() as u64 == total;
     let mut reader = LazyDataSetReader::new_with_ts(Cursor::new(data), ts)
-        .map_err(|e| Refusal::Broken(describe(&e)))?;
+        .map_err(|e| Refusal::broken(describe(&e)))?;
     let mut walk = Walk::new(ts, total);
     let failed = loop {
         let token = match reader.advance() {
@@ -256,7 +267,7 @@ fn check_lengths(
         return Ok(());
     }
     if let Some(msg) = failed {
-        return Err(Refusal::Broken(walk.reader_error(&msg, end)));
+        return Err(Refusal::broken(walk.reader_error(&msg, end)));
     }
     walk.finish()?;
     // dicom-rs takes an end of input inside an element's tag as the end of the data set:
@@ -264,7 +275,7 @@ fn check_lengths(
     // element without a word.
     let stray = total.saturating_sub(end);
     if (1..4).contains(&stray) && whole {
-        return Err(Refusal::Broken(format!(
+        return Err(Refusal::broken(format!(
             "the file ends {stray} bytes into an element's tag: it is truncated"
         )));
     }
@@ -273,7 +284,7 @@ fn check_lengths(
 
 /// Writes preamble, file meta group and data set.
 pub fn write_object(obj: &DefaultDicomObject, to: impl std::io::Write) -> Result<()> {
-    obj.write_all(to).map_err(|e| Error::Write(describe(&e)))
+    obj.write_all(to).map_err(|e| Error::write(describe(&e)))
 }
 
 /// Writes an object to a byte vector.

@@ -11,7 +11,8 @@
 //! long as declared; where dicom-rs would read less (a US value of 3 bytes is read as one
 //! number, leaving the parse one byte out of step), the file is refused.
 
-use dicom_core::VR;
+use crate::error::Limit;
+use dicom_core::{Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_encoding::TransferSyntax;
 use dicom_parser::dataset::LazyDataToken;
@@ -41,15 +42,31 @@ fn number_size(vr: VR) -> Option<u32> {
 /// Why a walk refused a data set.
 #[derive(Debug)]
 pub(crate) enum Refusal {
-    /// Damaged, cut short or inconsistent.
-    Broken(String),
+    /// Damaged, cut short or inconsistent; at the element and position when known.
+    Broken {
+        detail: String,
+        tag: Option<Tag>,
+        offset: Option<u64>,
+    },
     /// Beyond one of the limits above.
-    Limit(String),
+    Limit(Limit, String),
 }
 
-impl From<String> for Refusal {
-    fn from(m: String) -> Refusal {
-        Refusal::Broken(m)
+impl Refusal {
+    pub(crate) fn broken(detail: impl Into<String>) -> Refusal {
+        Refusal::Broken {
+            detail: detail.into(),
+            tag: None,
+            offset: None,
+        }
+    }
+
+    fn at(detail: String, tag: Tag, offset: u64) -> Refusal {
+        Refusal::Broken {
+            detail,
+            tag: Some(tag),
+            offset: Some(offset),
+        }
     }
 }
 
@@ -96,7 +113,7 @@ impl Walk {
             LazyDataToken::ElementHeader(h) => {
                 self.element()?;
                 if self.depth == 0 && h.tag == tags::PIXEL_DATA && self.encapsulated {
-                    return Err(Refusal::Broken(format!(
+                    return Err(Refusal::broken(format!(
                         "the transfer syntax {} says the pixel data is encapsulated \
                          (compressed), but Pixel Data (7FE0,0010) holds {} bytes of native \
                          pixel data: the transfer syntax does not match the pixel data",
@@ -107,14 +124,16 @@ impl Walk {
             LazyDataToken::LazyValue { header, decoder } => {
                 let len = header.len.0;
                 let what = format!("element tagged ({:04X},{:04X})", header.tag.0, header.tag.1);
-                self.fits(len, decoder.position(), &what)?;
+                let position = decoder.position();
+                self.fits(len, position, &what, Some(header.tag))?;
                 if let Some(size) = number_size(header.vr) {
                     if len % size != 0 {
-                        return Err(Refusal::Broken(format!(
+                        let detail = format!(
                             "{what} with VR {} has a length of {len} bytes, not a multiple of \
                              {size}: its value and everything after it would be misread",
                             header.vr
-                        )));
+                        );
+                        return Err(Refusal::at(detail, header.tag, position));
                     }
                 }
             }
@@ -125,7 +144,7 @@ impl Walk {
             LazyDataToken::PixelSequenceStart => {
                 self.element()?;
                 if self.depth == 0 && !self.encapsulated {
-                    return Err(Refusal::Broken(format!(
+                    return Err(Refusal::broken(format!(
                         "Pixel Data (7FE0,0010) is encapsulated (compressed fragments), but \
                          the transfer syntax {} is native: the transfer syntax does not match \
                          the pixel data",
@@ -140,7 +159,7 @@ impl Walk {
                 // dicom-rs reads the first item as the basic offset table, in 4-byte offsets.
                 let offset_table = std::mem::take(&mut self.offset_table_next);
                 if offset_table && len.0 % 4 != 0 {
-                    return Err(Refusal::Broken(format!(
+                    return Err(Refusal::broken(format!(
                         "the basic offset table of the pixel data has a length of {} bytes, \
                          not a multiple of 4",
                         len.0
@@ -150,13 +169,19 @@ impl Walk {
             LazyDataToken::ItemStart { .. } => {
                 self.items += 1;
                 if self.items > MAX_ITEMS {
-                    return Err(Refusal::Limit(format!(
-                        "more than {MAX_ITEMS} sequence items"
-                    )));
+                    return Err(Refusal::Limit(
+                        Limit::Items,
+                        format!("more than {MAX_ITEMS} sequence items"),
+                    ));
                 }
             }
             LazyDataToken::LazyItemValue { len, decoder } => {
-                self.fits(*len, decoder.position(), "a pixel data fragment")?;
+                self.fits(
+                    *len,
+                    decoder.position(),
+                    "a pixel data fragment",
+                    Some(tags::PIXEL_DATA),
+                )?;
             }
             LazyDataToken::SequenceEnd => {
                 if self.in_pixel_data() {
@@ -174,12 +199,11 @@ impl Walk {
     pub(crate) fn finish(&self) -> Result<(), Refusal> {
         match (self.depth, self.pixel_depth) {
             (0, _) => Ok(()),
-            (_, Some(_)) => Err(Refusal::Broken(
+            (_, Some(_)) => Err(Refusal::broken(
                 "the file ends inside its encapsulated pixel data, before the sequence \
-                 delimiter: it is truncated"
-                    .into(),
+                 delimiter: it is truncated",
             )),
-            (d, None) => Err(Refusal::Broken(format!(
+            (d, None) => Err(Refusal::broken(format!(
                 "the file ends inside a sequence, {d} level(s) deep: it is truncated"
             ))),
         }
@@ -204,9 +228,10 @@ impl Walk {
     fn element(&mut self) -> Result<(), Refusal> {
         self.elements += 1;
         if self.elements > MAX_ELEMENTS {
-            return Err(Refusal::Limit(format!(
-                "more than {MAX_ELEMENTS} data elements"
-            )));
+            return Err(Refusal::Limit(
+                Limit::Elements,
+                format!("more than {MAX_ELEMENTS} data elements"),
+            ));
         }
         Ok(())
     }
@@ -214,20 +239,23 @@ impl Walk {
     fn open(&mut self) -> Result<(), Refusal> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(Refusal::Limit(format!(
-                "sequences nested more than {MAX_DEPTH} deep"
-            )));
+            return Err(Refusal::Limit(
+                Limit::Depth,
+                format!("sequences nested more than {MAX_DEPTH} deep"),
+            ));
         }
         Ok(())
     }
 
     /// A declared length must fit in what is left of the input; worded as dicom-rs words
     /// a short read, for [`crate::io`]'s explanation.
-    fn fits(&self, len: u32, position: u64, what: &str) -> Result<(), Refusal> {
+    fn fits(&self, len: u32, position: u64, what: &str, tag: Option<Tag>) -> Result<(), Refusal> {
         if u64::from(len) > self.total.saturating_sub(position) {
-            return Err(Refusal::Broken(format!(
-                "Could not read {len} value bytes for {what}"
-            )));
+            return Err(Refusal::Broken {
+                detail: format!("Could not read {len} value bytes for {what}"),
+                tag,
+                offset: Some(position),
+            });
         }
         Ok(())
     }

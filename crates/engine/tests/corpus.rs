@@ -7,116 +7,103 @@
 mod common;
 
 use common::*;
+use dcmask_engine::error::ErrorKind;
 use dcmask_engine::{io, Error};
 use std::collections::BTreeMap;
 
 /// Files the engine must refuse, with the error kind and words the message must contain.
 /// Everything else in the corpus must de-identify.
-const EXPECTED_REJECTS: &[(&str, &str, &str)] = &[
+const EXPECTED_REJECTS: &[(&str, ErrorKind, &str)] = &[
     // Deliberately cut short.
     (
         "pydicom/test_files/MR_truncated.dcm",
-        "Malformed",
+        ErrorKind::Malformed,
         "(7FE0,0010) (the file ends inside this element: it is truncated)",
     ),
     (
         "pydicom/test_files/rtplan_truncated.dcm",
-        "Malformed",
+        ErrorKind::Malformed,
         "(300A,012C) (the file ends inside this element: it is truncated)",
     ),
     // File meta says explicit VR (JPEG Baseline), the data set is implicit VR: dcmdump fails too.
     (
         "pydicom/test_files/SC_rgb_jpeg.dcm",
-        "Malformed",
+        ErrorKind::Malformed,
         "not encoded as its transfer syntax says",
     ),
     // An undefined-length sequence written with VR UN: dicom-rs 0.10 cannot parse it.
     (
         "pydicom/test_files/UN_sequence.dcm",
-        "Malformed",
+        ErrorKind::Malformed,
         "(0008,1115)",
     ),
     // Broken file meta groups.
     (
         "pydicom/test_files/meta_missing_tsyntax.dcm",
-        "Malformed",
+        ErrorKind::Malformed,
         "TransferSyntax",
     ),
     (
         "pydicom/test_files/no_meta_group_length.dcm",
-        "Malformed",
+        ErrorKind::Malformed,
         "meta group",
     ),
     // One stray byte before an explicit VR data set without meta: dcmdump fails too.
     (
         "pydicom/test_files/no_meta.dcm",
-        "NotDicom",
+        ErrorKind::NotDicom,
         "no DICM marker",
     ),
     // DICOMDIRs are refused by design (PS3.15 E.1.1: rebuild them from the outputs).
     (
         "pydicom/test_files/dicomdirtests/DICOMDIR",
-        "Unsupported",
+        ErrorKind::Dicomdir,
         "DICOMDIR",
     ),
     (
         "pydicom/test_files/dicomdirtests/DICOMDIR-bigEnd",
-        "Unsupported",
+        ErrorKind::Dicomdir,
         "DICOMDIR",
     ),
     (
         "pydicom/test_files/dicomdirtests/DICOMDIR-empty.dcm",
-        "Unsupported",
+        ErrorKind::Dicomdir,
         "DICOMDIR",
     ),
     (
         "pydicom/test_files/dicomdirtests/DICOMDIR-implicit",
-        "Unsupported",
+        ErrorKind::Dicomdir,
         "DICOMDIR",
     ),
     (
         "pydicom/test_files/dicomdirtests/DICOMDIR-nopatient",
-        "Unsupported",
+        ErrorKind::Dicomdir,
         "DICOMDIR",
     ),
     (
         "pydicom/test_files/dicomdirtests/DICOMDIR-reordered",
-        "Unsupported",
+        ErrorKind::Dicomdir,
         "DICOMDIR",
     ),
     (
         "pydicom/test_files/dicomdirtests/TINY_ALPHA/DICOMDIR",
-        "Unsupported",
+        ErrorKind::Dicomdir,
         "DICOMDIR",
     ),
     // A DICOMDIR whose records end early: unreadable before it could be refused.
     (
         "pydicom/test_files/dicomdirtests/DICOMDIR-nooffset",
-        "Malformed",
+        ErrorKind::Malformed,
         "the file ends inside a sequence, 1 level(s) deep: it is truncated",
     ),
     // Cut inside the header of a JPEG 2000 fragment: dicom-rs alone would take that for
     // the end of the pixel data.
     (
         "pydicom-data/emri_small_jpeg_2k_lossless_too_short.dcm",
-        "Malformed",
+        ErrorKind::Malformed,
         "the file ends there, inside its encapsulated pixel data: it is truncated",
     ),
 ];
-
-fn kind(e: &Error) -> &'static str {
-    match e {
-        Error::NotDicom(_) => "NotDicom",
-        Error::Malformed(_) => "Malformed",
-        Error::Unsupported(_) => "Unsupported",
-        Error::Plan(_) => "Plan",
-        Error::Write(_) => "Write",
-        Error::Pixel(_) => "Pixel",
-        Error::Incomplete(_) => "Incomplete",
-        Error::Dicomdir => "Unsupported",
-        Error::Limit(_) => "Limit",
-    }
-}
 
 #[test]
 fn every_corpus_file_deidentifies_or_is_rejected_clearly() {
@@ -135,7 +122,7 @@ fn every_corpus_file_deidentifies_or_is_rejected_clearly() {
     let mut failures: Vec<String> = Vec::new();
     let mut done = 0usize;
     let mut rejected: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut rejected_files: Vec<(String, &'static str, String)> = Vec::new();
+    let mut rejected_files: Vec<(String, ErrorKind, String)> = Vec::new();
     let mut incomplete_files: Vec<String> = Vec::new();
 
     for path in &files {
@@ -151,7 +138,7 @@ fn every_corpus_file_deidentifies_or_is_rejected_clearly() {
         let input = match read {
             Ok(o) => o,
             Err(e) => {
-                rejected_files.push((name, kind(&e), e.to_string()));
+                rejected_files.push((name, e.kind(), e.to_string()));
                 continue;
             }
         };
@@ -161,13 +148,13 @@ fn every_corpus_file_deidentifies_or_is_rejected_clearly() {
         let incomplete = match no_panic(&format!("de-identifying {name} [basic]"), || {
             deid_object(input.clone(), &plans[0].1, &key)
         }) {
-            Ok(Err(Error::Incomplete(why))) => Some(why),
+            Ok(Err(e @ Error::Incomplete { .. })) => e.missing_names(),
             _ => None,
         };
         if let Some(why) = &incomplete {
             incomplete_files.push(format!("{name}: {why}"));
         }
-        let mut file_rejected: Option<(&'static str, String)> = None;
+        let mut file_rejected: Option<(ErrorKind, String)> = None;
         for (plan_name, plan) in &plans {
             let what = format!("{name} [{plan_name}]");
             let mut plan = plan.clone();
@@ -186,14 +173,14 @@ fn every_corpus_file_deidentifies_or_is_rejected_clearly() {
                 Ok(r) => r,
                 Err(e) => {
                     match &file_rejected {
-                        Some((k, _)) if *k == kind(&e) => {}
+                        Some((k, _)) if *k == e.kind() => {}
                         Some(_) => failures.push(format!("{what}: rejected differently per plan")),
                         None if *plan_name != "basic" => {
                             failures.push(format!("{what}: rejected only with this plan: {e}"))
                         }
                         None => {}
                     }
-                    file_rejected = Some((kind(&e), e.to_string()));
+                    file_rejected = Some((e.kind(), e.to_string()));
                     continue;
                 }
             };

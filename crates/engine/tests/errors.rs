@@ -19,7 +19,7 @@ fn attempt(what: &str, bytes: &[u8]) -> Result<Run, Error> {
 #[test]
 fn empty_file_is_not_dicom() {
     let e = attempt("empty file", b"").err().expect("must be rejected");
-    assert!(matches!(e, Error::NotDicom(_)), "{e:?}");
+    assert!(matches!(e, Error::NotDicom { .. }), "{e:?}");
     assert!(e.to_string().starts_with("not a DICOM file: "), "{e}");
 }
 
@@ -27,7 +27,7 @@ fn empty_file_is_not_dicom() {
 fn text_file_is_not_dicom() {
     let text = b"Patient: Kowalczyk^Bartholomew\nThis is a plain text report, not DICOM.\n";
     let e = attempt("text file", text).err().expect("must be rejected");
-    assert!(matches!(e, Error::NotDicom(_)), "{e:?}");
+    assert!(matches!(e, Error::NotDicom { .. }), "{e:?}");
     assert!(e.to_string().contains("no DICM marker"), "{e}");
     // The message never echoes the content.
     assert!(!e.to_string().contains("Kowalczyk"), "{e}");
@@ -56,7 +56,7 @@ fn random_and_short_inputs_never_panic() {
             .err()
             .unwrap_or_else(|| panic!("{what}: accepted"));
         assert!(
-            matches!(e, Error::NotDicom(_) | Error::Malformed(_)),
+            matches!(e, Error::NotDicom { .. } | Error::Malformed { .. }),
             "{what}: {e:?}"
         );
         assert!(e.to_string().len() > 20, "{what}: terse message {e}");
@@ -80,14 +80,14 @@ fn truncated_files_are_malformed_and_say_so() {
             let e = attempt(&what, &full[..cut])
                 .err()
                 .unwrap_or_else(|| panic!("{what}: accepted"));
-            assert!(matches!(e, Error::Malformed(_)), "{what}: {e:?}");
+            assert!(matches!(e, Error::Malformed { .. }), "{what}: {e:?}");
             let msg = e.to_string();
             assert!(msg.starts_with("unreadable DICOM: "), "{what}: {msg}");
             assert!(!msg.contains("Kowalczyk"), "{what}: {msg}");
         }
         // Cut in the file meta group.
         let e = attempt("meta cut", &full[..150]).err().expect("rejected");
-        assert!(matches!(e, Error::Malformed(_)), "{e:?}");
+        assert!(matches!(e, Error::Malformed { .. }), "{e:?}");
     }
 }
 
@@ -100,15 +100,27 @@ fn truncated_pixel_data_names_the_element_and_truncation() {
     let msg = e.to_string();
     assert!(msg.contains("(7FE0,0010)"), "{msg}");
     assert!(msg.contains("truncated"), "{msg}");
+    // The same facts as fields: the element and where in the data set its value starts.
+    match e {
+        Error::Malformed {
+            tag: Some(tag),
+            offset: Some(offset),
+            ..
+        } => {
+            assert_eq!(tag, dicom_dictionary_std::tags::PIXEL_DATA);
+            assert!(offset > 0 && offset < full.len() as u64, "{offset}");
+        }
+        other => panic!("no tag and offset: {other:?}"),
+    }
 }
 
 #[test]
 fn reader_alone_reports_the_same_errors() {
-    assert!(matches!(io::read_object(b""), Err(Error::NotDicom(_))));
+    assert!(matches!(io::read_object(b""), Err(Error::NotDicom { .. })));
     let full = synthetic_file(&Subject::first(), IMPLICIT_VR_LE);
     assert!(matches!(
         io::read_object(&full[..full.len() - 1]),
-        Err(Error::Malformed(_))
+        Err(Error::Malformed { .. })
     ));
     assert!(io::read_object(&full).is_ok());
 }

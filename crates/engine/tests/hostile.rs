@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use dcmask_engine::error::Limit;
 use dcmask_engine::pixel::{PixelTools, RegionRules};
 use dcmask_engine::precheck::{MAX_DEPTH, MAX_ELEMENTS, MAX_ITEMS};
 use dcmask_engine::record::PixelBox;
@@ -157,7 +158,7 @@ fn deep_nesting_is_refused_before_anything_recurses() {
             &with_raw(&nested(depth)),
             &basic(),
         );
-        assert!(matches!(errors[0], Error::Limit(_)), "{:?}", errors[0]);
+        assert!(matches!(errors[0], Error::Limit { .. }), "{:?}", errors[0]);
         says(
             &errors,
             &format!("sequences nested more than {MAX_DEPTH} deep"),
@@ -189,7 +190,11 @@ fn a_binary_value_of_a_length_dicom_rs_misreads_is_refused() {
     let bytes = with_raw(&middle);
     assert!(bytes.len() < 700);
     let errors = refused("odd US", &bytes, &basic());
-    assert!(matches!(errors[0], Error::Malformed(_)), "{:?}", errors[0]);
+    assert!(
+        matches!(errors[0], Error::Malformed { .. }),
+        "{:?}",
+        errors[0]
+    );
     says(
         &errors,
         "(0029,0010) with VR US has a length of 3 bytes, not a multiple of 2",
@@ -263,7 +268,7 @@ fn a_deflate_bomb_is_refused_at_the_limit() {
     let (meta, _) = split_meta(&head);
     let bytes = [meta, &z].concat();
     let errors = refused("deflate bomb", &bytes, &basic());
-    assert!(matches!(errors[0], Error::Limit(_)), "{:?}", errors[0]);
+    assert!(matches!(errors[0], Error::Limit { .. }), "{:?}", errors[0]);
     says(&errors, "inflates to more than 16777216 bytes");
 }
 
@@ -285,7 +290,11 @@ fn a_deflated_data_set_that_ends_early_is_refused() {
     for cut in [1, 3, z.len() / 2] {
         let cut_file = [meta, &z[..z.len() - cut]].concat();
         let errors = refused(&format!("deflated cut {cut}"), &cut_file, &basic());
-        assert!(matches!(errors[0], Error::Malformed(_)), "{:?}", errors[0]);
+        assert!(
+            matches!(errors[0], Error::Malformed { .. }),
+            "{:?}",
+            errors[0]
+        );
         says(&errors, "ends before its end marker");
     }
 }
@@ -302,7 +311,11 @@ fn encapsulated_pixel_data_cut_short_is_refused() {
     let first = bytes.len() - 8 - 16;
     for cut in (1..8).chain([12, 16, 20]) {
         let errors = refused(&format!("cut {cut}"), &bytes[..first + cut], &basic());
-        assert!(matches!(errors[0], Error::Malformed(_)), "{:?}", errors[0]);
+        assert!(
+            matches!(errors[0], Error::Malformed { .. }),
+            "{:?}",
+            errors[0]
+        );
         says(&errors, "it is truncated");
     }
     // Without its sequence delimiter.
@@ -361,7 +374,7 @@ fn a_panicking_pixel_decoder_is_the_files_error() {
             .unwrap_or_else(|p| panic!("{p}"))
             .err()
             .unwrap_or_else(|| panic!("{what}: accepted"));
-        assert!(matches!(e, Error::Pixel(_)), "{what}: {e:?}");
+        assert!(matches!(e, Error::Pixel { .. }), "{what}: {e:?}");
     }
 }
 
@@ -390,7 +403,10 @@ fn a_deflated_frame_bomb_is_refused_before_decoding() {
         .unwrap();
         match r {
             Ok(out) if ok => assert_eq!(out.record.pixel_boxes.len(), 1),
-            Err(Error::Limit(m)) if !ok => {
+            Err(Error::Limit {
+                limit: Limit::DeflatedFrame,
+                detail: m,
+            }) if !ok => {
                 assert!(
                     m.contains("inflates to more than the 16 bytes of a frame"),
                     "{m}"
@@ -429,7 +445,7 @@ fn a_jpeg_frame_larger_than_the_image_is_refused_before_decoding() {
         .unwrap()
         .err()
         .expect("refused");
-    assert!(matches!(e, Error::Pixel(_)), "{e:?}");
+    assert!(matches!(e, Error::Pixel { .. }), "{e:?}");
     assert!(
         e.to_string()
             .contains("a JPEG frame of 65535 × 65535 in an image of 4 × 4"),
@@ -452,7 +468,7 @@ fn element_and_item_counts_are_bounded() {
         }
     }
     let errors = refused("elements", &with_raw(&middle), &basic());
-    assert!(matches!(errors[0], Error::Limit(_)), "{:?}", errors[0]);
+    assert!(matches!(errors[0], Error::Limit { .. }), "{:?}", errors[0]);
     says(&errors, &format!("more than {MAX_ELEMENTS} data elements"));
 
     let mut items = Vec::new();
@@ -462,7 +478,7 @@ fn element_and_item_counts_are_bounded() {
     let mut middle = Vec::new();
     raw(&mut middle, 0x0008, 0x1115, b"SQ", &items);
     let errors = refused("items", &with_raw(&middle), &basic());
-    assert!(matches!(errors[0], Error::Limit(_)), "{:?}", errors[0]);
+    assert!(matches!(errors[0], Error::Limit { .. }), "{:?}", errors[0]);
     says(&errors, &format!("more than {MAX_ITEMS} sequence items"));
 }
 

@@ -609,7 +609,7 @@ fn undecodable_pixels_are_a_typed_error() {
     ));
     obj.update_meta(|m| m.transfer_syntax = "1.2.840.10008.1.2.4.50".into());
     match deidentify(obj, &pixel_plan(), &key()) {
-        Err(Error::Pixel(msg)) => {
+        Err(Error::Pixel { detail: msg, .. }) => {
             assert!(msg.contains("cannot decode"), "{msg}");
             assert!(!msg.contains("Doe") && !msg.contains("P123"));
         }

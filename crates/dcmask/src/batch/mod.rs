@@ -707,7 +707,7 @@ impl Ctx<'_> {
     /// Its guarded text is unknown, so a patient with values it lacks has it done again.
     fn note_resumed(&self, idx: usize, item: &Item, done: &Done) {
         let header = File::open(&item.src)
-            .map_err(|e| Error::Malformed(e.kind().to_string()))
+            .map_err(|e| Error::malformed(e.kind().to_string()))
             .and_then(|mut f| stream::read_header(&mut f));
         let Ok(header) = header else {
             return;
@@ -845,13 +845,13 @@ impl Ctx<'_> {
             related.map(|r| &r.related),
         ) {
             Ok(p) => p,
-            Err(Error::NotDicom(why)) => {
+            Err(Error::NotDicom { reason: why }) => {
                 return Err(Problem::Skipped(
                     SkipKind::NotDicom,
                     format!("not DICOM: {why}"),
                 ))
             }
-            Err(e) if stream::is_dicomdir_error(&e) => {
+            Err(Error::Dicomdir) => {
                 return Err(Problem::Skipped(
                     SkipKind::Dicomdir,
                     "DICOMDIR not copied: regenerate it from the de-identified files".into(),

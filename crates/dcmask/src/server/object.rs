@@ -9,6 +9,7 @@
 
 use super::disk::{Dir, DiskFile};
 use super::ApiError;
+use dcmask_engine::error::ErrorKind;
 use dcmask_engine::{io, stream, Error};
 use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::{DataElement, VR};
@@ -79,8 +80,8 @@ impl Blob {
             .read_preamble(mode)
             .open_file(self.file.path())
             .map_err(|_| {
-                Failure::File(Error::Malformed(
-                    "the file could not be read again from the server's folder".into(),
+                Failure::File(Error::malformed(
+                    "the file could not be read again from the server's folder",
                 ))
             })
     }
@@ -112,7 +113,8 @@ impl Deref for Stored {
 /// Why an object could not be opened or rebuilt.
 #[derive(Debug)]
 pub enum Failure {
-    /// The file's fault: the engine's message (never a value).
+    /// What the engine said of the file (never a value): the file's fault (422), except
+    /// a failure to encode the result, which is ours (500).
     File(Error),
     /// Ours (disk, storage limit): answered 500 or 503.
     Server(ApiError),
@@ -121,6 +123,10 @@ pub enum Failure {
 impl From<Failure> for ApiError {
     fn from(f: Failure) -> ApiError {
         match f {
+            Failure::File(e) if e.kind() == ErrorKind::Write => {
+                tracing::error!("encoding a de-identified object: {}", e.kind());
+                ApiError::internal()
+            }
             Failure::File(e) => ApiError::unprocessable(e.to_string()),
             Failure::Server(e) => e,
         }
@@ -184,9 +190,7 @@ impl Stored {
         if let Some(blob) = self.on_disk() {
             let mut whole = blob.read()?;
             let pixels = whole.take_element(tags::PIXEL_DATA).map_err(|_| {
-                Failure::File(Error::Malformed(
-                    "the Pixel Data could not be read again".into(),
-                ))
+                Failure::File(Error::malformed("the Pixel Data could not be read again"))
             })?;
             obj.put(pixels);
         }
@@ -294,7 +298,7 @@ pub fn open(file: DiskFile) -> Result<Opened, Failure> {
             object,
             pixel_data: None,
         }) => split(object, file),
-        Err(e @ Error::NotDicom(_)) => Err(Failure::File(e)),
+        Err(e @ Error::NotDicom { .. }) => Err(Failure::File(e)),
         // Read whole by the engine already: its verdict stands.
         Err(e) if len <= READ_WHOLE => Err(Failure::File(e)),
         // Data after the pixel data, or a large file whose pixel data was not located.

@@ -55,8 +55,8 @@ fn blank(obj: &mut DefaultDicomObject, boxes: &[PixelBox]) -> Result<Vec<PixelBo
         return Ok(applied);
     }
     let Some(pixel_elem) = obj.get(tags::PIXEL_DATA) else {
-        return Err(Error::Pixel(
-            "regions to blank, but the object has no Pixel Data (7FE0,0010)".into(),
+        return Err(Error::pixel(
+            "regions to blank, but the object has no Pixel Data (7FE0,0010)",
         ));
     };
     let encapsulated = matches!(pixel_elem.value(), Value::PixelSequence(_));
@@ -72,7 +72,10 @@ fn blank(obj: &mut DefaultDicomObject, boxes: &[PixelBox]) -> Result<Vec<PixelBo
         .unwrap_or_default();
 
     let decoded = super::decode::all(obj).map_err(|e| match e {
-        Error::Pixel(m) => Error::Pixel(format!("{m}; burned-in text was not removed")),
+        Error::Pixel { detail, frame } => Error::Pixel {
+            detail: format!("{detail}; burned-in text was not removed"),
+            frame,
+        },
         other => other,
     })?;
     let frames = decoded.number_of_frames().max(1) as usize;
@@ -83,12 +86,12 @@ fn blank(obj: &mut DefaultDicomObject, boxes: &[PixelBox]) -> Result<Vec<PixelBo
     let signed = decoded.pixel_representation() as u16 == 1;
     let planar = spp > 1 && decoded.planar_configuration() == PlanarConfiguration::PixelFirst;
     if !matches!(bits_allocated, 8 | 16 | 32) {
-        return Err(Error::Pixel(format!(
+        return Err(Error::pixel(format!(
             "Bits Allocated {bits_allocated} is not supported for blanking (8, 16 or 32)"
         )));
     }
     if bits_stored == 0 || bits_stored > bits_allocated || !matches!(spp, 1 | 3) {
-        return Err(Error::Pixel(format!(
+        return Err(Error::pixel(format!(
             "inconsistent image description (Bits Stored {bits_stored}, Bits Allocated \
              {bits_allocated}, Samples per Pixel {spp})"
         )));
@@ -107,7 +110,7 @@ fn blank(obj: &mut DefaultDicomObject, boxes: &[PixelBox]) -> Result<Vec<PixelBo
     let expected = r * c * spp * bpp * frames;
     let mut data = decoded.into_data();
     if data.len() < expected {
-        return Err(Error::Pixel(format!(
+        return Err(Error::pixel(format!(
             "decoded pixel data holds {} bytes, {expected} expected for {frames} frame(s) of \
              {cols}×{rows}×{spp} at {bits_allocated} bits",
             data.len()
@@ -220,7 +223,7 @@ fn black_samples(pi: &str, spp: usize, bits_stored: u16, signed: bool) -> Result
         ("RGB", 3) => vec![min; 3],
         ("YBR_FULL", 3) => vec![min, mid, mid],
         _ => {
-            return Err(Error::Pixel(format!(
+            return Err(Error::pixel(format!(
                 "photometric interpretation {} with {spp} sample(s) per pixel is not supported \
                  for blanking",
                 if pi.is_empty() { "(missing)" } else { pi }

@@ -6,7 +6,7 @@
 //! panic here becomes [`Error::Pixel`] for that object, never the end of a batch. Before
 //! decoding, the image the header describes is bounded by [`MAX_DECODED`].
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Limit, Result};
 use dicom_core::value::Value;
 use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
@@ -31,7 +31,7 @@ pub fn all(obj: &DefaultDicomObject) -> Result<DecodedPixelData<'_>> {
     check_jpeg_frames(obj)?;
     isolated("decoding the pixel data", || {
         obj.decode_pixel_data().map_err(|e| {
-            Error::Pixel(format!(
+            Error::pixel(format!(
                 "cannot decode the pixel data ({size} bytes decoded) of transfer syntax {}: {e}",
                 transfer_syntax(obj)
             ))
@@ -45,12 +45,14 @@ pub fn frame(obj: &DefaultDicomObject, frame: u32) -> Result<DecodedPixelData<'_
     check_deflated_frames(obj, size, Some(frame as usize))?;
     check_jpeg_frames(obj)?;
     isolated("decoding a frame", || {
-        obj.decode_pixel_data_frame(frame).map_err(|e| {
-            Error::Pixel(format!(
-                "cannot decode frame {frame} of transfer syntax {}: {e}",
-                transfer_syntax(obj)
-            ))
-        })
+        obj.decode_pixel_data_frame(frame)
+            .map_err(|e| Error::Pixel {
+                detail: format!(
+                    "cannot decode frame {frame} of transfer syntax {}: {e}",
+                    transfer_syntax(obj)
+                ),
+                frame: Some(frame),
+            })
     })
 }
 
@@ -71,7 +73,7 @@ pub fn isolated<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     let outcome = catch_unwind(AssertUnwindSafe(f));
     ISOLATING.with(|n| n.set(n.get() - 1));
     outcome.unwrap_or_else(|_| {
-        Err(Error::Pixel(format!(
+        Err(Error::pixel(format!(
             "the pixel decoder failed while {what} (damaged or inconsistent pixel data)"
         )))
     })
@@ -104,9 +106,12 @@ fn check_deflated_frames(
         let mut inflated = flate2::read::DeflateDecoder::new(&fragment[..]).take(frame_size + 1);
         let n = std::io::copy(&mut inflated, &mut std::io::sink()).unwrap_or(0);
         if n > frame_size {
-            return Err(Error::Limit(format!(
-                "deflated frame {i} inflates to more than the {frame_size} bytes of a frame"
-            )));
+            return Err(Error::limit(
+                Limit::DeflatedFrame,
+                format!(
+                    "deflated frame {i} inflates to more than the {frame_size} bytes of a frame"
+                ),
+            ));
         }
     }
     Ok(())
@@ -135,7 +140,7 @@ fn check_jpeg_frames(obj: &DefaultDicomObject) -> Result<()> {
     for fragment in seq.fragments() {
         if let Some((w, h)) = jpeg_frame_size(fragment) {
             if u32::from(w) > cols || u32::from(h) > rows {
-                return Err(Error::Pixel(format!(
+                return Err(Error::pixel(format!(
                     "a JPEG frame of {w} × {h} in an image of {cols} × {rows}: the pixel data \
                      does not match its header"
                 )));
@@ -202,15 +207,18 @@ fn decoded_size(obj: &DefaultDicomObject, frames: u64) -> Result<u64> {
     .try_fold(1u64, u64::checked_mul)
     .filter(|s| *s <= MAX_DECODED);
     size.ok_or_else(|| {
-        Error::Limit(format!(
-            "the image ({} frame(s) of {} × {} × {} at {} bits) decodes to more than {} MiB",
-            frames,
-            int(tags::COLUMNS),
-            int(tags::ROWS),
-            int(tags::SAMPLES_PER_PIXEL).max(1),
-            int(tags::BITS_ALLOCATED),
-            MAX_DECODED >> 20
-        ))
+        Error::limit(
+            Limit::Decoded,
+            format!(
+                "the image ({} frame(s) of {} × {} × {} at {} bits) decodes to more than {} MiB",
+                frames,
+                int(tags::COLUMNS),
+                int(tags::ROWS),
+                int(tags::SAMPLES_PER_PIXEL).max(1),
+                int(tags::BITS_ALLOCATED),
+                MAX_DECODED >> 20
+            ),
+        )
     })
 }
 
@@ -238,7 +246,7 @@ mod tests {
         });
         assert!(!isolating());
         let e = r.unwrap_err();
-        assert!(matches!(e, Error::Pixel(_)), "{e:?}");
+        assert!(matches!(e, Error::Pixel { .. }), "{e:?}");
         assert!(!e.to_string().contains("Doe"), "{e}");
         assert!(e.to_string().contains("while testing"), "{e}");
     }

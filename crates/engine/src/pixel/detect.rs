@@ -211,7 +211,7 @@ pub fn frame_gray(obj: &DefaultDicomObject, frame: u32) -> Result<GrayImage> {
     let image = super::decode::isolated("converting a frame to grey", || {
         decoded
             .to_dynamic_image_with_options(0, &ConvertOptions::new().force_8bit())
-            .map_err(|e| Error::Pixel(format!("cannot convert frame {frame} to grey: {e}")))
+            .map_err(|e| Error::pixel(format!("cannot convert frame {frame} to grey: {e}")))
     })?
     .to_luma8();
     Ok(GrayImage {

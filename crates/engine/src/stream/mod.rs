@@ -191,9 +191,9 @@ impl Prepared {
                 input.seek(SeekFrom::Start(tail.start)).map_err(read_err)?;
                 // For files, std turns this into copy_file_range: no user-space buffer.
                 let copied = std::io::copy(&mut input.take(tail.len), &mut out)
-                    .map_err(|e| Error::Write(format!("copying pixel data: {}", e.kind())))?;
+                    .map_err(|e| Error::write(format!("copying pixel data: {}", e.kind())))?;
                 if copied != tail.len {
-                    return Err(Error::Malformed(format!(
+                    return Err(Error::malformed(format!(
                         "the input ended {} bytes into its pixel data of {} bytes (changed while being read?)",
                         copied, tail.len
                     )));
@@ -208,11 +208,11 @@ impl Prepared {
         if let Some(t) = &tail.trailer {
             let ts = TransferSyntaxRegistry
                 .get(t.ts)
-                .ok_or_else(|| Error::Write(format!("transfer syntax {}", t.ts)))?;
+                .ok_or_else(|| Error::write(format!("transfer syntax {}", t.ts)))?;
             let mut bytes = Vec::new();
             t.elements
                 .write_dataset_with_ts_cs(&mut bytes, ts, t.charset.clone())
-                .map_err(|e| Error::Write(e.to_string()))?;
+                .map_err(|e| Error::write(e.to_string()))?;
             out.write_all(&bytes).map_err(write_err)?;
             trailer_len += bytes.len() as u64;
         }
@@ -239,12 +239,6 @@ pub fn deidentify_stream<R: Read + Seek, W: Write>(
         mode,
         bytes_written,
     })
-}
-
-/// Whether an error from [`prepare`] or [`deidentify`] means the input is a DICOMDIR
-/// (never copied: it must be regenerated from the de-identified files).
-pub fn is_dicomdir_error(e: &Error) -> bool {
-    matches!(e, Error::Dicomdir)
 }
 
 /// Reads the input up to its Pixel Data and de-identifies the header; or, when streaming
@@ -300,7 +294,7 @@ pub fn prepare_with_related<R: Read + Seek>(
         // the whole file when it is small, else on its first 64 KiB (so a large non-DICOM
         // file is not read into memory just to be refused).
         if file_len > BARE_LIMIT && rec.ensure(64 * 1024) {
-            if let Err(e @ Error::NotDicom(_)) = io::read_object(&rec.buf) {
+            if let Err(e @ Error::NotDicom { .. }) = io::read_object(&rec.buf) {
                 return Err(e);
             }
         }
@@ -520,15 +514,15 @@ pub fn read_header<R: Read + Seek>(input: &mut R) -> Result<Header> {
         }
         None => {
             rec.ensure((64 * 1024).min(file_len));
-            if let Err(e @ Error::NotDicom(_)) = io::read_object(&rec.buf) {
+            if let Err(e @ Error::NotDicom { .. }) = io::read_object(&rec.buf) {
                 return Err(e);
             }
         }
     }
     drop(rec);
     if file_len > BARE_LIMIT {
-        return Err(Error::Unsupported(
-            "a file over 64 MiB whose pixel data could not be located".into(),
+        return Err(Error::unsupported(
+            "a file over 64 MiB whose pixel data could not be located",
         ));
     }
     input.seek(SeekFrom::Start(0)).map_err(read_err)?;
@@ -556,11 +550,11 @@ fn in_memory<R: Read + Seek>(input: &mut R, ctx: &Ctx, why: &'static str) -> Res
 }
 
 fn read_err(e: std::io::Error) -> Error {
-    Error::Malformed(format!("reading the input: {}", e.kind()))
+    Error::malformed(format!("reading the input: {}", e.kind()))
 }
 
 fn write_err(e: std::io::Error) -> Error {
-    Error::Write(e.kind().to_string())
+    Error::write(e.kind().to_string())
 }
 
 struct Counting<W> {
@@ -684,7 +678,7 @@ mod tests {
         let text = b"id_old,id_new\n".repeat(10_000);
         assert!(matches!(
             read_header(&mut Cursor::new(&text)),
-            Err(Error::NotDicom(_))
+            Err(Error::NotDicom { .. })
         ));
     }
 
@@ -778,6 +772,6 @@ mod tests {
         )
         .err()
         .unwrap();
-        assert!(matches!(err, Error::NotDicom(_)));
+        assert!(matches!(err, Error::NotDicom { .. }));
     }
 }
