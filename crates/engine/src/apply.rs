@@ -16,6 +16,7 @@ use crate::private::{block_of, is_creator, safe_private};
 use crate::pseudonym;
 use crate::record::{Entry, Leak, Mappings, Record};
 use crate::tag::{dictionary_vr, is_binary, keyword, tag_id};
+use crate::value::text;
 use crate::vocab::{Action, Decision, Source};
 use dicom_core::header::Header;
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
@@ -113,14 +114,12 @@ pub fn deidentify_with_related(
         .map(|why| format!("pixels not cleaned by this profile, and {why}"));
     let ds = obj.into_inner();
     let charset = charset_of(&ds);
-    let text = |t: Tag| {
-        ds.get(t)
-            .and_then(|e| e.to_str().ok())
-            .map(|s| s.trim().to_string())
-    };
+    let original = |t: Tag| text(&ds, t);
     let offset = match plan.shift() {
         Some(DateShift::Days(n)) => n,
-        Some(DateShift::Auto(_)) => pseudonym::date_offset(key, text(tags::PATIENT_ID).as_deref()),
+        Some(DateShift::Auto(_)) => {
+            pseudonym::date_offset(key, original(tags::PATIENT_ID).as_deref())
+        }
         None => 0,
     };
     let decider = Decider::new(plan);
@@ -159,7 +158,7 @@ pub fn deidentify_with_related(
         maps: Mappings::default(),
         temporal: Temporal::default(),
     };
-    let original_identity = [text(tags::PATIENT_NAME), text(tags::PATIENT_ID)];
+    let original_identity = [original(tags::PATIENT_NAME), original(tags::PATIENT_ID)];
     let out = walker.walk(ds, "");
     let (mut out, transfer_syntax, pixels_cleaned) = match pixel_assessment {
         Some(a) => pixel::clean(out, &meta, a, &mut walker.record)?,
@@ -169,10 +168,7 @@ pub fn deidentify_with_related(
         .iter()
         .zip(&original_identity)
         .any(|(t, orig)| {
-            let now = out
-                .get(*t)
-                .and_then(|e| e.to_str().ok())
-                .map(|s| s.trim().to_string());
+            let now = text(&out, *t);
             orig.as_ref()
                 .is_some_and(|o| !o.is_empty() && now.as_ref() == Some(o))
         });
@@ -184,13 +180,8 @@ pub fn deidentify_with_related(
         pixels_cleaned,
     );
 
-    let instance = match out
-        .get(tags::SOP_INSTANCE_UID)
-        .and_then(|e| e.to_str().ok())
-    {
-        Some(uid) => uid.trim_end_matches('\0').to_string(),
-        None => walker.map_uid(meta.media_storage_sop_instance_uid()),
-    };
+    let instance = text(&out, tags::SOP_INSTANCE_UID)
+        .unwrap_or_else(|| walker.map_uid(meta.media_storage_sop_instance_uid()));
     let new_meta = FileMetaTableBuilder::new()
         .transfer_syntax(transfer_syntax)
         .media_storage_sop_class_uid(meta.media_storage_sop_class_uid().trim_end_matches('\0'))
@@ -211,13 +202,9 @@ pub fn deidentify_with_related(
 
 /// Facts from the whole object that single-element rules need.
 fn facts(ds: &InMemDicomObject) -> Facts {
-    let text = |t: Tag| {
-        ds.get(t)
-            .and_then(|e| e.to_str().ok())
-            .map(|s| s.to_string())
-    };
-    let from_age = text(tags::PATIENT_AGE).and_then(|a| dates::age_years(&a));
-    let from_dates = text(tags::PATIENT_BIRTH_DATE).and_then(|b| {
+    let value = |t: Tag| text(ds, t);
+    let from_age = value(tags::PATIENT_AGE).and_then(|a| dates::age_years(&a));
+    let from_dates = value(tags::PATIENT_BIRTH_DATE).and_then(|b| {
         [
             tags::STUDY_DATE,
             tags::SERIES_DATE,
@@ -225,9 +212,9 @@ fn facts(ds: &InMemDicomObject) -> Facts {
             tags::CONTENT_DATE,
         ]
         .into_iter()
-        .find_map(|t| text(t).and_then(|d| dates::years_between(&b, &d)))
+        .find_map(|t| value(t).and_then(|d| dates::years_between(&b, &d)))
     });
-    let class = text(tags::SOP_CLASS_UID).unwrap_or_default();
+    let class = value(tags::SOP_CLASS_UID).unwrap_or_default();
     Facts {
         age_90_plus: from_age.max(from_dates).is_some_and(|y| y >= 90),
         enhanced_equipment: uses_enhanced_equipment(class.trim_end_matches(['\0', ' '])),

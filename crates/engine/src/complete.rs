@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Missing};
 use crate::tag::parse_tag;
+use crate::value::text;
 use dicom_core::dictionary::UidDictionary;
 use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::Tag;
@@ -82,11 +83,7 @@ fn table() -> &'static Table {
 /// the SOP class and the attributes); `None` when nothing is missing. The SOP class
 /// comes from the data set, else from the file meta group (`meta_class`).
 pub fn missing(ds: &InMemDicomObject, meta_class: &str) -> Option<Error> {
-    let class = ds
-        .get(tags::SOP_CLASS_UID)
-        .and_then(|e| e.to_str().ok())
-        .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
-        .filter(|s| !s.is_empty())
+    let class = text(ds, tags::SOP_CLASS_UID)
         .unwrap_or_else(|| meta_class.trim_end_matches(['\0', ' ']).to_string());
     let t = table();
     let name = StandardSopClassDictionary

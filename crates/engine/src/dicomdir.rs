@@ -490,11 +490,7 @@ fn trim(s: &str) -> &str {
 
 /// An element's text, trimmed; empty when absent.
 fn text(header: &InMemDicomObject, tag: Tag) -> String {
-    header
-        .get(tag)
-        .and_then(|e| e.to_str().ok())
-        .map(|s| trim(&s).to_string())
-        .unwrap_or_default()
+    crate::value::text(header, tag).unwrap_or_default()
 }
 
 /// An IS value for sorting: absent or unreadable values sort last.

@@ -191,11 +191,7 @@ fn read_bare_dataset(bytes: &[u8]) -> Result<DefaultDicomObject> {
             explain(describe(&e), bytes.len())
         ))
     })?;
-    let uid = |t| {
-        ds.get(t)
-            .and_then(|e| e.to_str().ok())
-            .map(|s| s.trim_end_matches('\0').to_string())
-    };
+    let uid = |t| crate::value::text(&ds, t);
     let (Some(class), Some(instance)) = (uid(tags::SOP_CLASS_UID), uid(tags::SOP_INSTANCE_UID))
     else {
         return Err(Error::not_dicom(

@@ -35,6 +35,7 @@ pub mod rules;
 pub mod stream;
 pub mod table;
 pub mod tag;
+pub mod value;
 pub mod verify;
 pub mod vocab;
 

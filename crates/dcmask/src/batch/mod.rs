@@ -49,6 +49,7 @@ use clap::Args;
 use dcmask_engine::guard::Identifying;
 use dcmask_engine::pixel::PixelTools;
 use dcmask_engine::stream::{self, Prepared};
+use dcmask_engine::value;
 use dcmask_engine::{Decider, Error, Key, Mappings, Plan, Record};
 use dicom_dictionary_std::tags;
 use journal::{Done, Journal};
@@ -713,12 +714,7 @@ impl Ctx<'_> {
             return;
         };
         let own = Identifying::collect(&header.object, &Decider::new(self.plan));
-        let patient = header
-            .object
-            .get(tags::PATIENT_ID)
-            .and_then(|e| e.to_str().ok())
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty());
+        let patient = value::text(&header.object, tags::PATIENT_ID);
         self.patients.note(
             self.key,
             idx,
@@ -1150,12 +1146,7 @@ fn record_counts(record: &Record) -> (BTreeMap<String, u64>, BTreeMap<String, u6
 /// custom rule kept as it was is replaced by a keyed token: folder names never carry it.
 fn uid_path(prepared: &Prepared, key: &Key) -> PathBuf {
     let obj = prepared.object();
-    let text = |t| {
-        obj.get(t)
-            .and_then(|e| e.to_str().ok())
-            .map(|s| s.trim_end_matches(['\0', ' ']).trim().to_string())
-            .unwrap_or_default()
-    };
+    let text = |t| value::text(obj, t).unwrap_or_default();
     let mut patient = text(tags::PATIENT_ID);
     let pid_changed = prepared
         .record()

@@ -137,10 +137,7 @@ impl ChangedCounts {
 }
 
 fn text(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> String {
-    obj.get(tag)
-        .and_then(|e| e.to_str().ok())
-        .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
-        .unwrap_or_default()
+    dcmask_engine::value::text(obj, tag).unwrap_or_default()
 }
 
 fn summary(s: &Session, f: &FileState) -> FileSummary {

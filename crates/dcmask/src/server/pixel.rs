@@ -387,10 +387,7 @@ pub async fn copy_to_series(
     let s = app.sessions.get(&sid)?;
     let mut s = lock(&s);
     let series = |o: &DefaultDicomObject| {
-        o.get(tags::SERIES_INSTANCE_UID)
-            .and_then(|e| e.to_str().ok())
-            .map(|u| u.trim_end_matches(['\0', ' ']).to_string())
-            .unwrap_or_default()
+        dcmask_engine::value::text(o, tags::SERIES_INSTANCE_UID).unwrap_or_default()
     };
     let src = source(&s, &fid)?;
     let (uid, size) = (series(&src), dims(&src));

@@ -57,11 +57,7 @@ pub fn info(obj: &DefaultDicomObject) -> ImageInfo {
             "it has no Pixel Data (for example a structured report or a presentation state)",
         );
     }
-    let text = |t| {
-        obj.get(t)
-            .and_then(|e| e.to_str().ok())
-            .map(|s| s.trim().to_string())
-    };
+    let text = |t| dcmask_engine::value::text(obj, t);
     let window = match (
         number(obj, tags::WINDOW_CENTER),
         number(obj, tags::WINDOW_WIDTH),

@@ -55,13 +55,7 @@ const WRITTEN_LIMIT: usize = 64 * 1024;
 /// The original Patient ID of an object, which groups objects by patient for the guard
 /// (trimmed; `None` when absent or empty: nothing to group by).
 pub fn patient_of(obj: &InMemDicomObject) -> Option<String> {
-    obj.get(dicom_dictionary_std::tags::PATIENT_ID)
-        .and_then(|e| e.to_str().ok())
-        .map(|p| {
-            p.trim_matches(|c: char| c == '\0' || c.is_whitespace())
-                .to_string()
-        })
-        .filter(|p| !p.is_empty())
+    crate::value::text(obj, dicom_dictionary_std::tags::PATIENT_ID).filter(|p| !p.is_empty())
 }
 
 /// The identifying values of each patient over a set of originals held together (a
