@@ -176,10 +176,12 @@ pub fn verify(log: &str, head: Option<&str>) -> Result<Chain, Broken> {
         let (body, hash) =
             split_line(line).ok_or_else(|| broken("not a dcmask audit entry".into()))?;
         if sha256(body.as_bytes()) != hash {
-            return Err(broken("changed: its hash does not match its content".into()));
+            return Err(broken(
+                "changed: its hash does not match its content".into(),
+            ));
         }
-        let l: Line = serde_json::from_str(&body)
-            .map_err(|_| broken("not a dcmask audit entry".into()))?;
+        let l: Line =
+            serde_json::from_str(&body).map_err(|_| broken("not a dcmask audit entry".into()))?;
         if l.seq != n {
             return Err(broken(format!(
                 "it says it is entry {}: entries were removed, reordered or repeated",

@@ -136,7 +136,10 @@ mod tests {
             "ABCDEFGHIJKLMNOPQR"
         );
         assert!(c[0].tags.contains(&Tag(0x0010, 0x0010)));
-        assert!(c[4].tags.is_empty() && !c[4].notes.is_empty(), "fax: a note only");
+        assert!(
+            c[4].tags.is_empty() && !c[4].notes.is_empty(),
+            "fax: a note only"
+        );
         assert!(c[17].private);
     }
 }

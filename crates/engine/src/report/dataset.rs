@@ -179,7 +179,13 @@ mod tests {
         b.add(&obj("", "1.3", "1.3.1", ""));
         let d = b.finish();
         assert_eq!(
-            (d.patients, d.studies, d.series, d.instances, d.without_patient_id),
+            (
+                d.patients,
+                d.studies,
+                d.series,
+                d.instances,
+                d.without_patient_id
+            ),
             (3, 3, 4, 5, 1)
         );
         assert_eq!(d.modalities["CT"], 3);

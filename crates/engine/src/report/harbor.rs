@@ -172,7 +172,10 @@ mod tests {
         let row = |id: &str| rows.iter().find(|r| r.id == id).unwrap();
         let a = row("A");
         assert_eq!(a.done["empty"], 2);
-        assert_eq!(a.values_present, 1, "the empty name is not a value; the nested one is");
+        assert_eq!(
+            a.values_present, 1,
+            "the empty name is not a value; the nested one is"
+        );
         assert_eq!(a.present[0].keyword, "PersonName");
         let c = row("C");
         assert_eq!((c.done["shift date"], c.kept), (2, 1));

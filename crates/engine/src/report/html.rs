@@ -141,7 +141,7 @@ fn figures_table(r: &RiskEvidence) -> String {
             let _ = write!(
                 out,
                 "<td class=num>{}</td>",
-                f.map(|f| get(f)).unwrap_or_else(|| "—".into())
+                f.map(get).unwrap_or_else(|| "—".into())
             );
         }
         out.push_str("</tr>\n");
@@ -194,7 +194,9 @@ fn source_title(s: Source) -> &'static str {
         Source::Residual => "Attributes outside the table (residual rule)",
         Source::Structural => "File structure",
         Source::Pixel => "Pixel region rules",
-        Source::LeakGuard => "Leak guard (identifying values of the patient found in what was written)",
+        Source::LeakGuard => {
+            "Leak guard (identifying values of the patient found in what was written)"
+        }
         Source::Manual => "Changes made by hand",
         Source::Presence => "Presence rules beyond Table E.1-1",
     }
@@ -365,7 +367,9 @@ fn verify_detail(e: &Evidence) -> String {
         let _ = writeln!(out, "<p class=note>Searched: {}</p>", esc(&v.scope));
     }
     if !v.listed.is_empty() {
-        out.push_str("<table><thead><tr><th>File</th><th>Where</th><th>Category</th></tr></thead><tbody>\n");
+        out.push_str(
+            "<table><thead><tr><th>File</th><th>Where</th><th>Category</th></tr></thead><tbody>\n",
+        );
         for f in &v.listed {
             let _ = writeln!(
                 out,
@@ -610,7 +614,9 @@ pub fn to_html(e: &Evidence) -> String {
         pixel_line(e)
     );
     if !d.burned_in.is_empty() || !p.warnings.is_empty() {
-        o.push_str("<table><thead><tr><th>File</th><th>Why text may remain</th></tr></thead><tbody>\n");
+        o.push_str(
+            "<table><thead><tr><th>File</th><th>Why text may remain</th></tr></thead><tbody>\n",
+        );
         for b in &d.burned_in {
             let _ = writeln!(
                 o,

@@ -681,10 +681,19 @@ mod tests {
         assert!(at("id=summary") < at("id=signature"));
         assert!(at("id=signature") < at("id=safe-harbor"));
         assert!(at("id=safe-harbor") < at("id=decisions"));
-        assert!(html.contains("Trial &lt;office&gt;"), "typed text is escaped");
-        assert!(html.contains("class=blank"), "empty fields are lines to fill in");
+        assert!(
+            html.contains("Trial &lt;office&gt;"),
+            "typed text is escaped"
+        );
+        assert!(
+            html.contains("class=blank"),
+            "empty fields are lines to fill in"
+        );
         assert!(html.contains("<span class=warn>Not run</span>: no originals were given"));
-        assert!(html.contains("45 CFR 164.514(b)(1)"), "the statement to sign");
+        assert!(
+            html.contains("45 CFR 164.514(b)(1)"),
+            "the statement to sign"
+        );
         assert_eq!(html.matches("data-category=").count(), 18);
         assert!(html.contains("Prosecutor risk, maximum"));
         assert!(html.contains("id=audit-head"));
@@ -692,7 +701,17 @@ mod tests {
         // Printed, collapsed groups open.
         assert!(html.contains("details::details-content{content-visibility:visible"));
         let json = serde_json::to_value(&e).unwrap();
-        for key in ["dataset", "release", "safe_harbor", "risk", "verify", "pixels", "rows", "manual", "configuration_digest"] {
+        for key in [
+            "dataset",
+            "release",
+            "safe_harbor",
+            "risk",
+            "verify",
+            "pixels",
+            "rows",
+            "manual",
+            "configuration_digest",
+        ] {
             assert!(json.get(key).is_some(), "{key}");
         }
         assert_eq!(json["verify"]["ran"], false);
@@ -721,7 +740,11 @@ mod tests {
         let fixed = config_digest(&plan.shareable_json(), "k1");
         assert_ne!(a, fixed);
         plan.date_shift = Some(crate::DateShift::Days(12));
-        assert_eq!(fixed, config_digest(&plan.shareable_json(), "k1"), "the days are not in it");
+        assert_eq!(
+            fixed,
+            config_digest(&plan.shareable_json(), "k1"),
+            "the days are not in it"
+        );
         assert!(a.starts_with("sha256:") && a.len() == 71);
     }
 

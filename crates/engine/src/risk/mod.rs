@@ -534,11 +534,8 @@ impl Analysis {
                 for k in &self.keys {
                     n[k[i] as usize] += 1;
                 }
-                let mut v: Vec<(&str, u64)> = self.table[i]
-                    .iter()
-                    .map(String::as_str)
-                    .zip(n)
-                    .collect();
+                let mut v: Vec<(&str, u64)> =
+                    self.table[i].iter().map(String::as_str).zip(n).collect();
                 v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
                 v
             })

@@ -113,7 +113,13 @@ fn every_figure_of_a_hand_computed_cohort() {
     let counts = a.value_counts();
     assert_eq!(
         counts[0],
-        [("045Y", 3), ("", 2), ("043Y", 1), ("047Y", 1), ("050Y\\051Y", 1)]
+        [
+            ("045Y", 3),
+            ("", 2),
+            ("043Y", 1),
+            ("047Y", 1),
+            ("050Y\\051Y", 1)
+        ]
     );
     assert_eq!(counts[1], [("F", 5), ("M", 3)]);
     let (header, rows) = a.table();
