@@ -182,7 +182,7 @@ function renderRules() {
     h('span', { class: 'rule-tag' }, r.id),
     h('span', { class: 'rule-name' }, a.names[r.id] || ''),
     h('span', { class: `rule-act act-${r.act}` }, actionLabel(r.act)),
-    h('span', { class: 'rule-value' }, r.value !== undefined && r.value !== null ? `“${r.value}”` : ''),
+    h('span', { class: 'rule-value' }, r.value !== undefined && r.value !== null ? `“${r.value}”` : (r.to ? `to ${r.to}` : '')),
     h('span', { class: 'rule-note', title: r.note || '' }, r.note || ''),
     h('button', {
       type: 'button', class: 'icon-btn rule-remove', 'aria-label': `Remove rule ${r.id}`, title: `Remove rule ${r.id}`,
@@ -369,6 +369,22 @@ async function addRule() {
   $('#rule-note').value = '';
   setTagInfo('', null);
   tagInput.focus();
+}
+
+/**
+ * Add or replace a custom rule from elsewhere (the Risk view): switches to the Custom
+ * profile, whose rules then hold it; takes effect at the next Apply.
+ */
+export function setRule(rule, name) {
+  a.names[rule.id] = name || a.names[rule.id] || '';
+  const i = a.rules.findIndex((x) => x.id === rule.id);
+  if (i >= 0) a.rules[i] = rule;
+  else a.rules.push(rule);
+  if (a.profile !== 'custom') selectProfile('custom');
+  persist();
+  renderRules();
+  renderPicker();
+  renderApply();
 }
 
 function removeRule(id) {
