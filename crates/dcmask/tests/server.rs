@@ -1262,3 +1262,79 @@ fn the_server_survives_hostile_uploads() {
     // The work budget (256 MiB) and the program itself.
     assert!(peak < 400 * 1024, "peak RSS {} MiB", peak / 1024);
 }
+
+#[test]
+fn apply_edit_and_export_are_in_the_audit_trail_the_report_cites() {
+    let s = start();
+    let sid = new_session(&s);
+    upload(&s, &sid, &[("a.dcm", sample())]);
+    let (status, _) = json(
+        &s,
+        "POST",
+        &format!("/api/sessions/{sid}/apply"),
+        r#"{"profile":"basic"}"#,
+    );
+    assert_eq!(status, 200);
+    let (status, _) = json(
+        &s,
+        "PUT",
+        &format!("/api/sessions/{sid}/files/f1/element"),
+        r#"{"path":"0008,0060","value":"CT"}"#,
+    );
+    assert_eq!(status, 200);
+    let (status, zip) = request(
+        &s,
+        "GET",
+        &format!("/api/sessions/{sid}/export.zip?token={}", s.token),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200);
+    let log_path = s._data.path().join("audit.log");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions: Vec<&str> = lines
+        .iter()
+        .map(|l| l["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["apply", "edit", "export"]);
+    for (a, b) in lines.iter().zip(&lines[1..]) {
+        assert_eq!(b["prev"], a["hash"]);
+    }
+    assert_eq!(lines[0]["config"], lines[2]["config"], "one configuration");
+    assert_ne!(
+        lines[0]["outputs"], lines[1]["outputs"],
+        "the edit changed a header"
+    );
+    // Never the session id (it grants access) nor a value of the file.
+    for v in [
+        sid.as_str(),
+        "Quimby",
+        "PID-778899",
+        "20051130",
+        "1.2.3.4.5",
+    ] {
+        assert!(!log.contains(v), "{v} in the audit log");
+    }
+    // The report in the export zip cites the export entry as the head.
+    let entries = zip_entries(zip);
+    let (_, report) = entries.iter().find(|(n, _)| n == "report.json").unwrap();
+    let report: serde_json::Value = serde_json::from_slice(report).unwrap();
+    assert_eq!(report["audit"]["head"], lines[2]["hash"]);
+    assert_eq!(report["audit"]["entries"], 3);
+    assert_eq!(report["dataset"]["content_digest"], lines[2]["outputs"]);
+    assert!(
+        !entries.iter().any(|(n, _)| n.contains("audit")),
+        "the log stays apart"
+    );
+    // The CLI check agrees.
+    let out = Command::new(env!("CARGO_BIN_EXE_dcmask"))
+        .args(["audit", "verify"])
+        .arg(&log_path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
