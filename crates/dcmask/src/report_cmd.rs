@@ -22,13 +22,14 @@ use crate::audit::{file_sha256, Log};
 use crate::risk_cmd::{RiskOptions, Setup};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use dcmask_engine::decide::{rule_list, Rule, Source};
 use dcmask_engine::report::dataset::{DatasetBuilder, ManifestEntry};
 use dcmask_engine::report::harbor::HarborBuilder;
 use dcmask_engine::report::{
     config_digest, ChangeCounts, Determination, Evidence, PixelSummary, Release, ReportRow,
     VerifyResult,
 };
+use dcmask_engine::rule_list;
+use dcmask_engine::vocab::{Rule, Source};
 use dcmask_engine::{stream, Plan, ProfileOption};
 use dicom_dictionary_std::uids;
 use rayon::prelude::*;

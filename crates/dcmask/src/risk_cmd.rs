@@ -25,8 +25,6 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-const DICOMDIR_CLASS: &str = "1.2.840.10008.1.3.10";
-
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Record {
     Patient,
@@ -146,7 +144,9 @@ impl Setup {
             match header {
                 Ok(h) => {
                     let class = h.object.meta().media_storage_sop_class_uid();
-                    if class.trim_end_matches(['\0', ' ']) == DICOMDIR_CLASS {
+                    if class.trim_end_matches(['\0', ' '])
+                        == dicom_dictionary_std::uids::MEDIA_STORAGE_DIRECTORY_STORAGE
+                    {
                         dicomdir.fetch_add(1, Ordering::Relaxed);
                         return;
                     }

@@ -8,32 +8,19 @@
 //! Seeded: the same inputs on every run. `DCMASK_FUZZ_ROUNDS=N` runs N rounds of fresh
 //! random choices (CI runs one).
 
+#[path = "../../../tests/support/corpus.rs"]
+mod corpus;
 mod hostile;
 
 use dcmask_engine::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 /// Batch workers: CI's two cores.
 const JOBS: u64 = 2;
 
-fn corpus() -> Option<PathBuf> {
-    let dir =
-        PathBuf::from(std::env::var_os("DCMASK_CORPUS").unwrap_or_else(|| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus").into()
-        }));
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "the corpus is missing at {}",
-        dir.display()
-    );
-    eprintln!("!!!!! SKIPPED: the corpus is missing (set DCMASK_CORPUS) !!!!!");
-    None
-}
+use corpus::dir as corpus;
 
 /// How a child process ended, and its peak resident memory (from `wait4`).
 struct Ended {

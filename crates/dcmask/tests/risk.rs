@@ -2,6 +2,9 @@
 //! originals and their batch output (ages generalised to bands of 10 years by a rule
 //! file), with figures computed by hand; and on the shared corpus.
 
+#[path = "../../../tests/support/corpus.rs"]
+mod corpus;
+
 use dcmask_engine::io;
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
@@ -301,21 +304,9 @@ fn bad_options_are_refused_before_anything_is_read_or_written() {
 /// hold whatever the corpus holds.
 #[test]
 fn corpus_before_and_after_basic() {
-    let dir = std::env::var_os("DCMASK_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    if !dir.is_dir() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "no corpus at {} under CI",
-            dir.display()
-        );
-        eprintln!(
-            "\n!!!!! SKIPPED: no corpus at {} (set DCMASK_CORPUS) !!!!!\n",
-            dir.display()
-        );
+    let Some(dir) = corpus::dir() else {
         return;
-    }
+    };
     let env = Env::new();
     let before = env.dcmask(&["risk", dir.to_str().unwrap(), "--json"]);
     // The corpus holds deliberately broken files: exit 1, figures over the others.

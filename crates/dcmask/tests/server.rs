@@ -1,5 +1,7 @@
 //! The workbench server's guards and API, over real HTTP against the built binary.
 
+#[path = "../../../tests/support/corpus.rs"]
+mod corpus;
 mod hostile;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -1205,15 +1207,9 @@ fn peak_rss_kb(pid: u32) -> u64 {
 /// serving, and stays within its memory budget.
 #[test]
 fn the_server_survives_hostile_uploads() {
-    let corpus = match std::env::var_os("DCMASK_CORPUS") {
-        Some(d) => std::path::PathBuf::from(d),
-        None => concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus").into(),
-    };
-    if !corpus.is_dir() {
-        assert!(std::env::var_os("CI").is_none(), "the corpus is missing");
-        eprintln!("!!!!! SKIPPED: the corpus is missing (set DCMASK_CORPUS) !!!!!");
+    let Some(corpus) = corpus::dir() else {
         return;
-    }
+    };
     let mut s = start_with(&["--max-memory", "256M"]);
     let mutants = hostile::mutants(&corpus, 0);
     let (mut uploaded, mut refused, mut answers) = (0, 0, 0);

@@ -3,7 +3,7 @@
 
 use crate::clean::{clean_text, LazyIdentifiers};
 use crate::dates;
-use crate::decide::{Action, Decider, Decision, Facts, PrivateKind, Source};
+use crate::decide::{Decider, Facts, PrivateKind};
 use crate::dummy::dummy;
 use crate::error::{Error, Result};
 use crate::guard::{self, Guard, Identifying};
@@ -15,17 +15,16 @@ use crate::plan::{DateShift, Plan};
 use crate::private::{block_of, is_creator, safe_private};
 use crate::pseudonym;
 use crate::record::{Entry, Leak, Mappings, Record};
-use crate::tag::{dictionary_vr, keyword, tag_id};
+use crate::tag::{dictionary_vr, is_binary, keyword, tag_id};
+use crate::vocab::{Action, Decision, Source};
 use dicom_core::header::Header;
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Length, Tag, VR};
-use dicom_dictionary_std::tags;
+use dicom_dictionary_std::{tags, uids};
 use dicom_encoding::text::SpecificCharacterSet;
-use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::mem::InMemElement;
 use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
-use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use std::collections::{HashMap, HashSet};
 
 /// The de-identified object with what was decided and the identifier mappings made.
@@ -46,7 +45,6 @@ pub struct Outcome {
     pub guarded_text: Option<String>,
 }
 
-const DICOMDIR_CLASS: &str = "1.2.840.10008.1.3.10";
 /// dcmask's Implementation Class UID, written into every file meta group it creates.
 pub const IMPLEMENTATION_CLASS_UID: &str = "2.25.302043645349391587962478346374416470071";
 pub const IMPLEMENTATION_VERSION: &str = concat!("DCMASK_", env!("CARGO_PKG_VERSION"));
@@ -93,12 +91,10 @@ pub fn deidentify_with_related(
 ) -> Result<Outcome> {
     plan.validate()?;
     let meta = obj.meta().clone();
-    if meta.media_storage_sop_class_uid().trim_end_matches('\0') == DICOMDIR_CLASS {
-        return Err(Error::Unsupported(
-            "DICOMDIR: its records point into the original file set; it is not copied \
-             (regenerate it from the de-identified files)"
-                .into(),
-        ));
+    if meta.media_storage_sop_class_uid().trim_end_matches('\0')
+        == uids::MEDIA_STORAGE_DIRECTORY_STORAGE
+    {
+        return Err(Error::Dicomdir);
     }
     let incomplete = crate::complete::missing(&obj, meta.media_storage_sop_class_uid());
     if let Some(what) = &incomplete {
@@ -317,7 +313,7 @@ impl Walker<'_> {
             let keep = kept_blocks.contains(&(tag.0, tag.1));
             let decision = Decision {
                 action: if keep { Action::Keep } else { Action::Remove },
-                rule: crate::decide::Rule {
+                rule: crate::vocab::Rule {
                     source: Source::Private,
                     id: "gggg,0010-00FF".into(),
                     code: None,
@@ -441,7 +437,7 @@ impl Walker<'_> {
             // What became of this date, the guard's word included.
             let replaced = leak
                 .as_ref()
-                .is_some_and(|f| f.outcome != guard::Outcome::KeptByCustomRule);
+                .is_some_and(|f| f.outcome != crate::vocab::Outcome::KeptByCustomRule);
             self.temporal.note(if replaced {
                 None
             } else {
@@ -454,7 +450,7 @@ impl Walker<'_> {
             && !changed;
         if !silent {
             let (action, rule, changed, leak) = match leak {
-                Some(f) if f.outcome == guard::Outcome::KeptByCustomRule => (
+                Some(f) if f.outcome == crate::vocab::Outcome::KeptByCustomRule => (
                     decision.action.clone(),
                     decision.rule.clone(),
                     changed,
@@ -465,7 +461,7 @@ impl Walker<'_> {
                     }),
                 ),
                 Some(f) => (
-                    if f.outcome == guard::Outcome::Dummied {
+                    if f.outcome == crate::vocab::Outcome::Dummied {
                         Action::Dummy
                     } else {
                         Action::Clean
@@ -580,13 +576,13 @@ fn guards(action: &Action) -> bool {
 }
 
 /// The rule of a leak-guard intervention.
-fn leak_guard_rule(outcome: guard::Outcome) -> crate::decide::Rule {
-    crate::decide::Rule {
+fn leak_guard_rule(outcome: crate::vocab::Outcome) -> crate::vocab::Rule {
+    crate::vocab::Rule {
         source: Source::LeakGuard,
         id: "leak-guard".into(),
         code: None,
         option: None,
-        explanation: if outcome == guard::Outcome::Dummied {
+        explanation: if outcome == crate::vocab::Outcome::Dummied {
             "held an identifying value of the patient and nothing valid was left without it: \
              replaced by a dummy"
         } else {
@@ -642,36 +638,11 @@ fn resolve_un(elem: InMemElement, charset: &SpecificCharacterSet) -> InMemElemen
     buf.extend_from_slice(&tag.1.to_le_bytes());
     buf.extend_from_slice(&len.to_le_bytes());
     buf.extend_from_slice(&bytes);
-    let ts = TransferSyntaxRegistry
-        .get("1.2.840.10008.1.2")
-        .expect("implicit VR little endian is built in");
+    let ts = &dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased();
     match InMemDicomObject::read_dataset_with_ts_cs(&buf[..], ts, charset.clone()) {
         Ok(mut one) => one.take(tag).unwrap_or(elem),
         Err(_) => elem,
     }
-}
-
-/// Whether values of this VR are numbers or bytes rather than text.
-pub fn is_binary(vr: VR) -> bool {
-    matches!(
-        vr,
-        VR::OB
-            | VR::OW
-            | VR::OF
-            | VR::OD
-            | VR::OL
-            | VR::OV
-            | VR::UN
-            | VR::US
-            | VR::SS
-            | VR::UL
-            | VR::SL
-            | VR::FL
-            | VR::FD
-            | VR::UV
-            | VR::SV
-            | VR::AT
-    )
 }
 
 /// A user-given replacement, converted for numeric VRs; unparseable numbers become empty.

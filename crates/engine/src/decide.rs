@@ -11,7 +11,6 @@
 //! instead of removed.
 
 use crate::code::Code;
-use crate::generalize::Generalization;
 use crate::hipaa::{safe_harbor, DEVICE_SERIAL_NUMBER, PATIENT_AGE, PATIENT_BIRTH_DATE};
 use crate::layers;
 use crate::options::ProfileOption;
@@ -19,149 +18,12 @@ use crate::plan::Plan;
 use crate::presence::{presence_rules, Siblings};
 use crate::rules::{CustomAction, CustomRule};
 use crate::table::{table, Row};
-use crate::tag::{dictionary_vr, display_name, tag_id};
+
+use crate::vocab::{Action, Decision, Rule, Source};
 use dicom_core::{Tag, VR};
-use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{OnceLock, RwLock};
-
-/// What is done to one element.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
-pub enum Action {
-    Keep,
-    Remove,
-    /// Zero-length value (a sequence with no items).
-    Empty,
-    /// A fixed dummy value valid for the VR.
-    Dummy,
-    /// The keyed `2.25.` UID pseudonym.
-    ReplaceUid,
-    /// Free text with identifying tokens dropped.
-    Clean,
-    /// Dates moved by the patient's offset.
-    ShiftDate,
-    /// Dates cut to `YYYY0101`.
-    YearOnly,
-    /// Ages of 90 years and more pooled as `090Y`.
-    AgeCap,
-    /// A value the user gave.
-    Replace(String),
-    /// A keyed replacement valid for the VR (Patient ID, custom rules).
-    Pseudonymize,
-    /// The value coarsened (custom `generalize` rules): age bands, month, year, rounding.
-    Generalize(Generalization),
-}
-
-impl Action {
-    pub fn label(&self) -> &'static str {
-        match self {
-            Action::Keep => "keep",
-            Action::Remove => "remove",
-            Action::Empty => "empty",
-            Action::Dummy => "dummy",
-            Action::ReplaceUid => "replace UID",
-            Action::Clean => "clean",
-            Action::ShiftDate => "shift date",
-            Action::YearOnly => "year only",
-            Action::AgeCap => "cap age at 90",
-            Action::Replace(_) => "replace",
-            Action::Pseudonymize => "pseudonymize",
-            Action::Generalize(_) => "generalize",
-        }
-    }
-}
-
-/// Which layer a decision came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    /// A row of Table E.1-1, Basic Profile column.
-    Table,
-    /// A row of Table E.1-1, an option's column.
-    Option,
-    /// The HIPAA Safe Harbor layer.
-    Hipaa,
-    /// A custom rule.
-    Custom,
-    /// Private attributes (the `gggg,eeee` row and Table E.3.10-1).
-    Private,
-    /// Attributes outside the table: dcmask's residual rule.
-    Residual,
-    /// File structure (group lengths, group 0002 and 0004).
-    Structural,
-    /// A pixel region rule of Clean Pixel Data.
-    Pixel,
-    /// The leak guard: an identifying value of the patient found in what was about to be
-    /// written, whatever the profile decided for that element.
-    LeakGuard,
-    /// A change an expert made by hand in the workbench (an edit, a drawn box).
-    Manual,
-    /// A presence rule beyond Table E.1-1 (`data/presence.csv`): an attribute removed
-    /// although the table does not list it, removed with the attribute its presence
-    /// depends on, or kept empty as a Type 2C attribute whose condition holds.
-    Presence,
-}
-
-impl Source {
-    pub const ALL: [Source; 11] = [
-        Source::Table,
-        Source::Option,
-        Source::Hipaa,
-        Source::Custom,
-        Source::Private,
-        Source::Residual,
-        Source::Structural,
-        Source::Pixel,
-        Source::LeakGuard,
-        Source::Manual,
-        Source::Presence,
-    ];
-
-    /// The source as it is serialised (`table`, `leak_guard`, ...), without serialising:
-    /// batch counts name it for every recorded element.
-    pub fn name(self) -> &'static str {
-        static NAMES: OnceLock<Vec<String>> = OnceLock::new();
-        let names = NAMES.get_or_init(|| {
-            Source::ALL
-                .iter()
-                .map(|s| {
-                    serde_json::to_value(s)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .expect("a source serialises as a string")
-                })
-                .collect()
-        });
-        &names[Source::ALL.iter().position(|s| *s == self).expect("listed")]
-    }
-}
-
-/// Why an element was treated as it was; printable and serialisable, never holding values.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Rule {
-    pub source: Source,
-    /// The rule's key: a table row id (`0010,0010`, `60xx,3000`), a tag id, or a residual rule name.
-    /// Borrowed from the embedded tables where it can be: a decision is made per element.
-    pub id: Cow<'static, str>,
-    /// The table code before resolution, e.g. `X/Z/D`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub option: Option<ProfileOption>,
-    pub explanation: Cow<'static, str>,
-    /// The expert's rationale of a custom rule.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-/// The outcome for one element.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
-    pub action: Action,
-    pub rule: Rule,
-}
 
 /// What the engine knows of a private element when deciding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,9 +148,9 @@ pub fn needs_value(tag: Tag, vr: VR) -> bool {
 
 /// Decides per element for one plan.
 pub struct Decider {
-    options: Vec<ProfileOption>,
-    hipaa: bool,
-    custom: crate::tag::TagMap<CustomRule>,
+    pub(crate) options: Vec<ProfileOption>,
+    pub(crate) hipaa: bool,
+    pub(crate) custom: crate::tag::TagMap<CustomRule>,
 }
 
 impl Decider {
@@ -367,7 +229,7 @@ impl Decider {
         }
     }
 
-    fn private(&self, safe: bool) -> Decision {
+    pub(crate) fn private(&self, safe: bool) -> Decision {
         let row = table().private_row();
         let (code, option) = row.code_with(&self.options);
         let (action, explanation) = match (code, safe) {
@@ -397,7 +259,7 @@ impl Decider {
         }
     }
 
-    fn hipaa_rule(&self, tag: Tag, vr: VR, facts: &Facts) -> Option<Decision> {
+    pub(crate) fn hipaa_rule(&self, tag: Tag, vr: VR, facts: &Facts) -> Option<Decision> {
         let types = safe_harbor().types(tag);
         let (action, explanation) = if tag == PATIENT_AGE {
             (
@@ -442,7 +304,7 @@ impl Decider {
         })
     }
 
-    fn table_rule(&self, row: &'static Row, tag: Tag, vr: VR) -> Decision {
+    pub(crate) fn table_rule(&self, row: &'static Row, tag: Tag, vr: VR) -> Decision {
         let (code, option) = row.code_with(&self.options);
         let action = action_for(code, tag, vr, option);
         let explanation = table_explanation(code, option, resolve(code, tag, vr));
@@ -506,7 +368,7 @@ fn table_explanation(code: Code, option: Option<ProfileOption>, resolved: Code) 
         .or_insert_with(|| Box::leak(text.into_boxed_str()))
 }
 
-fn custom_decision(rule: &CustomRule) -> Decision {
+pub(crate) fn custom_decision(rule: &CustomRule) -> Decision {
     let action = match rule.act {
         CustomAction::Keep => Action::Keep,
         CustomAction::Remove => Action::Remove,
@@ -543,7 +405,7 @@ fn structural(tag: Tag) -> Option<Decision> {
 }
 
 /// The decision of a row of [`layers`].
-fn layer_decision(r: &'static layers::LayerRule, source: Source) -> Decision {
+pub(crate) fn layer_decision(r: &'static layers::LayerRule, source: Source) -> Decision {
     Decision {
         action: r.action.clone(),
         rule: Rule {
@@ -555,158 +417,6 @@ fn layer_decision(r: &'static layers::LayerRule, source: Source) -> Decision {
             note: None,
         },
     }
-}
-
-/// One line of a profile listing (`dcmask profile show`, the workbench's rule count).
-#[derive(Debug, Clone, Serialize)]
-pub struct RuleEntry {
-    /// Tag id or table row id.
-    pub id: String,
-    pub name: String,
-    pub action: String,
-    pub rule: Rule,
-}
-
-/// Every rule of a plan, layer by layer: Table E.1-1 rows (with options), the presence
-/// rules beyond the table (each applies only where its condition holds), then the
-/// HIPAA layer, the shipped pixel region rules when pixels are cleaned, then custom
-/// rules. Its length is the profile's rule count.
-pub fn rule_list(plan: &Plan) -> Vec<RuleEntry> {
-    rule_list_with(plan, crate::pixel::regions::RegionRules::shipped())
-}
-
-/// [`rule_list`] with the region rules actually in use (shipped plus a user's file).
-pub fn rule_list_with(plan: &Plan, regions: &crate::pixel::regions::RegionRules) -> Vec<RuleEntry> {
-    let decider = Decider::new(plan);
-    let base_only = Decider {
-        custom: Default::default(),
-        hipaa: false,
-        ..Decider::new(plan)
-    };
-    let mut out = Vec::new();
-    let layer_entry = |r: &'static layers::LayerRule, source: Source| RuleEntry {
-        id: format!("({})", r.id),
-        name: r.applies_to.clone(),
-        action: r.action.label().into(),
-        rule: layer_decision(r, source).rule,
-    };
-    // In the order the decider consults them: custom rules (in the file's order; the
-    // parser allows one per tag), structural, the HIPAA layer, Table
-    // E.1-1 with the private attributes row, presence rules, the residual rule; then
-    // the leak guard over every value written, and the pixel region rules.
-    if plan.profile == crate::plan::ProfileId::Custom {
-        for rule in &plan.custom_rules {
-            let d = custom_decision(rule);
-            out.push(RuleEntry {
-                id: rule.id.clone(),
-                name: display_name(rule.tag()),
-                action: d.action.label().into(),
-                rule: d.rule,
-            });
-        }
-    }
-    out.extend(
-        layers::structural()
-            .iter()
-            .map(|r| layer_entry(r, Source::Structural)),
-    );
-    if decider.hipaa {
-        for (tag, _) in safe_harbor().overridden() {
-            let vr = dictionary_vr(tag).unwrap_or(VR::UN);
-            if let Some(d) = decider.hipaa_rule(tag, vr, &Facts::default()) {
-                out.push(RuleEntry {
-                    id: tag_id(tag),
-                    name: display_name(tag),
-                    action: d.action.label().into(),
-                    rule: d.rule,
-                });
-            }
-        }
-    }
-    for row in &table().rows {
-        let (tag, vr) = match row.pattern {
-            crate::table::TagPattern::Exact(t) => (t, dictionary_vr(t).unwrap_or(VR::UN)),
-            crate::table::TagPattern::Masked { value, .. } => {
-                let t = Tag((value >> 16) as u16, value as u16);
-                (t, dictionary_vr(t).unwrap_or(VR::OB))
-            }
-            crate::table::TagPattern::Private => (Tag(0x0009, 0x1000), VR::UN),
-        };
-        let d = if row.pattern == crate::table::TagPattern::Private {
-            base_only.private(false)
-        } else {
-            base_only.table_rule(row, tag, vr)
-        };
-        out.push(RuleEntry {
-            id: format!("({})", row.id.to_uppercase().replace('X', "x")),
-            name: row.name.clone(),
-            action: d.action.label().into(),
-            rule: d.rule,
-        });
-    }
-    for row in &presence_rules().rows {
-        out.push(RuleEntry {
-            id: format!("({})", row.id),
-            name: row.name.clone(),
-            action: row.action().label().into(),
-            rule: Rule {
-                source: Source::Presence,
-                id: Cow::Borrowed(&row.id),
-                code: None,
-                option: None,
-                explanation: Cow::Borrowed(&row.explanation),
-                note: None,
-            },
-        });
-    }
-    out.extend(
-        layers::residual()
-            .iter()
-            .filter(|r| r.holds(decider.hipaa, &decider.options))
-            .map(|r| layer_entry(r, Source::Residual)),
-    );
-    out.push(RuleEntry {
-        id: "leak-guard".into(),
-        name: "identifying values of the patient (data/identifying.csv, every person name)".into(),
-        action: Action::Clean.label().into(),
-        rule: Rule {
-            source: Source::LeakGuard,
-            id: "leak-guard".into(),
-            code: None,
-            option: None,
-            explanation: "every value written as kept, cleaned or replaced, at every depth, loses \
-                          the patient's identifying words (a dummy where nothing valid is left); \
-                          a custom keep on its tag wins"
-                .into(),
-            note: None,
-        },
-    });
-    if decider.has(ProfileOption::CleanPixelData) {
-        for r in &regions.rules {
-            out.push(RuleEntry {
-                id: format!("rule {}", r.id),
-                name: r.label.clone(),
-                action: "blank region".into(),
-                rule: Rule {
-                    source: Source::Pixel,
-                    id: r.source().into(),
-                    code: None,
-                    option: Some(ProfileOption::CleanPixelData),
-                    explanation: format!(
-                        "columns {}-{}, rows {}-{} blanked when {}",
-                        r.x0,
-                        r.x1.saturating_sub(1),
-                        r.y0,
-                        r.y1.saturating_sub(1),
-                        r.condition_text
-                    )
-                    .into(),
-                    note: None,
-                },
-            });
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -893,38 +603,6 @@ mod tests {
         assert_eq!(
             (d.action, d.rule.source),
             (Action::Remove, Source::Presence)
-        );
-    }
-
-    #[test]
-    fn rule_counts_grow_by_layer() {
-        let basic = rule_list(&Plan::builtin(ProfileId::Basic)).len();
-        // Every layer: Table E.1-1's 655 rows, the presence rules, the 3 structural rules,
-        // the 6 residual rules that hold without options, the leak guard.
-        assert_eq!(basic, 655 + presence_rules().rows.len() + 3 + 6 + 1);
-        let hipaa = rule_list(&Plan::builtin(ProfileId::Hipaa)).len();
-        assert!(hipaa > basic);
-        let mut custom = Plan::builtin(ProfileId::Custom);
-        custom.custom_rules = parse_rules(
-            r#"[{"id":"(0010,0010)","act":"keep"},{"id":"(0008,103E)","act":"remove"}]"#,
-        )
-        .unwrap();
-        let listed = rule_list(&custom);
-        // Custom rules first, in the file's order (not a hash map's).
-        assert_eq!(listed.len(), basic + 2);
-        let ids: Vec<&str> = listed[..2].iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(ids, ["(0010,0010)", "(0008,103E)"]);
-        // The layers follow in the decider's order.
-        let sources: Vec<Source> = listed.iter().map(|e| e.rule.source).collect();
-        let order = |s: Source| sources.iter().position(|x| *x == s).unwrap();
-        assert!(order(Source::Structural) < order(Source::Table));
-        assert!(order(Source::Table) < order(Source::Presence));
-        assert!(order(Source::Presence) < order(Source::Residual));
-        assert!(order(Source::Residual) < order(Source::LeakGuard));
-        let pixel = rule_list(&Plan::builtin(ProfileId::Pixel)).len();
-        assert_eq!(
-            pixel,
-            basic + crate::pixel::regions::RegionRules::shipped().len()
         );
     }
 }

@@ -10,7 +10,7 @@ pub enum Error {
     #[error("not supported: {0}")]
     Unsupported(String),
     #[error("invalid plan: {0}")]
-    Plan(#[from] crate::plan::PlanError),
+    Plan(#[from] PlanError),
     #[error("could not write the de-identified object: {0}")]
     Write(String),
     #[error("pixel data: {0}")]
@@ -19,9 +19,31 @@ pub enum Error {
     /// ([`crate::precheck`], [`crate::io::inflated_limit`], [`crate::pixel::decode`]).
     #[error("beyond dcmask's limits: {0}")]
     Limit(String),
+    /// A DICOMDIR: its records repeat identifiers and point into the original file set,
+    /// so it is never copied; a batch regenerates it from the de-identified files.
+    #[error(
+        "not supported: DICOMDIR: its records point into the original file set; it is not \
+         copied (regenerate it from the de-identified files)"
+    )]
+    Dicomdir,
     /// Attributes the SOP class requires are missing (names and tags, no values).
     #[error("incomplete: {0} missing; the file may be truncated")]
     Incomplete(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// A plan that cannot be applied as given (checked before any file is read).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("the base of a Custom profile must be Basic, HIPAA or +Pixel")]
+    CustomBase,
+    #[error("Retain Full Dates and Retain Modified Dates cannot both be chosen")]
+    DatesConflict,
+    #[error("HIPAA Safe Harbor keeps only the year of dates; it cannot be combined with {0}")]
+    HipaaDates(&'static str),
+    #[error("a date shift of 0 days would keep the dates; choose Retain Full Dates instead")]
+    ZeroShift,
+    #[error("a date shift of {0} days is more than {max} days (100 years) either way", max = crate::dates::MAX_SHIFT_DAYS)]
+    ShiftTooLarge(i64),
+}

@@ -15,9 +15,11 @@ use dicom_parser::stateful::decode::StatefulDecode;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use std::io::Cursor;
 
-const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
-const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
-const EXPLICIT_VR_BE: &str = "1.2.840.10008.1.2.2";
+use dicom_dictionary_std::uids::{
+    EXPLICIT_VR_LITTLE_ENDIAN as EXPLICIT_VR_LE, IMPLICIT_VR_LITTLE_ENDIAN as IMPLICIT_VR_LE,
+};
+/// Retired, so no longer among the dictionary's UID constants; still read.
+const EXPLICIT_VR_BE: &str = dicom_transfer_syntax_registry::entries::EXPLICIT_VR_BIG_ENDIAN.uid();
 
 /// Reads a DICOM object from a file's bytes: with or without the 128-byte preamble, and,
 /// for old files with no file meta group, as a bare Implicit VR Little Endian data set.

@@ -4,9 +4,9 @@
 //! (`data/residual-rules.csv`: overlays, dates, names, free text, unknown tags). Within a
 //! layer the first row that applies to the element and whose condition holds decides.
 
-use crate::decide::Action;
 use crate::options::ProfileOption;
 use crate::tag::dictionary_vr;
+use crate::vocab::Action;
 use dicom_core::{Tag, VR};
 use serde::Deserialize;
 use std::sync::OnceLock;

@@ -20,6 +20,7 @@ pub mod hipaa;
 pub mod io;
 pub mod key;
 mod layers;
+mod listing;
 pub mod markers;
 pub mod options;
 pub mod pixel;
@@ -36,14 +37,17 @@ pub mod stream;
 pub mod table;
 pub mod tag;
 pub mod verify;
+pub mod vocab;
 
 pub use apply::{
     deidentify, deidentify_with, deidentify_with_regions, deidentify_with_related, Outcome,
 };
-pub use decide::{rule_list, rule_list_with, Action, Decider, Decision, RuleEntry};
+pub use decide::Decider;
 pub use error::{Error, Result};
 pub use key::Key;
+pub use listing::{rule_list, rule_list_with, RuleEntry};
 pub use options::ProfileOption;
 pub use plan::{DateShift, Plan, ProfileId};
 pub use record::{Mappings, Record};
 pub use rules::{parse_rules, rules_to_json, CustomAction, CustomRule};
+pub use vocab::{Action, Decision, Rule, Source};

@@ -1,8 +1,8 @@
 //! The attributes that say an object was de-identified, and how (PS3.15 E.1.1, CID 7050).
 
-use crate::decide::Action;
 use crate::options::ProfileOption;
 use crate::plan::Plan;
+use crate::vocab::Action;
 use dicom_core::value::DataSetSequence;
 use dicom_core::{DataElement, Length, Tag, VR};
 use dicom_dictionary_std::tags;

@@ -1,5 +1,6 @@
 //! A plan: which profile, which options, how to shift dates, and the custom rules.
 
+use crate::error::PlanError;
 use crate::options::ProfileOption;
 use crate::pixel::TextMode;
 use crate::rules::CustomRule;
@@ -102,20 +103,6 @@ pub struct Plan {
 
 fn basic() -> ProfileId {
     ProfileId::Basic
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlanError {
-    #[error("the base of a Custom profile must be Basic, HIPAA or +Pixel")]
-    CustomBase,
-    #[error("Retain Full Dates and Retain Modified Dates cannot both be chosen")]
-    DatesConflict,
-    #[error("HIPAA Safe Harbor keeps only the year of dates; it cannot be combined with {0}")]
-    HipaaDates(&'static str),
-    #[error("a date shift of 0 days would keep the dates; choose Retain Full Dates instead")]
-    ZeroShift,
-    #[error("a date shift of {0} days is more than {max} days (100 years) either way", max = crate::dates::MAX_SHIFT_DAYS)]
-    ShiftTooLarge(i64),
 }
 
 impl Plan {

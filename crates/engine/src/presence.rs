@@ -10,8 +10,8 @@
 //! The decider consults these rules after the profile's layers; custom rules are the
 //! expert's explicit word and are not overridden.
 
-use crate::decide::{Action, Decision, Rule, Source};
 use crate::tag::dictionary_vr;
+use crate::vocab::{Action, Decision, Rule, Source};
 use dicom_core::value::Value;
 use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
@@ -261,7 +261,7 @@ impl Siblings {
                     Value::PixelSequence(_) => true,
                     Value::Primitive(p) => {
                         p.multiplicity() > 0
-                            && (crate::apply::is_binary(vr)
+                            && (crate::tag::is_binary(vr)
                                 || !p.to_str().trim_matches([' ', '\0', '\\']).is_empty())
                     }
                 };

@@ -1,9 +1,8 @@
 //! The decision record: what the engine did to each element, without any original value.
 
 use crate::clean::CleanCounts;
-use crate::decide::{Action, Rule, Source};
-use crate::guard;
 use crate::tag::{keyword, tag_id};
+use crate::vocab::{Action, Rule, Source};
 use dicom_core::Tag;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -32,8 +31,8 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Leak {
     /// What the value held: `name`, `id`, `date_of_birth`, ... (never the value).
-    pub categories: Vec<guard::Category>,
-    pub outcome: guard::Outcome,
+    pub categories: Vec<crate::vocab::Category>,
+    pub outcome: crate::vocab::Outcome,
     /// The profile's decision the guard overrode (the entry's `rule` is then the
     /// guard's); absent when a custom `keep` won and the entry's rule is that keep.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -157,6 +157,29 @@ impl std::hash::Hasher for TagHasher {
 /// A map keyed by tag, hashed with [`TagHasher`].
 pub type TagMap<V> = std::collections::HashMap<Tag, V, std::hash::BuildHasherDefault<TagHasher>>;
 
+/// Whether values of this VR are numbers or bytes rather than text.
+pub fn is_binary(vr: VR) -> bool {
+    matches!(
+        vr,
+        VR::OB
+            | VR::OW
+            | VR::OF
+            | VR::OD
+            | VR::OL
+            | VR::OV
+            | VR::UN
+            | VR::US
+            | VR::SS
+            | VR::UL
+            | VR::SL
+            | VR::FL
+            | VR::FD
+            | VR::UV
+            | VR::SV
+            | VR::AT
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,7 +25,7 @@ use std::sync::{Arc, OnceLock};
 /// Files the engine reads whole when it cannot locate their pixel data
 /// ([`stream::read_header`]); larger ones are read whole here.
 const READ_WHOLE: u64 = 64 * 1024 * 1024;
-const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
+use dicom_dictionary_std::uids::IMPLICIT_VR_LITTLE_ENDIAN as IMPLICIT_VR_LE;
 
 /// A file holding an object whose Pixel Data is the real value of a stand-in.
 pub struct Blob {

@@ -19,7 +19,8 @@
 //! range of the original character it came from, so a match is a byte range of the
 //! original value, which the caller removes.
 
-use super::values::{normalise_into, Category, Identifying, Kind};
+use super::values::{normalise_into, Identifying, Kind};
+use crate::vocab::Category;
 use std::cell::RefCell;
 use std::ops::Range;
 

@@ -20,7 +20,9 @@
 mod matcher;
 mod values;
 
-pub use values::{Category, Identifying};
+pub use values::Identifying;
+
+use crate::vocab::{Category, Outcome};
 
 use crate::dummy::dummy;
 use dicom_core::header::Header;
@@ -29,20 +31,7 @@ use dicom_core::{DataElement, Tag, VR};
 use dicom_object::mem::InMemElement;
 use dicom_object::InMemDicomObject;
 use matcher::{Look, Matcher};
-use serde::Serialize;
 use std::ops::Range;
-
-/// What the guard did to an element that held an identifying value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The identifying words were dropped; the rest of the value stays.
-    Cleaned,
-    /// Nothing valid would have been left: a dummy value replaced it.
-    Dummied,
-    /// A custom `keep` on this very tag: written as it was, at the expert's word.
-    KeptByCustomRule,
-}
 
 /// One guard finding: what it found and what it did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,40 +8,13 @@
 
 use crate::decide::Decider;
 use crate::tag::parse_tag;
+use crate::vocab::Category;
 use dicom_core::header::Header;
 use dicom_core::value::Value;
 use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
-
-/// What kind of identifying value a pattern comes from; findings name it, never the value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    Name,
-    Id,
-    DateOfBirth,
-    Address,
-    Phone,
-    Institution,
-    Station,
-}
-
-impl Category {
-    /// The category as reports print it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Category::Name => "name",
-            Category::Id => "id",
-            Category::DateOfBirth => "date of birth",
-            Category::Address => "address",
-            Category::Phone => "phone",
-            Category::Institution => "institution",
-            Category::Station => "station",
-        }
-    }
-}
 
 /// Where a pattern is looked for in a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,9 +17,9 @@ mod html;
 pub use html::to_html;
 
 use crate::clean::CleanCounts;
-use crate::decide::{Rule, Source};
 use crate::record::{ManualAction, ManualChange, Record};
 use crate::risk::{self, QuasiIdentifier, RecordKind};
+use crate::vocab::{Rule, Source};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -543,8 +543,8 @@ pub fn config_digest(plan: &serde_json::Value, key_fingerprint: &str) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decide::{Action, Source};
     use crate::record::{Entry, ManualAction, ManualChange};
+    use crate::vocab::{Action, Source};
     use dicom_core::Tag;
     use std::borrow::Cow;
 

@@ -29,7 +29,7 @@ use std::io::{Read, Seek, SeekFrom};
 
 /// Bytes read from the input at a time while looking for the Pixel Data element.
 const CHUNK: u64 = 32 * 1024;
-const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
+use dicom_dictionary_std::uids::IMPLICIT_VR_LITTLE_ENDIAN as IMPLICIT_VR_LE;
 
 /// Why the pixel data was not located.
 pub(super) enum Stop {

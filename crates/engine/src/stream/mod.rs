@@ -27,7 +27,6 @@
 //! files: same header encoding, and the pixel data element in its original encoding.
 
 use crate::apply::{deidentify_with_related, Outcome};
-use crate::decide::Action;
 use crate::error::{Error, Result};
 use crate::guard::Identifying;
 use crate::io;
@@ -36,6 +35,7 @@ use crate::options::ProfileOption;
 use crate::pixel::detect::PixelTools;
 use crate::plan::Plan;
 use crate::record::{Mappings, Record};
+use crate::vocab::Action;
 use dicom_core::header::Header as _;
 use dicom_core::value::PrimitiveValue;
 use dicom_core::{DataElement, Tag};
@@ -244,7 +244,7 @@ pub fn deidentify_stream<R: Read + Seek, W: Write>(
 /// Whether an error from [`prepare`] or [`deidentify`] means the input is a DICOMDIR
 /// (never copied: it must be regenerated from the de-identified files).
 pub fn is_dicomdir_error(e: &Error) -> bool {
-    matches!(e, Error::Unsupported(m) if m.starts_with("DICOMDIR"))
+    matches!(e, Error::Dicomdir)
 }
 
 /// Reads the input up to its Pixel Data and de-identifies the header; or, when streaming
