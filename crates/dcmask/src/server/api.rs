@@ -749,7 +749,7 @@ async fn report_json(
     State(app): State<Shared>,
     Path(sid): Path<String>,
 ) -> ApiResult<Json<Evidence>> {
-    Ok(Json(evidence::evidence(&app, &sid, None).await?))
+    Ok(Json(evidence::evidence(&app, &sid).await?))
 }
 
 /// The report page is made by the engine with its style inline and no script: its
@@ -758,7 +758,7 @@ const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-ur
     form-action 'none'; frame-ancestors 'none'";
 
 async fn report_html(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<Response> {
-    let mut res = Html(to_html(&evidence::evidence(&app, &sid, None).await?)).into_response();
+    let mut res = Html(to_html(&evidence::evidence(&app, &sid).await?)).into_response();
     res.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(REPORT_CSP),

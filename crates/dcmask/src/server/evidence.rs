@@ -6,7 +6,7 @@
 //! all come from [`evidence`].
 
 use super::api::report_of;
-use super::object::Stored;
+use super::risk::Held;
 use super::session::{lock, Session};
 use super::{ApiError, Shared};
 use axum::extract::{Path, State};
@@ -17,8 +17,9 @@ use dcmask_engine::report::{
     config_digest, Evidence, PixelSummary, Release, RiskEvidence, VerifyResult,
 };
 use dcmask_engine::verify::DictionaryBuilder;
-use dcmask_engine::ProfileOption;
+use dcmask_engine::{Plan, ProfileOption};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -27,8 +28,15 @@ const VERIFY_SCOPE: &str = "the decoded values of every element of the current h
      depth, for the identifying values of the files as opened; pixel data not searched (run \
      `dcmask verify` on the exported files for their bytes and names)";
 
-/// The evidence of a session but its content digest, and the files to digest.
-fn assemble(app: &Shared, s: &Session) -> ApiResult<(Evidence, Vec<(String, Stored)>)> {
+/// What a report reads of a session, taken under its lock.
+struct Taken {
+    decisions: dcmask_engine::report::Determination,
+    held: Held,
+    plan: Option<Arc<Plan>>,
+    release: Release,
+}
+
+fn take(s: &Session) -> ApiResult<Taken> {
     let files = &s.current().files;
     if files
         .iter()
@@ -38,12 +46,28 @@ fn assemble(app: &Shared, s: &Session) -> ApiResult<(Evidence, Vec<(String, Stor
             "nothing has been applied or edited yet: choose a profile and Apply first",
         ));
     }
-    let decisions = report_of(s);
+    Ok(Taken {
+        decisions: report_of(s),
+        held: Held::of(s),
+        plan: s.current().plan.clone(),
+        release: s.release.clone(),
+    })
+}
+
+/// The evidence (on a worker, the session's lock released): the files' headers read
+/// in memory, each file read back whole once per version for its digest.
+fn assemble(app: &Shared, t: Taken) -> ApiResult<Evidence> {
+    let Taken {
+        decisions,
+        held,
+        plan,
+        release,
+    } = t;
     let mut dataset = DatasetBuilder::default();
     let mut harbor = HarborBuilder::default();
     let mut dict = DictionaryBuilder::new();
     let mut pixels = PixelSummary {
-        cleaned: s.current().plan.as_ref().is_some_and(|p| {
+        cleaned: plan.as_ref().is_some_and(|p| {
             p.effective_options()
                 .contains(&ProfileOption::CleanPixelData)
         }),
@@ -54,91 +78,84 @@ fn assemble(app: &Shared, s: &Session) -> ApiResult<(Evidence, Vec<(String, Stor
             harbor.add_decision(tag, &row.action, row.elements as u64);
         }
     }
-    let mut digests = Vec::new();
-    for f in files {
-        let name = s.name(&f.id);
-        dataset.add(&f.staged.object);
-        harbor.add_output(&f.staged.object);
-        if let Some(r) = &f.staged.record {
-            pixels.add_record(&name, r);
+    let mut manifest = Vec::new();
+    for (name, staged, original) in &held.files {
+        dataset.add(&staged.object);
+        harbor.add_output(&staged.object);
+        if let Some(r) = &staged.record {
+            pixels.add_record(name, r);
         }
-        if let Ok(open) = s.file(&f.id) {
-            dict.add_object(&open.original);
+        if let Some(o) = original {
+            dict.add_object(o);
         }
-        digests.push((name, f.staged.object.clone()));
+        manifest.push(ManifestEntry {
+            name: name.clone(),
+            sha256: staged.object.digest()?,
+        });
     }
     let originals = dict.objects();
     let dict = dict.build();
     let mut verify = VerifyResult::ran(VERIFY_SCOPE, originals, dict.len() as u64);
-    for (name, obj) in &digests {
+    for (name, staged, _) in &held.files {
         verify.files += 1;
         let mut seen = std::collections::HashSet::new();
-        for finding in dict.scan_object(obj) {
+        for finding in dict.scan_object(&staged.object) {
             if seen.insert((finding.path.clone(), finding.category)) {
                 verify.add(name, finding.path, finding.category);
             }
         }
     }
-    let (after, before) = super::risk::analyses(s);
-    let qis = s.risk.quasi_identifiers();
-    let mut risk = RiskEvidence::new(&qis, s.risk.record, s.risk.population);
-    match before.report(s.risk.population) {
+    let (after, before) = held.analyses();
+    let settings = &held.settings;
+    let mut risk = RiskEvidence::new(
+        &settings.quasi_identifiers(),
+        settings.record,
+        settings.population,
+    );
+    match before.report(settings.population) {
         Ok(r) => risk.before = Some(r),
         Err(e) => risk.before_note = Some(format!("No figures before: {e}")),
     }
-    match after.report(s.risk.population) {
+    match after.report(settings.population) {
         Ok(r) => risk.after = Some(r),
         Err(e) => risk.after_note = Some(format!("No figures after: {e}")),
     }
-    let plan = s
-        .current()
-        .plan
+    let plan = plan
         .as_ref()
         .map(|p| p.shareable_json())
         .unwrap_or_else(|| json!({ "profile": "none (changes made by hand only)" }));
-    let evidence = Evidence {
+    let mut dataset = dataset.finish();
+    dataset.set_manifest(manifest);
+    Ok(Evidence {
         generated: super::session::now(),
         made_by: "dcmask workbench".into(),
         configuration_digest: config_digest(&plan, &app.key.fingerprint()),
         decisions_from: "the records of the Apply in effect and the changes made by hand".into(),
         decisions,
-        dataset: dataset.finish(),
-        release: s.release.clone(),
+        dataset,
+        release,
         safe_harbor: harbor.finish(),
         risk,
         verify,
         pixels,
         audit: Some(app.audit.head(None)),
-    };
-    Ok((evidence, digests))
+    })
 }
 
 /// The evidence of a session, its content digest that of the files as Export writes
-/// them; `audit_entry` says which entry of the trail the report stands on.
-pub async fn evidence(app: &Shared, sid: &str, audit_entry: Option<String>) -> ApiResult<Evidence> {
+/// them; its audit head the log as it is now.
+pub async fn evidence(app: &Shared, sid: &str) -> ApiResult<Evidence> {
     let s = app.sessions.get(sid)?;
-    let (mut e, files) = {
-        let s = lock(&s);
-        assemble(app, &s)?
-    };
-    let cost = files.iter().map(|(_, o)| o.cost()).max().unwrap_or(0);
-    let manifest = app
-        .work
-        .run(cost, move || -> ApiResult<Vec<ManifestEntry>> {
-            files
-                .iter()
-                .map(|(name, obj)| {
-                    Ok(ManifestEntry {
-                        name: name.clone(),
-                        sha256: obj.digest()?,
-                    })
-                })
-                .collect()
-        })
-        .await??;
-    e.dataset.set_manifest(manifest);
-    e.audit = Some(app.audit.head(audit_entry));
-    Ok(e)
+    let taken = take(&lock(&s))?;
+    let cost = taken
+        .held
+        .files
+        .iter()
+        .map(|(_, f, _)| f.object.cost())
+        .max()
+        .unwrap_or(0);
+    let app2 = app.clone();
+    app.work.run(cost, move || assemble(&app2, taken)).await?
 }
 
 pub async fn get_release(

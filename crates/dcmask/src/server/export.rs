@@ -147,7 +147,7 @@ pub async fn export_file(
 /// The de-identified files and the determination report: what is safe to share. The
 /// linkage (original identifiers) is never in it: see [`linkage_zip`].
 pub async fn export_zip(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<Response> {
-    let mut report = super::evidence::evidence(&app, &sid, None).await?;
+    let mut report = super::evidence::evidence(&app, &sid).await?;
     let s = app.sessions.get(&sid)?;
     let (files, dir): (Vec<(String, Stored)>, Arc<Dir>) = {
         let s = lock(&s);

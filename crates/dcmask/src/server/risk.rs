@@ -6,9 +6,11 @@
 //!
 //! - A quasi-identifier the profile removed (every record empty now, some not before)
 //!   shows no values and no counts: they would be the originals'.
-//! - Headers only: the analysis reads what the session holds in memory.
+//! - Headers only: the analysis reads what the session holds in memory, on a worker,
+//!   the session's lock released.
 
-use super::session::{lock, Session};
+use super::object::Stored;
+use super::session::{lock, Session, Staged};
 use super::{ApiError, Shared};
 use axum::extract::{Path, State};
 use axum::Json;
@@ -39,18 +41,46 @@ impl Settings {
     }
 }
 
-/// The analyses of the files as they are now and as opened.
-pub fn analyses(s: &Session) -> (Analysis, Analysis) {
-    let qis = s.risk.quasi_identifiers();
-    let mut after = Builder::new(qis.clone(), s.risk.record);
-    let mut before = Builder::new(qis, s.risk.record);
-    for f in &s.current().files {
-        after.add_object(&f.staged.object);
-        if let Ok(open) = s.file(&f.id) {
-            before.add_object(&open.original);
+/// What an analysis reads of a session, taken under its lock and read without it: per
+/// file its neutral name, its current version and the file as opened (headers shared,
+/// not copied).
+pub struct Held {
+    pub files: Vec<(String, Staged, Option<Stored>)>,
+    pub settings: Settings,
+    /// The label of the plan in effect.
+    pub applied: Option<String>,
+}
+
+impl Held {
+    pub fn of(s: &Session) -> Held {
+        Held {
+            files: s
+                .current()
+                .files
+                .iter()
+                .map(|f| {
+                    let original = s.file(&f.id).ok().map(|o| o.original.clone());
+                    (s.name(&f.id), f.staged.clone(), original)
+                })
+                .collect(),
+            settings: s.risk.clone(),
+            applied: s.current().plan.as_ref().map(|p| p.label()),
         }
     }
-    (after.finish(), before.finish())
+
+    /// The analyses of the files as they are now and as opened.
+    pub fn analyses(&self) -> (Analysis, Analysis) {
+        let qis = self.settings.quasi_identifiers();
+        let mut after = Builder::new(qis.clone(), self.settings.record);
+        let mut before = Builder::new(qis, self.settings.record);
+        for (_, staged, original) in &self.files {
+            after.add_object(&staged.object);
+            if let Some(o) = original {
+                before.add_object(o);
+            }
+        }
+        (after.finish(), before.finish())
+    }
 }
 
 /// Whether a quasi-identifier (by its index) was removed: empty in every record now,
@@ -65,20 +95,25 @@ pub async fn get_risk(
     Path(sid): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let s = app.sessions.get(&sid)?;
-    let s = lock(&s);
-    Ok(Json(view(&s)?))
+    let held = Held::of(&lock(&s));
+    answer(&app, held).await
 }
 
-fn view(s: &Session) -> ApiResult<Value> {
-    if s.current().files.is_empty() {
+/// The view, computed on a worker: headers only, no memory beyond the session's.
+async fn answer(app: &Shared, held: Held) -> ApiResult<Json<Value>> {
+    Ok(Json(app.work.run(0, move || view(&held)).await??))
+}
+
+fn view(h: &Held) -> ApiResult<Value> {
+    if h.files.is_empty() {
         return Err(ApiError::bad("no files are open"));
     }
-    let (after, before) = analyses(s);
-    let population = s.risk.population;
+    let (after, before) = h.analyses();
+    let population = h.settings.population;
     let report = |a: &Analysis| a.report(population).map_err(ApiError::bad);
     let (after_r, before_r) = (report(&after)?, report(&before)?);
     let (av, bv) = (after.value_counts(), before.value_counts());
-    let qis = s.risk.quasi_identifiers();
+    let qis = h.settings.quasi_identifiers();
     // In the order of the report: those that drive uniqueness first.
     let fields: Vec<Value> = after_r
         .quasi_identifiers
@@ -110,9 +145,9 @@ fn view(s: &Session) -> ApiResult<Value> {
         })
         .collect();
     Ok(json!({
-        "applied": s.current().plan.as_ref().map(|p| p.label()),
-        "record": s.risk.record,
-        "list": s.risk.list,
+        "applied": h.applied,
+        "record": h.settings.record,
+        "list": h.settings.list,
         "population": population,
         "after": after_r.figures,
         "before": before_r.figures,
@@ -146,11 +181,14 @@ pub async fn put_risk(
         return Err(ApiError::bad("the population must be at least 1"));
     }
     let s = app.sessions.get(&sid)?;
-    let mut s = lock(&s);
-    s.risk = Settings {
-        record,
-        list,
-        population: b.population,
+    let held = {
+        let mut s = lock(&s);
+        s.risk = Settings {
+            record,
+            list,
+            population: b.population,
+        };
+        Held::of(&s)
     };
-    Ok(Json(view(&s)?))
+    answer(&app, held).await
 }
