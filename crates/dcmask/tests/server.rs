@@ -1334,3 +1334,54 @@ fn apply_edit_and_export_are_in_the_audit_trail_the_report_cites() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn the_risk_view_shows_no_value_of_a_field_the_profile_removed() {
+    let s = start();
+    let sid = new_session(&s);
+    let risk = format!("/api/sessions/{sid}/risk");
+    upload(&s, &sid, &[("a.dcm", sample()), ("b.dcm", sample())]);
+    let (status, _) = json(
+        &s,
+        "POST",
+        &format!("/api/sessions/{sid}/apply"),
+        r#"{"profile":"basic"}"#,
+    );
+    assert_eq!(status, 200);
+    let (status, view) = json(
+        &s,
+        "PUT",
+        &risk,
+        r#"{"quasi_identifiers":"SeriesDescription,Modality"}"#,
+    );
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["applied"], "Basic");
+    assert_eq!(view["after"]["records"], 1, "one Patient ID in both files");
+    let field = |id: &str| {
+        view["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let desc = field("SeriesDescription");
+    assert_eq!(desc["removed"], true, "{desc}");
+    assert_eq!(desc["values"], serde_json::json!([]));
+    assert!(desc["distinct_values"].is_null());
+    assert!(
+        !view.to_string().contains("HEAD SERIES"),
+        "never the original's value"
+    );
+    let modality = field("Modality");
+    assert_eq!(modality["removed"], false);
+    assert_eq!(modality["values"], serde_json::json!([["OT", 1]]));
+    // The settings stay for the next view; a wrong list is refused.
+    let (_, again) = json(&s, "GET", &risk, "");
+    assert_eq!(again["list"], "SeriesDescription,Modality");
+    let (status, _) = json(&s, "PUT", &risk, r#"{"quasi_identifiers":"NoSuchThing"}"#);
+    assert_eq!(status, 400);
+    let (status, _) = json(&s, "PUT", &risk, r#"{"population":0}"#);
+    assert_eq!(status, 400);
+}
