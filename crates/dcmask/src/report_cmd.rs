@@ -17,6 +17,8 @@
 //!   lines to fill in by hand.
 //!
 //! Nothing in it is a value of a file: counts, rule texts, output paths, digests.
+//! Exit code 0; 1 when the check ran and found identifying values or could not read an
+//! output (the report is written all the same); 2 when no report could be made.
 
 use crate::audit::{file_sha256, Log};
 use crate::risk_cmd::{RiskOptions, Setup};
@@ -367,7 +369,12 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
             format!("{} findings", evidence.verify.findings)
         }
     );
-    Ok(ExitCode::SUCCESS)
+    // The report is written either way; a script sees that it does not stand clean.
+    Ok(if evidence.verify.ran && !evidence.verify.clean() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Writes `bytes` to `path` through a temporary file beside it.

@@ -255,6 +255,16 @@ fn the_report_of_a_run_has_its_evidence_and_no_original_value() {
     env.ok(&[&["report", "-o", to.to_str().unwrap()], &common[..]].concat());
     let written = std::fs::read_to_string(&to).unwrap();
     assert!(written.contains("id=signature"));
+
+    // A leaked name in OUT: the check finds it, the report says where (not what), exit 1.
+    std::fs::write(out.join("notes.txt"), "seen: Quaintance3 Zebulon").unwrap();
+    let r = env.dcmask(&[&["report", "--json"], &common[..]].concat());
+    assert_eq!(r.status.code(), Some(1));
+    let text = String::from_utf8(r.stdout).unwrap();
+    let json: Value = serde_json::from_str(&text).unwrap();
+    assert!(json["verify"]["findings"].as_u64().unwrap() >= 1);
+    assert_eq!(json["verify"]["listed"][0]["file"], "notes.txt");
+    assert!(!text.contains("Quaintance") && !text.contains("Zebulon"));
 }
 
 #[test]
