@@ -144,6 +144,19 @@ test('Risk view: figures after Apply, keep and generalise change them, undo rest
   await apply(page);
   assert.equal(await figure(page, 'unique_records'), '2', 'the loaded rule generalises as before');
 
+  // The Add-rule form offers generalize with its `to`: bands of 20 years.
+  await page.locator('#rule-tag').fill('(0010,1010)');
+  await page.locator('#rule-action').selectOption('generalize');
+  await page.locator('#rule-to-field').waitFor();
+  await page.locator('#rule-to').fill('20y');
+  await page.locator('#rule-add').click();
+  await page.locator('#rule-list .rule[data-tag="(0010,1010)"]', { hasText: 'to 20y' }).waitFor();
+  await apply(page);
+  assert.equal(await figure(page, 'classes'), '4', '40-59 and 60-79, by sex');
+  const age20 = page.locator('#risk-fields .risk-field[data-qi="PatientAge"]');
+  await age20.locator('summary').click();
+  assert.match(await age20.locator('.risk-values').textContent(), /060Y 3 records/, '63, 68 and 72 in one band');
+
   // The report: release, Safe Harbor matrix, risk figures, signature block; no original value.
   await page.locator('#release-recipient').fill('Trial office');
   await page.locator('#release-expert').fill('Dr. A. Expert');

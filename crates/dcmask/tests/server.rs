@@ -862,8 +862,16 @@ fn generalize_rules_round_trip_through_the_workbench() {
         .collect();
     assert_eq!(
         actions,
-        ["keep", "remove", "empty", "replace", "pseudonymize"]
+        [
+            "keep",
+            "remove",
+            "empty",
+            "replace",
+            "pseudonymize",
+            "generalize"
+        ]
     );
+    assert_eq!(profiles["actions"][5]["needs_to"], true);
 
     let sid = new_session(&s);
     upload(

@@ -783,12 +783,17 @@ async fn profiles(State(app): State<Shared>) -> Json<Value> {
         .filter(|o| **o != ProfileOption::RetainSafePrivate)
         .map(|o| json!({ "id": o.id(), "label": o.label(), "code": o.code().0, "description": o.description() }))
         .collect();
-    // `generalize` needs its `to`, which the page has no field for yet: such rules come
-    // from a rule file (loaded, applied and saved with their `to`).
+    // `replace` needs its value, `generalize` its `to` (checked against the VR at Apply).
     let actions: Vec<Value> = CustomAction::ALL
         .iter()
-        .filter(|a| **a != CustomAction::Generalize)
-        .map(|a| json!({ "id": a.id(), "label": a.id(), "needs_value": *a == CustomAction::Replace }))
+        .map(|a| {
+            json!({
+                "id": a.id(),
+                "label": a.id(),
+                "needs_value": *a == CustomAction::Replace,
+                "needs_to": *a == CustomAction::Generalize,
+            })
+        })
         .collect();
     Json(json!({
         "profiles": profiles,
