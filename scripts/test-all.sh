@@ -2,7 +2,8 @@
 # Runs every check of the project: format, lints, Rust unit and integration tests
 # (engine, batch, corpus, dciodvfy/dcmdump), and the browser tests in headless Chromium.
 # Installs pycanon from PyPI when python3 lacks it (the risk figures are checked against it).
-# Needs: the Rust toolchain, Node.js with npm, /usr/bin/chromium, dcmtk and dicom3tools
+# Needs: the Rust toolchain, Node.js with npm, /usr/bin/chromium, dcmtk (dcmdump; dump2dcm
+# writes the browser risk test's cohort) and dicom3tools
 # (.ci/run installs them on a fresh Debian machine), and the corpus in ../shared/corpus
 # (or DCMASK_CORPUS).
 set -euo pipefail
@@ -19,7 +20,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --workspace --no-fail-fast
-echo "== browser tests (headless Chromium)"
+echo "== browser tests (headless Chromium: every tests/browser/*.test.mjs, risk.test.mjs included)"
 cargo build -p dcmask
 (
   cd tests/browser

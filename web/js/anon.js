@@ -182,7 +182,7 @@ function renderRules() {
     h('span', { class: 'rule-tag' }, r.id),
     h('span', { class: 'rule-name' }, a.names[r.id] || ''),
     h('span', { class: `rule-act act-${r.act}` }, actionLabel(r.act)),
-    h('span', { class: 'rule-value' }, r.value !== undefined && r.value !== null ? `“${r.value}”` : ''),
+    h('span', { class: 'rule-value' }, r.value !== undefined && r.value !== null ? `“${r.value}”` : (r.to ? `to ${r.to}` : '')),
     h('span', { class: 'rule-note', title: r.note || '' }, r.note || ''),
     h('button', {
       type: 'button', class: 'icon-btn rule-remove', 'aria-label': `Remove rule ${r.id}`, title: `Remove rule ${r.id}`,
@@ -286,6 +286,7 @@ function updateValueField() {
   const def = profilesData().actions.find((x) => x.id === act);
   const needs = def ? !!def.needs_value : act === 'replace';
   $('#rule-value-field').hidden = !needs;
+  $('#rule-to-field').hidden = !(def && def.needs_to);
 }
 
 /** Look a tag up once per query text; results are cached. */
@@ -353,8 +354,16 @@ async function addRule() {
     $('#rule-value').focus();
     return;
   }
+  const needsTo = !!(def && def.needs_to);
+  const to = $('#rule-to').value.trim();
+  if (needsTo && to === '') {
+    setRulesError(`Enter what ${r.tag.id} is coarsened to (e.g. 10y for ages, year for dates).`);
+    $('#rule-to').focus();
+    return;
+  }
   const rule = { id: r.tag.id, act };
   if (needsValue) rule.value = value;
+  if (needsTo) rule.to = to;
   if (note) rule.note = note;
   a.names[r.tag.id] = r.tag.name || '';
   const i = a.rules.findIndex((x) => x.id === rule.id);
@@ -366,9 +375,26 @@ async function addRule() {
   info(i >= 0 ? `Rule ${rule.id} changed to ${actionLabel(act)}` : `Added rule ${rule.id} ${actionLabel(act)}`);
   tagInput.value = '';
   $('#rule-value').value = '';
+  $('#rule-to').value = '';
   $('#rule-note').value = '';
   setTagInfo('', null);
   tagInput.focus();
+}
+
+/**
+ * Add or replace a custom rule from elsewhere (the Risk view): switches to the Custom
+ * profile, whose rules then hold it; takes effect at the next Apply.
+ */
+export function setRule(rule, name) {
+  a.names[rule.id] = name || a.names[rule.id] || '';
+  const i = a.rules.findIndex((x) => x.id === rule.id);
+  if (i >= 0) a.rules[i] = rule;
+  else a.rules.push(rule);
+  if (a.profile !== 'custom') selectProfile('custom');
+  persist();
+  renderRules();
+  renderPicker();
+  renderApply();
 }
 
 function removeRule(id) {

@@ -12,6 +12,7 @@ import { initFiles } from './files.js';
 import { initView } from './view.js';
 import { initAnon, applyProfile, countedText } from './anon.js';
 import { initEdit } from './edit.js';
+import { initRisk } from './risk.js';
 
 const MODES = ['view', 'anon', 'edit'];
 /** Files are sent in requests of about this size (a larger file goes alone). */
@@ -28,6 +29,7 @@ async function main() {
   initView();
   initAnon();
   initEdit();
+  initRisk();
   subscribe(onChange);
   showMode();
 

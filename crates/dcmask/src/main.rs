@@ -1,9 +1,11 @@
 //! `dcmask`: the workbench server and the batch tool, thin shells over `dcmask-engine`.
 
+mod audit;
 mod batch;
 mod keystore;
 mod ocr;
 mod profile_cmd;
+mod report_cmd;
 mod risk_cmd;
 mod server;
 mod stdout;
@@ -41,6 +43,10 @@ enum Command {
     Verify(verify_cmd::VerifyArgs),
     /// Measure the re-identification risk of a folder of DICOM files (k-anonymity).
     Risk(risk_cmd::RiskArgs),
+    /// The determination report of a batch output folder (HTML to print and sign, or JSON).
+    Report(report_cmd::ReportArgs),
+    /// Check an audit log: no entry changed, removed or reordered.
+    Audit(audit::AuditArgs),
 }
 
 /// Where dcmask keeps its key when no `--key-file` is given.
@@ -97,6 +103,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => profile_cmd::inspect(args).map(|()| ExitCode::SUCCESS),
         Command::Verify(args) => verify_cmd::run(args),
         Command::Risk(args) => risk_cmd::run(args),
+        Command::Report(args) => report_cmd::run(args),
+        Command::Audit(args) => audit::run(args),
     };
     result.unwrap_or_else(|e| {
         if e.is::<stdout::Closed>() {

@@ -112,6 +112,11 @@ impl Setup {
         })
     }
 
+    /// The report's risk part, without figures yet.
+    pub fn evidence(&self) -> dcmask_engine::report::RiskEvidence {
+        dcmask_engine::report::RiskEvidence::new(&self.qis, self.kind, self.population)
+    }
+
     /// For `anonymize`: a setup when `--risk` is given, refusing its options without it.
     pub fn for_batch(risk: bool, o: &RiskOptions) -> Result<Option<Setup>> {
         if !risk {
@@ -331,7 +336,11 @@ fn print_text(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
 
 /// Every regular file under `path` (itself when a file), sorted; links followed, each
 /// folder once.
-fn walk(path: &Path, into: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> std::io::Result<()> {
+pub fn walk(
+    path: &Path,
+    into: &mut Vec<PathBuf>,
+    seen: &mut HashSet<PathBuf>,
+) -> std::io::Result<()> {
     let meta = std::fs::metadata(path)?;
     if meta.is_file() {
         into.push(path.to_path_buf());

@@ -90,26 +90,24 @@ struct Walk {
     unreadable: Vec<String>,
 }
 
-pub fn run(args: VerifyArgs) -> Result<ExitCode> {
-    if args.jobs == Some(0) {
-        bail!("-j takes a number of threads of at least 1");
-    }
-    for input in &args.originals {
+/// Checks OUT against the originals (see the module's doc), printing nothing but the
+/// outputs that could not be read.
+pub fn check(output: &Path, originals_in: &[PathBuf], jobs: Option<usize>) -> Result<Checked> {
+    for input in originals_in {
         if !input.exists() {
             bail!("the originals {} do not exist", input.display());
         }
     }
-    if !args.output.is_dir() {
-        bail!("the output {} is not a folder", args.output.display());
+    if !output.is_dir() {
+        bail!("the output {} is not a folder", output.display());
     }
-    let out_root = args
-        .output
+    let out_root = output
         .canonicalize()
-        .with_context(|| format!("cannot read the output {}", args.output.display()))?;
+        .with_context(|| format!("cannot read the output {}", output.display()))?;
     std::fs::read_dir(&out_root)
-        .with_context(|| format!("cannot read the output {}", args.output.display()))?;
+        .with_context(|| format!("cannot read the output {}", output.display()))?;
     let mut pool = rayon::ThreadPoolBuilder::new();
-    if let Some(j) = args.jobs {
+    if let Some(j) = jobs {
         pool = pool.num_threads(j);
     }
     let pool = pool.build().context("cannot start worker threads")?;
@@ -117,7 +115,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     // The originals: every regular file, OUT left out when it lies inside (an output
     // checked against itself, OUT = IN, is not left out).
     let mut originals = Walk::default();
-    for input in &args.originals {
+    for input in originals_in {
         let same = input.canonicalize().is_ok_and(|c| c == out_root);
         let skip = (!same).then_some(out_root.as_path());
         walk(input, input, skip, &mut originals, &mut HashSet::new());
@@ -166,13 +164,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
 
     // The output: every file and folder, hidden ones included.
     let mut outputs = Walk::default();
-    walk(
-        &args.output,
-        &args.output,
-        None,
-        &mut outputs,
-        &mut HashSet::new(),
-    );
+    walk(output, output, None, &mut outputs, &mut HashSet::new());
     let dicom_files = AtomicU64::new(0);
     let unreadable = AtomicU64::new(0);
     let results: Vec<Vec<Row>> = pool.install(|| {
@@ -201,6 +193,85 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
             .collect()
     });
 
+    Ok(Checked {
+        outputs,
+        results,
+        originals: read,
+        values: dict.len() as u64,
+        skipped_originals: skipped.into_inner(),
+        unreadable_originals: unreadable_originals.into_inner(),
+        dicom_files: dicom_files.into_inner(),
+        unreadable: unreadable.into_inner(),
+    })
+}
+
+/// What a check found: per file and folder of OUT, its findings; and what was read.
+pub struct Checked {
+    outputs: Walk,
+    results: Vec<Vec<Row>>,
+    /// DICOM originals read, and the values gathered from them.
+    pub originals: u64,
+    pub values: u64,
+    pub skipped_originals: u64,
+    pub unreadable_originals: u64,
+    pub dicom_files: u64,
+    /// Output files that could not be read.
+    pub unreadable: u64,
+}
+
+impl Checked {
+    /// Each finding: the file (a folder's name ending in `/`), where, and its category.
+    pub fn findings(&self) -> impl Iterator<Item = (String, String, Category)> + '_ {
+        self.outputs
+            .entries
+            .iter()
+            .zip(&self.results)
+            .flat_map(|(e, rows)| {
+                let file = if e.dir {
+                    format!("{}/", e.rel)
+                } else {
+                    e.rel.clone()
+                };
+                rows.iter()
+                    .map(move |r| (file.clone(), r.part.shown(), r.category))
+            })
+    }
+
+    pub fn files(&self) -> u64 {
+        self.outputs.entries.iter().filter(|e| !e.dir).count() as u64
+    }
+
+    /// Output files and folders that could not be read, special files left out.
+    pub fn unread(&self) -> u64 {
+        self.unreadable + self.outputs.unreadable.len() as u64 + self.outputs.not_regular
+    }
+}
+
+impl Part {
+    fn shown(&self) -> String {
+        match self {
+            Part::Name => "name".to_string(),
+            Part::Value(p) => p.clone(),
+            Part::Bytes(o) => format!("bytes@{o}"),
+        }
+    }
+}
+
+pub fn run(args: VerifyArgs) -> Result<ExitCode> {
+    if args.jobs == Some(0) {
+        bail!("-j takes a number of threads of at least 1");
+    }
+    let checked = check(&args.output, &args.originals, args.jobs)?;
+    let Checked {
+        outputs,
+        results,
+        originals: read,
+        values,
+        skipped_originals: skipped,
+        unreadable_originals,
+        dicom_files,
+        unreadable,
+    } = checked;
     let mut by_category: BTreeMap<Category, u64> = BTreeMap::new();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -229,12 +300,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
                 }
                 writeln!(out, "{obj}")?;
             } else {
-                let path = match &r.part {
-                    Part::Name => "name".to_string(),
-                    Part::Value(p) => p.clone(),
-                    Part::Bytes(o) => format!("bytes@{o}"),
-                };
-                writeln!(out, "{file}\t{path}\t{}", r.category)?;
+                writeln!(out, "{file}\t{}\t{}", r.part.shown(), r.category)?;
             }
         }
     }
@@ -244,8 +310,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     let total: u64 = by_category.values().sum();
     let mut summary = format!(
         "dcmask verify: {files} files scanned ({} DICOM) against {} values from {read} originals",
-        dicom_files.into_inner(),
-        dict.len(),
+        dicom_files, values,
     );
     if total == 0 {
         summary.push_str("; no findings");
@@ -257,11 +322,9 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
         summary.push_str(&format!("; {total} findings: {}", cats.join(", ")));
     }
     eprintln!("{summary}");
-    let skipped = skipped.into_inner();
     if skipped > 0 {
         eprintln!("dcmask verify: {skipped} non-DICOM originals skipped");
     }
-    let unreadable_originals = unreadable_originals.into_inner();
     if unreadable_originals > 0 {
         eprintln!(
             "dcmask verify: {unreadable_originals} originals could not be read as DICOM: \
@@ -277,7 +340,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     for rel in &outputs.unreadable {
         eprintln!("dcmask verify: could not read {rel}");
     }
-    let unreadable = unreadable.into_inner() + outputs.unreadable.len() as u64;
+    let unreadable = unreadable + outputs.unreadable.len() as u64;
     if total > 0 {
         Ok(ExitCode::from(1))
     } else if unreadable > 0 || outputs.not_regular > 0 {

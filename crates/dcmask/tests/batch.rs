@@ -1581,6 +1581,7 @@ fn linkage_folder_is_private_and_resumes() {
         names,
         [
             "README.txt",
+            "audit.log",
             "journal.jsonl",
             "paths.csv",
             "patid_mapping.csv",

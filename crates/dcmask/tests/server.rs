@@ -675,7 +675,15 @@ fn changes_by_hand_are_decisions_in_the_report() {
         let t = m["time"].as_str().unwrap();
         assert!(chrono::DateTime::parse_from_rfc3339(t).is_ok(), "{t}");
     }
-    assert!(!report.to_string().contains("\"CT\""), "never the value");
+    // The decisions never hold the value typed; the dataset's modality counts are the
+    // one place a modality code is (vocabulary of the output, not of the patient).
+    for part in ["manual", "rows", "safe_harbor", "risk", "verify"] {
+        assert!(
+            !report[part].to_string().contains("\"CT\""),
+            "{part}: never the value"
+        );
+    }
+    assert_eq!(report["dataset"]["modalities"]["CT"], 1);
     let c = &report["changed"];
     assert_eq!(c["total"], state["modified"]);
     assert_eq!(c["by_hand"], 2);
@@ -854,8 +862,16 @@ fn generalize_rules_round_trip_through_the_workbench() {
         .collect();
     assert_eq!(
         actions,
-        ["keep", "remove", "empty", "replace", "pseudonymize"]
+        [
+            "keep",
+            "remove",
+            "empty",
+            "replace",
+            "pseudonymize",
+            "generalize"
+        ]
     );
+    assert_eq!(profiles["actions"][5]["needs_to"], true);
 
     let sid = new_session(&s);
     upload(
@@ -1249,4 +1265,131 @@ fn the_server_survives_hostile_uploads() {
     );
     // The work budget (256 MiB) and the program itself.
     assert!(peak < 400 * 1024, "peak RSS {} MiB", peak / 1024);
+}
+
+#[test]
+fn apply_edit_and_export_are_in_the_audit_trail_the_report_cites() {
+    let s = start();
+    let sid = new_session(&s);
+    upload(&s, &sid, &[("a.dcm", sample())]);
+    let (status, _) = json(
+        &s,
+        "POST",
+        &format!("/api/sessions/{sid}/apply"),
+        r#"{"profile":"basic"}"#,
+    );
+    assert_eq!(status, 200);
+    let (status, _) = json(
+        &s,
+        "PUT",
+        &format!("/api/sessions/{sid}/files/f1/element"),
+        r#"{"path":"0008,0060","value":"CT"}"#,
+    );
+    assert_eq!(status, 200);
+    let (status, zip) = request(
+        &s,
+        "GET",
+        &format!("/api/sessions/{sid}/export.zip?token={}", s.token),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200);
+    let log_path = s._data.path().join("audit.log");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions: Vec<&str> = lines
+        .iter()
+        .map(|l| l["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["apply", "edit", "export"]);
+    for (a, b) in lines.iter().zip(&lines[1..]) {
+        assert_eq!(b["prev"], a["hash"]);
+    }
+    assert_eq!(lines[0]["config"], lines[2]["config"], "one configuration");
+    assert_ne!(
+        lines[0]["outputs"], lines[1]["outputs"],
+        "the edit changed a header"
+    );
+    // Never the session id (it grants access) nor a value of the file.
+    for v in [
+        sid.as_str(),
+        "Quimby",
+        "PID-778899",
+        "20051130",
+        "1.2.3.4.5",
+    ] {
+        assert!(!log.contains(v), "{v} in the audit log");
+    }
+    // The report in the export zip cites the export entry as the head.
+    let entries = zip_entries(zip);
+    let (_, report) = entries.iter().find(|(n, _)| n == "report.json").unwrap();
+    let report: serde_json::Value = serde_json::from_slice(report).unwrap();
+    assert_eq!(report["audit"]["head"], lines[2]["hash"]);
+    assert_eq!(report["audit"]["entries"], 3);
+    assert_eq!(report["dataset"]["content_digest"], lines[2]["outputs"]);
+    assert!(
+        !entries.iter().any(|(n, _)| n.contains("audit")),
+        "the log stays apart"
+    );
+    // The CLI check agrees.
+    let out = Command::new(env!("CARGO_BIN_EXE_dcmask"))
+        .args(["audit", "verify"])
+        .arg(&log_path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn the_risk_view_shows_no_value_of_a_field_the_profile_removed() {
+    let s = start();
+    let sid = new_session(&s);
+    let risk = format!("/api/sessions/{sid}/risk");
+    upload(&s, &sid, &[("a.dcm", sample()), ("b.dcm", sample())]);
+    let (status, _) = json(
+        &s,
+        "POST",
+        &format!("/api/sessions/{sid}/apply"),
+        r#"{"profile":"basic"}"#,
+    );
+    assert_eq!(status, 200);
+    let (status, view) = json(
+        &s,
+        "PUT",
+        &risk,
+        r#"{"quasi_identifiers":"SeriesDescription,Modality"}"#,
+    );
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["applied"], "Basic");
+    assert_eq!(view["after"]["records"], 1, "one Patient ID in both files");
+    let field = |id: &str| {
+        view["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let desc = field("SeriesDescription");
+    assert_eq!(desc["removed"], true, "{desc}");
+    assert_eq!(desc["values"], serde_json::json!([]));
+    assert!(desc["distinct_values"].is_null());
+    assert!(
+        !view.to_string().contains("HEAD SERIES"),
+        "never the original's value"
+    );
+    let modality = field("Modality");
+    assert_eq!(modality["removed"], false);
+    assert_eq!(modality["values"], serde_json::json!([["OT", 1]]));
+    // The settings stay for the next view; a wrong list is refused.
+    let (_, again) = json(&s, "GET", &risk, "");
+    assert_eq!(again["list"], "SeriesDescription,Modality");
+    let (status, _) = json(&s, "PUT", &risk, r#"{"quasi_identifiers":"NoSuchThing"}"#);
+    assert_eq!(status, 400);
+    let (status, _) = json(&s, "PUT", &risk, r#"{"population":0}"#);
+    assert_eq!(status, 400);
 }

@@ -5,6 +5,7 @@
 //! and the identifier [`Mappings`]. No web, terminal or filesystem code lives here.
 
 pub mod apply;
+pub mod audit;
 pub mod clean;
 pub mod code;
 mod complete;

@@ -180,6 +180,16 @@ impl Plan {
         Ok(())
     }
 
+    /// The plan as reports and audit entries show it: a fixed date shift becomes
+    /// `"fixed"` (the number of days would undo the shift).
+    pub fn shareable_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("a plan serialises");
+        if let Some(shift) = v.get_mut("date_shift").filter(|s| s.is_number()) {
+            *shift = "fixed".into();
+        }
+        v
+    }
+
     /// The name written into reports and De-identification Method.
     pub fn label(&self) -> String {
         if self.profile == ProfileId::Custom {

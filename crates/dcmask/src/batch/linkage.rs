@@ -138,6 +138,10 @@ back to every patient:
                         `input_ref` of each file in the output's report.json.
     journal.jsonl       lets the same command resume an interrupted run; it holds
                         the identifier mappings too.
+    audit.log           one hash-chained entry per run (time, configuration
+                        digest, digest of the outputs, counts; no identifier):
+                        `dcmask audit verify audit.log` shows a changed, removed
+                        or reordered entry; `dcmask report` cites its head.
 
 Who may hold it: the data custodian (whoever is responsible for the original
 data), stored with the same care as the originals. Never the recipient of the

@@ -35,12 +35,12 @@
 mod dicomdir;
 mod journal;
 mod layout;
-mod linkage;
+pub mod linkage;
 mod patients;
 mod place;
 mod plan_args;
 mod progress;
-mod report;
+pub mod report;
 
 pub use plan_args::{PlanArgs, Regions};
 
@@ -428,6 +428,25 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         unwritten.push(format!("{e:#}"));
     }
     remove_parts(&outdir);
+    // The run in the audit trail, kept in the linkage folder.
+    let outputs: Vec<&str> = files
+        .iter()
+        .filter(|f| f.status == Status::Ok)
+        .filter_map(|f| f.output.as_deref())
+        .collect();
+    let audited = pool.install(|| {
+        crate::audit::record_batch(
+            &linkage_dir,
+            &outdir,
+            &outputs,
+            &plan,
+            &key.fingerprint(),
+            &serde_json::to_value(&counts).unwrap_or_default(),
+        )
+    });
+    if let Err(e) = audited {
+        unwritten.push(format!("{e:#}"));
+    }
 
     let elapsed = started.elapsed().as_secs_f64();
     let resumed = files.iter().filter(|f| f.resumed).count() as u64;

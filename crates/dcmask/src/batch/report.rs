@@ -216,11 +216,7 @@ pub const INPUT_REF: &str = "files[].input_ref is the `ref` column of paths.csv 
 /// The plan as the report shows it: a fixed date shift becomes `"fixed"` (the number of
 /// days would undo the shift).
 pub fn plan_json(plan: &dcmask_engine::Plan) -> Result<serde_json::Value> {
-    let mut v = serde_json::to_value(plan)?;
-    if let Some(shift) = v.get_mut("date_shift").filter(|s| s.is_number()) {
-        *shift = "fixed".into();
-    }
-    Ok(v)
+    Ok(plan.shareable_json())
 }
 
 #[derive(Serialize)]

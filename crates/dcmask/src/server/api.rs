@@ -4,7 +4,7 @@
 use super::diff::{tree, FileChanges, Node};
 use super::object::{self, Failure, Stored};
 use super::session::{lock, FileState, Session, Snapshot, Staged};
-use super::{conn, edit, export, limits, pixel, render, ApiError, Shared};
+use super::{conn, edit, evidence, export, limits, pixel, render, risk, ApiError, Shared};
 use axum::body::Bytes;
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
@@ -14,7 +14,7 @@ use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use dcmask_engine::options::ProfileOption;
 use dcmask_engine::record::{ManualAction, ManualChange};
-use dcmask_engine::report::{summarize, to_html, Determination, ReportFile};
+use dcmask_engine::report::{summarize, to_html, Determination, Evidence, ReportFile};
 use dcmask_engine::tag::{dictionary_vr, display_name, keyword, parse_tag, tag_id};
 use dcmask_engine::{
     parse_rules, rule_list_with, rules_to_json, CustomAction, CustomRule, Plan, ProfileId,
@@ -62,6 +62,14 @@ pub fn routes() -> Router<Shared> {
         .route("/api/sessions/{sid}/linkage.zip", get(export::linkage_zip))
         .route("/api/sessions/{sid}/report.json", get(report_json))
         .route("/api/sessions/{sid}/report.html", get(report_html))
+        .route(
+            "/api/sessions/{sid}/risk",
+            get(risk::get_risk).put(risk::put_risk),
+        )
+        .route(
+            "/api/sessions/{sid}/release",
+            get(evidence::get_release).put(evidence::put_release),
+        )
         .route("/api/profiles", get(profiles))
         .route("/api/tags/lookup", get(lookup_tag))
         .route("/api/rules/parse", post(parse_rules_text))
@@ -488,7 +496,9 @@ async fn apply(
         label: format!("Apply {label}"),
         files,
         applied: Some(plan.profile.id().to_string()),
+        plan: Some(Arc::new(plan.clone())),
     });
+    evidence::record(&app, &sid, &s, "apply", label);
     let state = state_json(&s);
     tracing::info!(files = s.files.len(), changed = %state["modified"], "profile applied");
     Ok(Json(json!({
@@ -590,6 +600,8 @@ async fn edit_element(
     edit_by_hand(&mut s, &fid, &req.path, req.note, |obj| {
         edit::set_value(obj, &req.path, &req.value).map(|()| ManualAction::Edit)
     })?;
+    let subject = format!("{} in {}", s.current().label, s.name(&fid));
+    evidence::record(&app, &sid, &s, "edit", subject);
     Ok(Json(state_json(&s)))
 }
 
@@ -607,6 +619,8 @@ async fn remove_element(
             false => ManualAction::Remove,
         })
     })?;
+    let subject = format!("{} in {}", s.current().label, s.name(&fid));
+    evidence::record(&app, &sid, &s, "edit", subject);
     Ok(Json(state_json(&s)))
 }
 
@@ -728,26 +742,11 @@ pub fn report_of(s: &Session) -> Determination {
     }))
 }
 
-fn determination(app: &Shared, sid: &str) -> ApiResult<Determination> {
-    let s = session(app, sid)?;
-    let s = lock(&s);
-    let files = &s.current().files;
-    if files
-        .iter()
-        .all(|f| f.staged.record.is_none() && f.staged.manual.is_empty())
-    {
-        return Err(ApiError::bad(
-            "nothing has been applied or edited yet: choose a profile and Apply first",
-        ));
-    }
-    Ok(report_of(&s))
-}
-
 async fn report_json(
     State(app): State<Shared>,
     Path(sid): Path<String>,
-) -> ApiResult<Json<Determination>> {
-    Ok(Json(determination(&app, &sid)?))
+) -> ApiResult<Json<Evidence>> {
+    Ok(Json(evidence::evidence(&app, &sid).await?))
 }
 
 /// The report page is made by the engine with its style inline and no script: its
@@ -756,7 +755,7 @@ const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-ur
     form-action 'none'; frame-ancestors 'none'";
 
 async fn report_html(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<Response> {
-    let mut res = Html(to_html(&determination(&app, &sid)?)).into_response();
+    let mut res = Html(to_html(&evidence::evidence(&app, &sid).await?)).into_response();
     res.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(REPORT_CSP),
@@ -781,12 +780,17 @@ async fn profiles(State(app): State<Shared>) -> Json<Value> {
         .filter(|o| **o != ProfileOption::RetainSafePrivate)
         .map(|o| json!({ "id": o.id(), "label": o.label(), "code": o.code().0, "description": o.description() }))
         .collect();
-    // `generalize` needs its `to`, which the page has no field for yet: such rules come
-    // from a rule file (loaded, applied and saved with their `to`).
+    // `replace` needs its value, `generalize` its `to` (checked against the VR at Apply).
     let actions: Vec<Value> = CustomAction::ALL
         .iter()
-        .filter(|a| **a != CustomAction::Generalize)
-        .map(|a| json!({ "id": a.id(), "label": a.id(), "needs_value": *a == CustomAction::Replace }))
+        .map(|a| {
+            json!({
+                "id": a.id(),
+                "label": a.id(),
+                "needs_value": *a == CustomAction::Replace,
+                "needs_to": *a == CustomAction::Generalize,
+            })
+        })
         .collect();
     Json(json!({
         "profiles": profiles,

@@ -6,14 +6,14 @@
 use super::disk::{Charge, Dir, DiskFile};
 use super::object::Stored;
 use super::session::{lock, Session};
-use super::{api, ApiError, Shared};
+use super::{ApiError, Shared};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use dcmask_engine::io;
 use dcmask_engine::record::mapping_csv;
-use dcmask_engine::report::{to_html, Determination};
+use dcmask_engine::report::to_html;
 use dcmask_engine::Mappings;
 use hyper::body::{Frame, SizeHint};
 use std::io::{BufWriter, Write};
@@ -147,8 +147,9 @@ pub async fn export_file(
 /// The de-identified files and the determination report: what is safe to share. The
 /// linkage (original identifiers) is never in it: see [`linkage_zip`].
 pub async fn export_zip(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<Response> {
+    let mut report = super::evidence::evidence(&app, &sid).await?;
     let s = app.sessions.get(&sid)?;
-    let (files, report, dir): (Vec<(String, Stored)>, Determination, Arc<Dir>) = {
+    let (files, dir): (Vec<(String, Stored)>, Arc<Dir>) = {
         let s = lock(&s);
         let files = s
             .current()
@@ -156,8 +157,24 @@ pub async fn export_zip(State(app): State<Shared>, Path(sid): Path<String>) -> A
             .iter()
             .map(|f| (s.name(&f.id), f.staged.object.clone()))
             .collect();
-        (files, api::report_of(&s), s.dir.clone())
+        (files, s.dir.clone())
     };
+    // The trail gets the export before the report cites its head.
+    let mut entry = crate::audit::entry("export");
+    entry.subject = Some(report.decisions.profile.clone());
+    entry.session = Some(super::evidence::session_digest(&sid));
+    entry.config = Some(report.configuration_digest.clone());
+    entry.outputs = report.dataset.content_digest.clone();
+    entry.outputs_of = Some("the DICOM files of the export zip, by their names in it".into());
+    entry.counts.insert("files".into(), files.len() as u64);
+    let appended = app.audit.append(entry).map_err(|e| {
+        tracing::warn!("the audit log could not be appended to: {e}");
+        ApiError::busy("the audit log could not be written: nothing was exported")
+    })?;
+    report.audit = Some(
+        app.audit
+            .head(Some(format!("the export, entry {}", appended.0))),
+    );
     // One file is in memory at a time.
     let cost = files.iter().map(|(_, o)| o.cost()).max().unwrap_or(0);
     let file = app

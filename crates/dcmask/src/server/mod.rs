@@ -11,11 +11,13 @@ mod conn;
 mod diff;
 mod disk;
 mod edit;
+mod evidence;
 mod export;
 mod limits;
 mod object;
 mod pixel;
 mod render;
+mod risk;
 mod session;
 #[cfg(test)]
 mod tests;
@@ -74,6 +76,8 @@ pub struct App {
     store: Arc<disk::Store>,
     work: work::Work,
     limits: limits::Limits,
+    /// Every Apply, edit and export is appended to it ([`crate::audit`]).
+    audit: crate::audit::Log,
 }
 
 /// The Host headers of requests to a server on `port` (also named `bound`).
@@ -115,6 +119,7 @@ impl App {
             work: work::Work::new(&limits),
             store,
             limits,
+            audit: crate::audit::Log::workbench(),
         }
     }
 }

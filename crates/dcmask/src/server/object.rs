@@ -9,6 +9,7 @@
 
 use super::disk::{Dir, DiskFile};
 use super::ApiError;
+use dcmask_engine::audit::Sha256Writer;
 use dcmask_engine::error::ErrorKind;
 use dcmask_engine::{io, stream, Error};
 use dicom_core::value::{PrimitiveValue, Value};
@@ -20,7 +21,7 @@ use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Files the engine reads whole when it cannot locate their pixel data
 /// ([`stream::read_header`]); larger ones are read whole here.
@@ -101,6 +102,9 @@ impl Blob {
 pub struct Stored {
     header: Arc<DefaultDicomObject>,
     pixels: Option<Arc<Blob>>,
+    /// The SHA-256 of the object as Export writes it, once computed ([`Stored::digest`]):
+    /// shared by the snapshots that hold this same version.
+    digest: Arc<OnceLock<String>>,
 }
 
 impl Deref for Stored {
@@ -143,6 +147,7 @@ impl Stored {
         Stored {
             header: Arc::new(header),
             pixels: self.pixels.clone(),
+            digest: Arc::default(),
         }
     }
 
@@ -197,6 +202,34 @@ impl Stored {
         Ok(obj)
     }
 
+    /// The hex SHA-256 of the object exactly as Export writes it ([`io::write_object`] of
+    /// [`Stored::full`]), computed once per version. Run it as work with [`Stored::cost`].
+    pub fn digest(&self) -> Result<String, Failure> {
+        if let Some(d) = self.digest.get() {
+            return Ok(d.clone());
+        }
+        let mut h = Sha256Writer::default();
+        let full = self.full()?;
+        io::write_object(&full, &mut h).map_err(|e| {
+            tracing::warn!("cannot digest a staged file: {e}");
+            Failure::Server(ApiError::internal())
+        })?;
+        Ok(self.digest.get_or_init(|| h.hex()).clone())
+    }
+
+    /// The hex SHA-256 of the header as it is held, Pixel Data left out (its value is on
+    /// disk, its stand-in unique to this server): what an Apply or edit produced, cheaply.
+    pub fn header_digest(&self) -> String {
+        let mut header = (*self.header).clone().into_inner();
+        header.remove_element(tags::PIXEL_DATA);
+        let mut h = Sha256Writer::default();
+        let ts = dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN.erased();
+        if header.write_dataset_with_ts(&mut h, &ts).is_err() {
+            tracing::warn!("a staged header could not be written for its digest");
+        }
+        h.hex()
+    }
+
     /// The Pixel Data element of this header as it is held (the stand-in when on disk).
     pub fn pixel_element(&self) -> Option<DataElement<dicom_object::InMemDicomObject>> {
         self.header.get(tags::PIXEL_DATA).cloned()
@@ -219,12 +252,14 @@ impl Stored {
             return Ok(Stored {
                 header: Arc::new(obj),
                 pixels: source.pixels.clone(),
+                digest: Arc::default(),
             });
         }
         let Some(info) = obj.get(tags::PIXEL_DATA).map(element_info) else {
             return Ok(Stored {
                 header: Arc::new(obj),
                 pixels: None,
+                digest: Arc::default(),
             });
         };
         let mut file = dir.create("p").map_err(disk_error)?;
@@ -246,6 +281,7 @@ impl Stored {
         Ok(Stored {
             header: Arc::new(obj),
             pixels: Some(Arc::new(blob)),
+            digest: Arc::default(),
         })
     }
 }
@@ -290,6 +326,7 @@ pub fn open(file: DiskFile) -> Result<Opened, Failure> {
                 object: Stored {
                     header: Arc::new(object),
                     pixels: Some(Arc::new(blob)),
+                    digest: Arc::default(),
                 },
                 header_bytes: len - value_len,
             })
@@ -325,6 +362,7 @@ fn split(mut object: DefaultDicomObject, file: DiskFile) -> Result<Opened, Failu
                 object: Stored {
                     header: Arc::new(object),
                     pixels: Some(Arc::new(blob)),
+                    digest: Arc::default(),
                 },
                 header_bytes: len.saturating_sub(value_len),
             }
@@ -334,6 +372,7 @@ fn split(mut object: DefaultDicomObject, file: DiskFile) -> Result<Opened, Failu
             object: Stored {
                 header: Arc::new(object),
                 pixels: None,
+                digest: Arc::default(),
             },
             header_bytes: len,
         },

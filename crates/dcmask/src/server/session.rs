@@ -16,7 +16,8 @@ use super::object::Stored;
 use super::work::Held;
 use super::{ApiError, Shared};
 use dcmask_engine::record::ManualChange;
-use dcmask_engine::{Mappings, Record};
+use dcmask_engine::report::Release;
+use dcmask_engine::{Mappings, Plan, Record};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -94,6 +95,8 @@ pub struct Snapshot {
     pub files: Vec<FileState>,
     /// The profile of the Apply in effect, if any.
     pub applied: Option<String>,
+    /// The plan of that Apply: its configuration digest is in the report and the audit trail.
+    pub plan: Option<Arc<Plan>>,
 }
 
 pub struct OpenFile {
@@ -116,6 +119,10 @@ pub struct Session {
     pub pixel: super::pixel::Choices,
     /// Where its files are on disk.
     pub dir: Arc<Dir>,
+    /// What the expert says of the release, for the report; not an undo step.
+    pub release: Release,
+    /// How the Risk view and the report measure the risk; not an undo step.
+    pub risk: super::risk::Settings,
 }
 
 impl Session {
@@ -131,6 +138,8 @@ impl Session {
             last_used: Instant::now(),
             pixel: Default::default(),
             dir,
+            release: Release::default(),
+            risk: Default::default(),
         }
     }
 

@@ -34,7 +34,7 @@ fn start(args: &[&str], detector: Option<Arc<dyn TextDetector>>) -> Test {
     let tmp = tempfile::tempdir().unwrap();
     let limits = limits(args, tmp.path());
     let store = disk::Store::create(tmp.path(), limits.max_storage).unwrap();
-    let app = Arc::new(App::new(
+    let mut app = App::new(
         TOKEN.into(),
         key(),
         allowed_hosts(8484, None),
@@ -42,7 +42,10 @@ fn start(args: &[&str], detector: Option<Arc<dyn TextDetector>>) -> Test {
         RegionRules::shipped().clone(),
         store,
         limits,
-    ));
+    );
+    // The test's own trail, not the user's data directory.
+    app.audit = crate::audit::Log::at(tmp.path().join(crate::audit::NAME), "the test's audit log");
+    let app = Arc::new(app);
     Test {
         router: router(app.clone()),
         app,

@@ -524,6 +524,24 @@ impl Analysis {
         })
     }
 
+    /// Per quasi-identifier, in the analysis's order: its distinct record values and how
+    /// many records hold each, most frequent first (ties by value). They are the objects'
+    /// values: for a caller to show where that is allowed, never for a report.
+    pub fn value_counts(&self) -> Vec<Vec<(&str, u64)>> {
+        (0..self.qis.len())
+            .map(|i| {
+                let mut n = vec![0u64; self.table[i].len()];
+                for k in &self.keys {
+                    n[k[i] as usize] += 1;
+                }
+                let mut v: Vec<(&str, u64)> =
+                    self.table[i].iter().map(String::as_str).zip(n).collect();
+                v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+                v
+            })
+            .collect()
+    }
+
     /// The records as a table, one row per record (in a stable order), one column per
     /// quasi-identifier: the values an independent implementation is checked on. They
     /// are the objects' values: keep them in memory, never in a report.

@@ -110,6 +110,18 @@ fn every_figure_of_a_hand_computed_cohort() {
     assert_eq!(sex.without.unique_records, 3);
     assert!(sex.generalized.is_none());
 
+    let counts = a.value_counts();
+    assert_eq!(
+        counts[0],
+        [
+            ("045Y", 3),
+            ("", 2),
+            ("043Y", 1),
+            ("047Y", 1),
+            ("050Y\\051Y", 1)
+        ]
+    );
+    assert_eq!(counts[1], [("F", 5), ("M", 3)]);
     let (header, rows) = a.table();
     assert_eq!(header, ["PatientAge", "PatientSex"]);
     assert!(rows.contains(&vec!["050Y\\051Y", "F"]));
