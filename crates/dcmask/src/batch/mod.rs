@@ -41,10 +41,12 @@ mod place;
 mod plan_args;
 mod progress;
 pub mod report;
+mod setup;
+mod summary;
 
 pub use plan_args::{PlanArgs, Regions};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use dcmask_engine::guard::Identifying;
 use dcmask_engine::pixel::PixelTools;
@@ -186,120 +188,48 @@ struct Ctx<'a> {
 
 pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let plan = args.plan.to_plan()?;
-    let regions = args.plan.regions(&plan)?;
-    let risk = crate::risk_cmd::Setup::for_batch(args.risk, &args.risk_options)?;
-    if args.jobs == Some(0) {
-        bail!("-j takes a number of threads of at least 1");
+    let (setup, journal, previous) = setup::prepare(&args)?;
+    let keys = setup::keys(&setup);
+    let resumable = setup::resumable(&setup, &keys, &previous, args.name_by_uid);
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(j) = args.jobs {
+        pool = pool.num_threads(j);
     }
-    for input in &args.inputs {
-        if !input.exists() {
-            bail!("input {} does not exist", input.display());
-        }
-    }
-    if args.output.exists() && !args.output.is_dir() {
-        bail!(
-            "the output {} exists and is not a folder",
-            args.output.display()
-        );
-    }
-    let linkage_dir = match &args.linkage {
-        Some(d) => d.clone(),
-        None => linkage::default_for(&args.output)?,
-    };
-    if args
-        .output
-        .join(journal::OLD_DIR)
-        .join(journal::NAME)
-        .exists()
-    {
-        bail!(
-            "the output folder {} was written by an older dcmask, which kept its journal and identifier mappings inside it ({}/, {}, {}): that folder must not be shared as it is. Move those to a safe place or delete them, and run into a new output folder: the same inputs, key and options give the same files",
-            args.output.display(),
-            journal::OLD_DIR,
-            linkage::UID_MAPPING,
-            linkage::PATID_MAPPING
-        );
-    }
-    linkage::check_places(&args.output, &linkage_dir, &args.inputs)?;
-    let key = crate::keystore::load_key(args.plan.key_file.as_deref())?;
-    let layout::Walk {
+    let pool = pool.build().context("cannot start worker threads")?;
+    let processed = process(&args, &setup, journal, keys, &resumable, &pool)?;
+    let finished = finish(&args, &setup, processed, &pool)?;
+    summary::print(&args, &setup, &finished, started.elapsed().as_secs_f64())
+}
+
+/// What the workers did: every file's report, the totals over written files, whether
+/// the disk filled up, how many files were done again with their patient's values.
+struct Processed {
+    files: Vec<FileReport>,
+    totals: Totals,
+    full: bool,
+    redone: usize,
+}
+
+/// De-identifies (or resumes) every file on the pool, then again those whose patient
+/// other files showed more of (the guard across files).
+fn process(
+    args: &AnonymizeArgs,
+    setup: &setup::Setup,
+    journal: Journal,
+    keys: Vec<String>,
+    resumable: &[Option<&Done>],
+    pool: &rayon::ThreadPool,
+) -> Result<Processed> {
+    let setup::Setup {
+        plan,
+        regions,
+        key,
+        outdir,
         items,
-        stats: walk_stats,
-        roots,
-    } = layout::walk(&args.inputs)?;
-    let bytes_total: u64 = items.iter().map(|i| i.size).sum();
-    if !args.quiet {
-        tracing::info!(
-            files = items.len(),
-            mb = format!("{:.1}", progress::mb(bytes_total)),
-            profile = %plan.label(),
-            key = %key.fingerprint(),
-            "de-identifying"
-        );
-    }
-
-    std::fs::create_dir_all(&args.output)
-        .with_context(|| format!("cannot create the output folder {}", args.output.display()))?;
-    linkage::create(&linkage_dir)?;
-    let outdir = args.output.clone();
-    let resolved_inputs: Vec<String> = args
-        .inputs
-        .iter()
-        .map(|p| layout::resolve(p).map(|r| r.to_string_lossy().into_owned()))
-        .collect::<Result<_>>()?;
-    let naming = if args.name_by_uid { "uid" } else { "counter" };
-    let config = journal::config_fingerprint(
-        &key,
-        &serde_json::json!({
-            "dcmask": env!("CARGO_PKG_VERSION"),
-            "plan": &plan,
-            "naming": naming,
-            "inputs": resolved_inputs,
-            "output": layout::resolve(&outdir)?.to_string_lossy(),
-            "region_rules": regions.user_csv,
-            "require_clean_pixels": args.require_clean_pixels,
-        }),
-    );
-    let (journal, previous) = journal::open(&linkage_dir, &outdir, &config)?;
-    linkage::restrict(&linkage_dir)?;
-    // First, so that even the linkage folder of an interrupted run says what it is.
-    report::write_atomic(
-        &linkage_dir,
-        linkage::README,
-        linkage::readme(&layout::resolve(&outdir)?, &key.fingerprint()).as_bytes(),
-        true,
-    )?;
-
-    let keys: Vec<String> = items
-        .iter()
-        .map(|i| journal::input_key(&key, i.root, &i.rel))
-        .collect();
-    // Files finished by an earlier run: their line matches, their output is there, and
-    // (counter naming) it has the name the layout gives now.
-    let resumable: Vec<Option<&Done>> = items
-        .iter()
-        .zip(&keys)
-        .map(|(item, k)| {
-            previous.get(k).filter(|d| {
-                item.walk_error.is_none()
-                    && d.size == item.size
-                    && d.mtime == item.mtime
-                    && (args.name_by_uid
-                        || d.out == journal::slash_path(&item.out_dir.join(&item.out_name)))
-                    && outdir.join(journal::path_from_slash(&d.out)).is_file()
-            })
-        })
-        .collect();
-    let mut claims = HashMap::new();
-    if args.name_by_uid {
-        for (i, d) in resumable.iter().enumerate() {
-            if let Some(d) = d {
-                claims.entry(d.out.clone()).or_insert(i);
-            }
-        }
-    }
-
+        bytes_total,
+        ..
+    } = setup;
+    let claims = setup::claims(resumable, args.name_by_uid);
     // OCR only matters when pixels are cleaned; without Tesseract the files that may
     // carry text get a pixel warning in the report.
     let detector = plan
@@ -313,8 +243,8 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     let mut pixel = PixelTools::rules(&regions.rules);
     pixel.detector = detector.as_deref();
     let ctx = Ctx {
-        plan: &plan,
-        key: &key,
+        plan,
+        key,
         pixel,
         outdir: outdir.clone(),
         name_by_uid: args.name_by_uid,
@@ -325,15 +255,10 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         demoted: Mutex::new(HashMap::new()),
         totals: Mutex::new(Totals::default()),
         made_dirs: Mutex::new(HashSet::new()),
-        progress: progress::Progress::start(items.len() as u64, bytes_total, args.quiet),
+        progress: progress::Progress::start(items.len() as u64, *bytes_total, args.quiet),
         patients: patients::Patients::default(),
         full: Default::default(),
     };
-    let mut pool = rayon::ThreadPoolBuilder::new();
-    if let Some(j) = args.jobs {
-        pool = pool.num_threads(j);
-    }
-    let pool = pool.build().context("cannot start worker threads")?;
     let mut files: Vec<FileReport> = pool.install(|| {
         items
             .par_iter()
@@ -350,10 +275,10 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             .collect()
     });
     let mut ctx = ctx;
-    let redo = std::mem::take(&mut ctx.patients).into_redo(&key);
+    let redo = std::mem::take(&mut ctx.patients).into_redo(key);
     let redone = redo.len();
     if !redo.is_empty() {
-        ctx.redo(&pool, &items, &resumable, &redo, &mut files)?;
+        ctx.redo(pool, items, resumable, &redo, &mut files)?;
     }
     if let Err(e) = ctx.journal.flush() {
         tracing::warn!("{e:#}");
@@ -376,12 +301,55 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         f.notes = Default::default();
     }
     let totals = totals.into_inner().expect("lock");
-    let left_without = pool
-        .install(|| dicomdir::regenerate(&outdir, &items, &roots, &mut files, args.name_by_uid));
+    Ok(Processed {
+        files,
+        totals,
+        full: ctx_full,
+        redone,
+    })
+}
 
+/// What the run wrote besides the outputs, and what it could not write.
+struct Finished {
+    files: Vec<FileReport>,
+    counts: Counts,
+    full: bool,
+    redone: usize,
+    /// Side files that could not be written (a full disk): named in the summary.
+    unwritten: Vec<String>,
+}
+
+/// Regenerates the DICOMDIRs, writes the linkage files, the report (with the risk
+/// block) and the audit entry; what cannot be written is named, not fatal.
+fn finish(
+    args: &AnonymizeArgs,
+    setup: &setup::Setup,
+    processed: Processed,
+    pool: &rayon::ThreadPool,
+) -> Result<Finished> {
+    let setup::Setup {
+        plan,
+        regions,
+        risk,
+        key,
+        outdir,
+        linkage_dir,
+        items,
+        roots,
+        naming,
+        ..
+    } = setup;
+    let Processed {
+        mut files,
+        totals,
+        full,
+        redone,
+    } = processed;
+    let left_without =
+        pool.install(|| dicomdir::regenerate(outdir, items, roots, &mut files, args.name_by_uid));
     // The outcome is said even when the disk is full: what could not be written is named.
     let mut unwritten: Vec<String> = Vec::new();
-    if let Err(e) = linkage::write_all(&linkage_dir, &totals.maps, &files, &args.inputs) {
+    if let Err(e) = linkage::write_all(linkage_dir, &totals.maps, &files, &args.inputs) {
         unwritten.push(format!("{e:#}"));
     }
     let mut counts = Counts::of(&files);
@@ -390,7 +358,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     }
     let options = plan.effective_options().iter().map(|o| o.id()).collect();
     let risk =
-        risk.map(|r| {
+        risk.as_ref().map(|r| {
             let written = files
                 .iter()
                 .filter(|f| f.status == Status::Ok && f.kind != SkipKind::Dicomdir);
@@ -403,7 +371,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     let rep = report::Report {
         dcmask_version: env!("CARGO_PKG_VERSION"),
         profile: plan.label(),
-        plan: report::plan_json(&plan)?,
+        plan: report::plan_json(plan)?,
         options,
         table_edition: dcmask_engine::table::EDITION,
         key_fingerprint: key.fingerprint(),
@@ -424,10 +392,10 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     };
     let mut json = serde_json::to_vec_pretty(&rep)?;
     json.push(b'\n');
-    if let Err(e) = report::write_atomic(&outdir, "report.json", &json, false) {
+    if let Err(e) = report::write_atomic(outdir, "report.json", &json, false) {
         unwritten.push(format!("{e:#}"));
     }
-    remove_parts(&outdir);
+    remove_parts(outdir);
     // The run in the audit trail, kept in the linkage folder.
     let outputs: Vec<&str> = files
         .iter()
@@ -436,10 +404,10 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         .collect();
     let audited = pool.install(|| {
         crate::audit::record_batch(
-            &linkage_dir,
-            &outdir,
+            linkage_dir,
+            outdir,
             &outputs,
-            &plan,
+            plan,
             &key.fingerprint(),
             &serde_json::to_value(&counts).unwrap_or_default(),
         )
@@ -447,139 +415,13 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     if let Err(e) = audited {
         unwritten.push(format!("{e:#}"));
     }
-
-    let elapsed = started.elapsed().as_secs_f64();
-    let resumed = files.iter().filter(|f| f.resumed).count() as u64;
-    let processed_bytes: u64 = files
-        .iter()
-        .filter(|f| !f.resumed)
-        .map(|f| f.bytes_in)
-        .sum();
-    let processed_files = files.len() as u64 - resumed;
-    let code = if counts.failed > 0 || !unwritten.is_empty() {
-        1
-    } else {
-        0
-    };
-
-    print_failures(&files, &args.inputs);
-    print_burned_in(&files, counts.burned_in);
-    // Said even under --quiet: the user must know the run stopped and what is missing.
-    let not_tried = files
-        .iter()
-        .filter(|f| f.reason.as_deref() == Some(NOT_TRIED_FULL))
-        .count();
-    if ctx_full {
-        eprintln!(
-            "dcmask: stopped: the output disk is full; {not_tried} files were not tried. Free some space and run the same command again: finished files are kept, the rest is done then."
-        );
-    }
-    for what in &unwritten {
-        eprintln!("dcmask: not written: {what}");
-    }
-    if !args.quiet {
-        eprintln!(
-            "dcmask: {} ok, {} failed, {} skipped ({} not DICOM, {} DICOMDIR not copied: regenerate{}) of {} files",
-            counts.ok,
-            counts.failed,
-            counts.skipped,
-            counts.skipped_not_dicom,
-            counts.dicomdir_not_copied,
-            if counts.skipped_duplicate > 0 {
-                format!(", {} duplicates", counts.skipped_duplicate)
-            } else {
-                String::new()
-            },
-            counts.files,
-        );
-        eprintln!(
-            "dcmask: {:.1} MB in {:.2} s: {:.0} files/s, {:.1} MB/s{}",
-            progress::mb(processed_bytes),
-            elapsed,
-            processed_files as f64 / elapsed.max(1e-9),
-            progress::mb(processed_bytes) / elapsed.max(1e-9),
-            if resumed > 0 {
-                format!(" ({resumed} files already done by an earlier run)")
-            } else {
-                String::new()
-            }
-        );
-        if counts.dicomdir_regenerated > 0 {
-            eprintln!(
-                "dcmask: {} DICOMDIR regenerated from the de-identified files",
-                counts.dicomdir_regenerated
-            );
-        }
-        if let Some(why) = counts.dicomdir_not_regenerated {
-            eprintln!("dcmask: DICOMDIR not regenerated: {why}");
-        }
-        if counts.pixel_warnings > 0 {
-            eprintln!(
-                "dcmask: {} files may still carry burned-in text (pixel_warnings in report.json)",
-                counts.pixel_warnings
-            );
-        }
-        if redone > 0 {
-            eprintln!(
-                "dcmask: {redone} files de-identified again with identifying values of their patient that other files showed"
-            );
-        }
-        if counts.leak_guard_files > 0 {
-            eprintln!(
-                "dcmask: the leak guard found identifying values the profile kept in {} files, and cleaned them (rule leak-guard in report.json)",
-                counts.leak_guard_files
-            );
-        }
-        if counts.incomplete_written > 0 {
-            eprintln!(
-                "dcmask: {} incomplete files written (--allow-incomplete; `incomplete` in report.json)",
-                counts.incomplete_written
-            );
-        }
-        if walk_stats.not_regular + walk_stats.dir_links > 0 {
-            eprintln!(
-                "dcmask: not read: {} special files, {} links to folders",
-                walk_stats.not_regular, walk_stats.dir_links
-            );
-        }
-        eprintln!(
-            "dcmask: wrote {} (shareable: the de-identified files{})",
-            outdir.display(),
-            if unwritten.iter().any(|u| u.contains("report.json")) {
-                ", without report.json"
-            } else {
-                " and report.json"
-            }
-        );
-        eprintln!(
-            "dcmask: linkage in {} (mappings, input paths, journal: original identifiers; for the data custodian, never sent with the data)",
-            linkage_dir.display()
-        );
-    }
-    if args.json {
-        let summary = serde_json::json!({
-            "summary": &counts,
-            "resumed": resumed,
-            "seconds": elapsed,
-            "files_per_second": processed_files as f64 / elapsed.max(1e-9),
-            "mb_per_second": progress::mb(processed_bytes) / elapsed.max(1e-9),
-            "profile": plan.label(),
-            "key_fingerprint": key.fingerprint(),
-            "report": outdir.join("report.json"),
-            "linkage": linkage_dir,
-            "exit_code": code,
-        });
-        let printed = crate::stdout::write(|out| {
-            serde_json::to_writer_pretty(&mut *out, &summary)?;
-            writeln!(out)
-        });
-        // A closed stdout ends quietly; the exit code still tells how the run went.
-        match printed {
-            Err(e) if e.is::<crate::stdout::Closed>() => {}
-            other => other?,
-        }
-    }
-    Ok(ExitCode::from(code))
+    Ok(Finished {
+        files,
+        counts,
+        full,
+        redone,
+        unwritten,
+    })
 }
 
 /// Removes the temporary files (`.NAME.part`) an interrupted run may have left in OUTDIR.
@@ -613,71 +455,6 @@ fn shown(s: &str) -> String {
         }
     }
     out
-}
-
-/// Written files whose pixels may carry burned-in text, on stderr, by output path.
-fn print_burned_in(files: &[FileReport], count: u64) {
-    const SHOWN: usize = 20;
-    if count == 0 {
-        return;
-    }
-    eprintln!(
-        "dcmask: {count} files written with pixels that may carry burned-in text, not cleaned by this profile (burned_in in report.json; --profile pixel cleans them, --require-clean-pixels refuses them):"
-    );
-    let listed = files.iter().filter(|f| f.status == Status::Ok);
-    for f in listed
-        .filter_map(|f| Some((f.output.as_deref()?, f.notes.burned_in.as_deref()?)))
-        .take(SHOWN)
-    {
-        eprintln!("burned-in: {}: {}", f.0, f.1);
-    }
-    if count as usize > SHOWN {
-        eprintln!(
-            "burned-in: ... and {} more (see report.json)",
-            count as usize - SHOWN
-        );
-    }
-}
-
-/// A path short enough for one terminal line: its start and end, the middle elided.
-fn elided(path: &str) -> std::borrow::Cow<'_, str> {
-    const HEAD: usize = 80;
-    const TAIL: usize = 120;
-    let chars: Vec<char> = path.chars().collect();
-    if chars.len() <= HEAD + TAIL + 1 {
-        return path.into();
-    }
-    let head: String = chars[..HEAD].iter().collect();
-    let tail: String = chars[chars.len() - TAIL..].iter().collect();
-    format!("{head}…{tail}").into()
-}
-
-/// Failed files, on stderr, by their path relative to the input the user gave.
-fn print_failures(files: &[FileReport], inputs: &[PathBuf]) {
-    const SHOWN: usize = 20;
-    let failed: Vec<&FileReport> = files
-        .iter()
-        .filter(|f| f.status == Status::Failed)
-        .collect();
-    for f in failed.iter().take(SHOWN) {
-        let base = &inputs[f.root];
-        let shown_path = if f.input.is_empty() || base.is_file() {
-            base.display().to_string()
-        } else {
-            base.join(&f.input).display().to_string()
-        };
-        eprintln!(
-            "failed: {}: {}",
-            shown(&elided(&shown_path)),
-            f.reason.as_deref().unwrap_or("unknown")
-        );
-    }
-    if failed.len() > SHOWN {
-        eprintln!(
-            "failed: ... and {} more (see report.json, and paths.csv in the linkage folder)",
-            failed.len() - SHOWN
-        );
-    }
 }
 
 enum Problem {
