@@ -634,7 +634,7 @@ impl Ctx<'_> {
             self.plan,
             self.key,
             &self.pixel,
-            related.map(|r| &r.related),
+            related.map(|r| &*r.related),
         ) {
             Ok(p) => p,
             Err(Error::NotDicom { reason: why }) => {

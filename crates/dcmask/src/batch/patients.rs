@@ -15,7 +15,7 @@
 use dcmask_engine::guard::{self, Identifying};
 use dcmask_engine::Key;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// What the run learned of each patient and each file.
 #[derive(Default)]
@@ -44,7 +44,8 @@ struct Seen {
 /// A file to de-identify again, with its patient's identifying values.
 pub struct Redo {
     pub idx: usize,
-    pub related: Identifying,
+    /// The patient's pooled values, shared by all of that patient's files to redo.
+    pub related: Arc<Identifying>,
     /// [`digest`] of `related`, for the journal line.
     pub digest: String,
 }
@@ -93,6 +94,9 @@ impl Patients {
     pub fn into_redo(self, key: &Key) -> Vec<Redo> {
         let state = self.state.into_inner().expect("lock");
         let mut digests: HashMap<&str, String> = HashMap::new();
+        // One matcher per patient, for the kept texts of all their files.
+        let mut holds: HashMap<&str, Holds<'_>> = HashMap::new();
+        let mut shared: HashMap<&str, Arc<Identifying>> = HashMap::new();
         let mut redo: Vec<Redo> = state
             .files
             .iter()
@@ -108,16 +112,21 @@ impl Patients {
                 if seen.related.as_deref() == Some(d.as_str()) {
                     return None;
                 }
-                if seen
-                    .text
-                    .as_deref()
-                    .is_some_and(|t| !guard::holds_any(pooled, t))
-                {
-                    return None;
+                if let Some(text) = seen.text.as_deref() {
+                    let holds = holds
+                        .entry(seen.patient.as_str())
+                        .or_insert_with(|| Box::new(guard::holds_any(pooled)));
+                    if !holds(text) {
+                        return None;
+                    }
                 }
+                let related = shared
+                    .entry(seen.patient.as_str())
+                    .or_insert_with(|| Arc::new(pooled.clone()))
+                    .clone();
                 Some(Redo {
                     idx,
-                    related: pooled.clone(),
+                    related,
                     digest: d,
                 })
             })
@@ -126,6 +135,9 @@ impl Patients {
         redo
     }
 }
+
+/// Whether a text holds any identifying value of one patient ([`guard::holds_any`]).
+type Holds<'a> = Box<dyn Fn(&str) -> bool + 'a>;
 
 fn patient_key(key: &Key, patient_id: &str) -> String {
     super::journal::hex(&key.mac_in("dcmask batch patient", patient_id.trim().as_bytes())[..16])

@@ -83,9 +83,15 @@ pub fn pooled<'a>(
     pool
 }
 
-/// Whether `text` holds any of `ids` (text kept by [`Guard::into_written`]).
-pub fn holds_any(ids: &Identifying, text: &str) -> bool {
-    !ids.is_empty() && !Matcher::new(ids).find(text, Look::All).is_empty()
+/// A test of whether a text holds any of `ids` (text kept by [`Guard::into_written`]),
+/// built once for the texts of several files.
+pub fn holds_any(ids: &Identifying) -> impl Fn(&str) -> bool + '_ {
+    let matcher = (!ids.is_empty()).then(|| Matcher::new(ids));
+    move |text| {
+        matcher
+            .as_ref()
+            .is_some_and(|m| !m.find(text, Look::All).is_empty())
+    }
 }
 
 /// Binary values are searched in windows of this many bytes, overlapping by

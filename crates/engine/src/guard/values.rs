@@ -207,10 +207,38 @@ impl Identifying {
         self.patterns.dedup_by(|later, first| later.0 == first.0);
     }
 
-    /// Adds the identifying values of `other` (another object of the same patient).
+    /// Adds the identifying values of `other` (another object of the same patient). Both
+    /// sets are sorted: one pass merges them, keeping for a pattern found in both the
+    /// entry [`Identifying::settle`] would keep (a batch merges every file into its
+    /// patient's set, so no re-sort of the whole set per file).
     pub fn merge(&mut self, other: &Identifying) {
-        self.patterns.extend(other.patterns.iter().cloned());
-        self.settle();
+        use std::cmp::Ordering;
+        let rank = |e: &(String, Kind, Category)| (e.2, e.1 == Kind::Words);
+        let mut out = Vec::with_capacity(self.patterns.len() + other.patterns.len());
+        let mut mine = std::mem::take(&mut self.patterns).into_iter().peekable();
+        let mut theirs = other.patterns.iter().peekable();
+        loop {
+            match (mine.peek(), theirs.peek()) {
+                (Some(a), Some(b)) => match a.0.cmp(&b.0) {
+                    Ordering::Less => out.extend(mine.next()),
+                    Ordering::Greater => out.extend(theirs.next().cloned()),
+                    Ordering::Equal => {
+                        let (a, b) = (mine.next().expect("peeked"), theirs.next().expect("peeked"));
+                        out.push(if rank(b) < rank(&a) { b.clone() } else { a });
+                    }
+                },
+                (Some(_), None) => {
+                    out.extend(mine);
+                    break;
+                }
+                (None, Some(_)) => {
+                    out.extend(theirs.cloned());
+                    break;
+                }
+                (None, None) => break,
+            }
+        }
+        self.patterns = out;
     }
 
     /// These values with those of `related` (the same patient's other files), borrowed
@@ -380,6 +408,38 @@ fn date_spellings(da: &str, add: &mut dyn FnMut(&str)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merging_sorted_sets_equals_sorting_their_union() {
+        let set = |entries: &[(&str, Kind, Category)]| {
+            let mut s = Identifying::default();
+            for (p, k, c) in entries {
+                s.insert(p, *k, *c);
+            }
+            s.settle();
+            s
+        };
+        let a = set(&[
+            ("abernathy", Kind::Words, Category::Name),
+            ("51544914", Kind::Squeezed, Category::Id),
+            ("douglas", Kind::Words, Category::Name),
+            ("st mary", Kind::Words, Category::Institution),
+        ]);
+        let b = set(&[
+            ("51544914", Kind::Words, Category::Name),
+            ("douglas", Kind::Words, Category::Name),
+            ("zeta", Kind::Words, Category::Station),
+            ("19600412", Kind::Squeezed, Category::DateOfBirth),
+        ]);
+        for (x, y) in [(&a, &b), (&b, &a), (&a, &a)] {
+            let mut merged = x.clone();
+            merged.merge(y);
+            let mut union = x.clone();
+            union.patterns.extend(y.patterns.iter().cloned());
+            union.settle();
+            assert_eq!(merged, union);
+        }
+    }
     use crate::plan::{Plan, ProfileId};
     use crate::ProfileOption;
     use dicom_core::value::DataSetSequence;
