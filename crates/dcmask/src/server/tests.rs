@@ -1,5 +1,6 @@
-//! The server's guards and limits, in process: the whole router (middleware included)
-//! called with `oneshot`, the app built as `dcmask serve` builds it, with small limits.
+//! The server in process: the whole router (middleware included) called with `oneshot`,
+//! the app built as `dcmask serve` builds it, with small limits. The guards and limits
+//! are here, the API's areas in `tests/`; tests/server.rs keeps what needs a socket.
 
 use super::limits::{LimitFlags, Limits};
 use super::session::lock;
@@ -12,6 +13,12 @@ use tower::ServiceExt;
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 const HOST: &str = "127.0.0.1:8484";
+
+mod decisions;
+mod downloads;
+mod risk_view;
+mod support;
+mod workflow;
 
 struct Test {
     app: Shared,
@@ -31,6 +38,15 @@ fn limits(args: &[&str], dir: &std::path::Path) -> Limits {
 }
 
 fn start(args: &[&str], detector: Option<Arc<dyn TextDetector>>) -> Test {
+    start_with(args, detector, RegionRules::shipped().clone())
+}
+
+/// [`start`] with the region rules `serve` loaded (the shipped ones and `--region-rules`).
+fn start_with(
+    args: &[&str],
+    detector: Option<Arc<dyn TextDetector>>,
+    regions: RegionRules,
+) -> Test {
     let tmp = tempfile::tempdir().unwrap();
     let limits = limits(args, tmp.path());
     let store = disk::Store::create(tmp.path(), limits.max_storage).unwrap();
@@ -39,7 +55,7 @@ fn start(args: &[&str], detector: Option<Arc<dyn TextDetector>>) -> Test {
         key(),
         allowed_hosts(8484, None),
         detector,
-        RegionRules::shipped().clone(),
+        regions,
         store,
         limits,
     );
@@ -83,12 +99,12 @@ impl Test {
         for (k, v) in extra {
             req = req.header(*k, *v);
         }
-        let res = self
-            .router
-            .clone()
-            .oneshot(req.body(body).unwrap())
-            .await
-            .unwrap();
+        self.send(req.body(body).unwrap()).await
+    }
+
+    /// `req` through the whole router, as it is.
+    async fn send(&self, req: HttpRequest<Body>) -> Answer {
+        let res = self.router.clone().oneshot(req).await.unwrap();
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let body = to_bytes(res.into_body(), usize::MAX).await.unwrap();
