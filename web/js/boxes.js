@@ -26,9 +26,9 @@ const b = {
   detector: true,
 };
 
-/** Which detected text Apply blanks: 'identifying' or 'all_text' (sent with the plan). */
+/** Which detected text Apply blanks: 'text' (the default), 'identifying' or 'all_text' (sent with the plan). */
 export function pixelTextMode() {
-  return store.pixelText || 'identifying';
+  return store.pixelText || 'text';
 }
 
 export function initBoxes() {

@@ -3,6 +3,9 @@
 mod batch;
 mod keystore;
 mod ocr;
+#[cfg(test)]
+mod ocr_tests;
+mod pixel_tools;
 mod profile_cmd;
 mod server;
 mod stdout;

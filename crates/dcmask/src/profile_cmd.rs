@@ -4,8 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use dcmask_engine::pixel::PixelTools;
-use dcmask_engine::{rule_list, stream, Plan, ProfileId, ProfileOption};
+use dcmask_engine::{rule_list, stream, Plan, ProfileId};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -88,20 +87,8 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     // The same pixel tools as `anonymize`: region rules (with --region-rules) and, when
     // pixels are cleaned, the text detector.
-    let regions = args.plan.regions()?;
-    let detector = if plan
-        .effective_options()
-        .contains(&ProfileOption::CleanPixelData)
-    {
-        crate::ocr::detector()
-            .map_err(|e| tracing::warn!("text detection unavailable: {e}"))
-            .ok()
-    } else {
-        None
-    };
-    let mut tools = PixelTools::rules(&regions.rules);
-    tools.detector = detector.as_deref();
-    let (record, _) = stream::prepare_with(&mut file, &plan, &key, &tools)?.into_parts();
+    let tools = args.plan.tools(&plan)?;
+    let (record, _) = stream::prepare_with(&mut file, &plan, &key, &tools.pixel())?.into_parts();
     drop(file);
     if args.json {
         return crate::stdout::write(|out| {

@@ -158,7 +158,8 @@ struct Ctx<'a> {
 pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let plan = args.plan.to_plan()?;
-    let regions = args.plan.regions()?;
+    let tools = args.plan.tools(&plan)?;
+    let regions = &tools.regions;
     if args.jobs == Some(0) {
         bail!("-j takes a number of threads of at least 1");
     }
@@ -270,22 +271,10 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         }
     }
 
-    // OCR only matters when pixels are cleaned; without Tesseract the files that may
-    // carry text get a pixel warning in the report.
-    let detector = plan
-        .effective_options()
-        .contains(&dcmask_engine::ProfileOption::CleanPixelData)
-        .then(crate::ocr::detector)
-        .and_then(|d| {
-            d.map_err(|e| tracing::warn!("text detection unavailable: {e}"))
-                .ok()
-        });
-    let mut pixel = PixelTools::rules(&regions.rules);
-    pixel.detector = detector.as_deref();
     let ctx = Ctx {
         plan: &plan,
         key: &key,
-        pixel,
+        pixel: tools.pixel(),
         outdir: outdir.clone(),
         name_by_uid: args.name_by_uid,
         require_clean_pixels: args.require_clean_pixels,

@@ -36,6 +36,10 @@ pub struct ServeArgs {
     /// pixel-regions.csv, applied with the shipped rules.
     #[arg(long, value_name = "CSV")]
     region_rules: Option<PathBuf>,
+    /// OCR models for +Pixel instead of the embedded ones (`det.onnx`, `rec.onnx`,
+    /// optional `dict.txt`, PP-OCR layout).
+    #[arg(long, value_name = "DIR")]
+    ocr_models: Option<PathBuf>,
 }
 
 /// What every handler shares.
@@ -44,7 +48,7 @@ pub struct App {
     key: Key,
     sessions: session::Sessions,
     allowed_hosts: Vec<String>,
-    /// OCR for Clean Pixel Data; `None` when Tesseract could not start.
+    /// OCR for Clean Pixel Data, loaded on first use.
     detector: Option<Arc<dyn TextDetector>>,
     /// Region rules of Clean Pixel Data: the shipped ones and `--region-rules`.
     regions: Arc<RegionRules>,
@@ -87,11 +91,19 @@ pub fn run(args: ServeArgs) -> Result<()> {
         );
     }
     let regions = regions.rules;
+    let detector = Arc::new(crate::ocr::Cached::new(crate::pixel_tools::detector(
+        args.ocr_models.as_deref(),
+    )?)) as Arc<dyn TextDetector>;
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(serve(args.bind, key, regions))
+    runtime.block_on(serve(args.bind, key, regions, detector))
 }
 
-async fn serve(bind: SocketAddr, key: Key, regions: RegionRules) -> Result<()> {
+async fn serve(
+    bind: SocketAddr,
+    key: Key,
+    regions: RegionRules,
+    detector: Arc<dyn TextDetector>,
+) -> Result<()> {
     if !bind.ip().is_loopback() {
         tracing::warn!("listening on {bind}, which is not loopback: anyone who can reach it and learns the token sees the open files");
     }
@@ -112,15 +124,7 @@ async fn serve(bind: SocketAddr, key: Key, regions: RegionRules) -> Result<()> {
     if port == 80 {
         allowed_hosts.extend(["127.0.0.1".into(), "localhost".into()]);
     }
-    let detector = match crate::ocr::detector() {
-        Ok(d) => Some(Arc::new(crate::ocr::Cached::new(d)) as Arc<dyn TextDetector>),
-        Err(e) => {
-            tracing::warn!(
-                "no text detection in images (+Pixel uses region rules and drawn boxes only): {e}"
-            );
-            None
-        }
-    };
+    let detector = Some(detector);
     let app = Arc::new(App {
         token: token.clone(),
         key,
