@@ -529,12 +529,20 @@ fn main() {
                 } else {
                     (fmin, fmax)
                 };
-                // The extreme farther from the background, so the text shows.
-                let ink = if (f64::from(hi) - bg).abs() >= (bg - f64::from(lo)).abs() {
-                    hi
-                } else {
-                    lo
+                // The extreme farther from the background, so the text shows; the stored
+                // range's when the frame's own extremes are too close to it (a frame that
+                // is nearly uniform).
+                let farther = |lo: i32, hi: i32| {
+                    if (f64::from(hi) - bg).abs() >= (bg - f64::from(lo)).abs() {
+                        hi
+                    } else {
+                        lo
+                    }
                 };
+                let mut ink = farther(lo, hi);
+                if (f64::from(ink) - bg).abs() < 0.25 * f64::from(rmax - rmin) {
+                    ink = farther(rmin, rmax);
+                }
                 let hard = rng.chance(0.5);
                 let (mut bx0, mut by0, mut bx1, mut by1) = (usize::MAX, usize::MAX, 0, 0);
                 for f in 0..s.frames {
