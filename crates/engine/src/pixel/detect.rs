@@ -437,12 +437,15 @@ pub fn word_boxes(
             }
             (TextMode::Text | TextMode::AllText, None) => "ocr: text".to_string(),
         };
+        // Padded so the whole glyphs go: a detector's box can end inside the first or
+        // last character, so the sides get a quarter of the line height more.
         let h = w.y1.saturating_sub(w.y0);
         let pad = (h / 6).max(2);
+        let side = pad + h / 4;
         let b = PixelBox {
-            x0: w.x0.saturating_sub(pad),
+            x0: w.x0.saturating_sub(side),
             y0: w.y0.saturating_sub(pad),
-            x1: (w.x1 + pad).min(cols),
+            x1: (w.x1 + side).min(cols),
             y1: (w.y1 + pad).min(rows),
             source,
         };
@@ -721,8 +724,8 @@ mod tests {
         let b = word_boxes(&words, &ids(), TextMode::Identifying, 300, 400);
         assert_eq!(b.len(), 1);
         assert_eq!(b[0].source, "ocr: identifying word (name)");
-        // Padded by two pixels.
-        assert_eq!((b[0].x0, b[0].y0, b[0].x1, b[0].y1), (8, 8, 36, 24));
+        // Padded by two pixels, and a quarter of the height more on the sides.
+        assert_eq!((b[0].x0, b[0].y0, b[0].x1, b[0].y1), (5, 8, 39, 24));
         let all = word_boxes(&words, &ids(), TextMode::AllText, 300, 400);
         let sources: Vec<&str> = all.iter().map(|b| b.source.as_str()).collect();
         assert_eq!(
@@ -798,8 +801,8 @@ mod tests {
         let b = word_boxes(&[line], &ids(), TextMode::Identifying, 300, 400);
         let spans: Vec<(u32, u32, &str)> =
             b.iter().map(|b| (b.x0, b.x1, b.source.as_str())).collect();
-        // Characters 2..13, 8 px each, widened by 4 and padded by 2.
-        assert_eq!(spans, [(10, 110, "ocr: identifying word (name)")]);
+        // Characters 2..13, 8 px each, widened by 4 and padded by 2 + 12/4 on the sides.
+        assert_eq!(spans, [(7, 113, "ocr: identifying word (name)")]);
     }
 
     #[test]
