@@ -5,8 +5,9 @@
 #
 # Installs what the tests need when it is missing: the Debian packages chromium,
 # fonts-noto-color-emoji, dcmtk, dicom3tools, fonts-dejavu-core and fonts-liberation
-# (the OCR tests draw text), nodejs and npm (apt-get, with sudo unless run as root),
-# and the npm packages of tests/browser. Needs the Rust toolchain and the corpus in
+# (the OCR tests draw text), nodejs, npm, python3 and python3-pip (apt-get, with sudo
+# unless run as root); pycanon from PyPI (the risk figures are checked against it);
+# the npm packages of tests/browser. Needs the Rust toolchain and the corpus in
 # ../shared/corpus (or DCMASK_CORPUS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,8 @@ command -v dciodvfy >/dev/null || need+=(dicom3tools)
 [ -f /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || need+=(fonts-liberation)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+command -v python3 >/dev/null || need+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if [ "${#need[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -33,6 +36,10 @@ if [ ! -f "$DCMASK_CORPUS/README.md" ]; then
   echo "the real-world corpus is required at $DCMASK_CORPUS (../shared/corpus)" >&2
   exit 1
 fi
+echo "== python3 with pycanon (independent check of the risk figures)"
+python3 -c 'import pycanon, pandas' 2>/dev/null \
+  || python3 -m pip install --quiet pycanon \
+  || python3 -m pip install --quiet --break-system-packages pycanon
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

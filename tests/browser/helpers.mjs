@@ -107,17 +107,25 @@ export async function launchBrowser() {
 
 /**
  * New context + page at the workbench URL, 1400×900, downloads accepted.
- * Page errors and console errors are collected in page.errors.
+ * Page errors, console errors and Content-Security-Policy violations are collected in
+ * page.errors; the page's own response headers in page.headers.
  */
 export async function openWorkbench(browser, server) {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
+  // Anything the server's policy blocks (an inline style, a script) is an error.
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI || ''} ${e.sourceFile || ''}:${e.lineNumber || ''}`);
+    });
+  });
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() === 'error') page.errors.push(`console: ${m.text()}`);
   });
-  await page.goto(server.url);
+  const response = await page.goto(server.url);
+  page.headers = response.headers();
   await page.waitForSelector('body.ready', { timeout: 15_000 });
   return { context, page };
 }

@@ -34,6 +34,12 @@ function frameRequests(page) {
 
 test('view: frames, window presets, window/level drag, zoom, pan, reset', async () => {
   const { context, page } = await openWorkbench(browser, server);
+  // The page runs under a strict policy (violations would be in page.errors).
+  const csp = page.headers['content-security-policy'] || '';
+  assert.match(csp, /default-src 'self'/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  assert.equal(page.headers['x-frame-options'], 'DENY');
   const reqs = frameRequests(page);
   await openFiles(page, [corpus(MULTI_FRAME)]);
   assert.equal(await page.getByRole('tab', { name: 'View' }).getAttribute('aria-selected'), 'true');

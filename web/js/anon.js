@@ -419,6 +419,7 @@ async function loadProfile(file) {
   a.rules = rules.map((r) => {
     const rule = { id: r.id, act: r.act };
     if (r.value !== undefined && r.value !== null) rule.value = r.value;
+    if (r.to) rule.to = r.to;
     if (r.note) rule.note = r.note;
     return rule;
   });

@@ -14,6 +14,8 @@ export class ApiError extends Error {
 
 let token = null;
 let sid = null;
+/** The server's limits for this session ({max_upload}), from POST /api/sessions. */
+let limits = {};
 
 /** Read the token from ?token= (then hide it from the address bar) or sessionStorage. */
 export function initToken() {
@@ -34,6 +36,7 @@ export function initToken() {
 
 export const getToken = () => token;
 export const getSid = () => sid;
+export const getLimits = () => limits;
 
 /** The session URL prefix, e.g. /api/sessions/SID */
 export const sessionPath = (rest = '') => `/api/sessions/${encodeURIComponent(sid)}${rest}`;
@@ -108,6 +111,7 @@ async function errorMessage(res) {
 export async function createSession() {
   const r = await api('/api/sessions', { method: 'POST' });
   sid = r.id;
+  limits = r.limits || {};
   return sid;
 }
 

@@ -3,10 +3,10 @@
 // anon.js and edit.js; the file rail in files.js.
 
 import {
-  api, createSession, dropSession, initToken, sessionPath, filePath, withToken, getSid,
+  api, createSession, dropSession, initToken, sessionPath, filePath, withToken, getSid, getLimits,
 } from './api.js';
 import { $, $$, h, replaceChildren, plural, IS_MAC, MOD_LABEL, isTextEditing, downloadUrl } from './dom.js';
-import { store, setState, setMode, setCurrentFile, subscribe, files } from './store.js';
+import { store, setState, addFiles, setMode, setCurrentFile, subscribe, files } from './store.js';
 import { info, error, fail, clearError, confirmDialog, chooseDialog } from './notify.js';
 import { initFiles } from './files.js';
 import { initView } from './view.js';
@@ -14,7 +14,7 @@ import { initAnon, applyProfile, countedText } from './anon.js';
 import { initEdit } from './edit.js';
 
 const MODES = ['view', 'anon', 'edit'];
-/** Keep each upload request well under the server's 1 GiB limit. */
+/** Files are sent in requests of about this size (a larger file goes alone). */
 const UPLOAD_BATCH_BYTES = 256 * 1024 * 1024;
 
 let busy = 0;
@@ -211,10 +211,17 @@ async function history(which) {
 export async function uploadFiles(list) {
   if (!getSid()) { error('No session: reload the page from the link printed by `dcmask serve`.'); return; }
   clearError();
+  const rejected = [];
+  // Files over the server's limit are not sent: the server would refuse them (413).
+  const max = getLimits().max_upload;
   const batches = [];
   let cur = [];
   let size = 0;
   for (const f of list) {
+    if (max && f.size > max) {
+      rejected.push({ name: f.name, error: `larger than the server's limit of ${sizeText(max)} per file` });
+      continue;
+    }
     if (cur.length && size + f.size > UPLOAD_BATCH_BYTES) {
       batches.push(cur);
       cur = [];
@@ -226,7 +233,6 @@ export async function uploadFiles(list) {
   if (cur.length) batches.push(cur);
 
   const before = new Set(files().map((f) => f.id));
-  const rejected = [];
   busy += 1;
   document.body.classList.add('busy');
   try {
@@ -237,7 +243,7 @@ export async function uploadFiles(list) {
       for (const f of batch) form.append('file', f, f.name);
       const r = await api(sessionPath('/files'), { method: 'POST', body: form });
       rejected.push(...(r.rejected || []));
-      setState(r.state);
+      addFiles(r.files || []);
       done += batch.length;
     }
     const opened = files().filter((f) => !before.has(f.id));
@@ -252,6 +258,15 @@ export async function uploadFiles(list) {
     if (!busy) document.body.classList.remove('busy');
     showRejected(rejected);
   }
+}
+
+/** 1536 → "1.5 KiB" */
+function sizeText(bytes) {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let n = bytes;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+  return `${i ? n.toFixed(1).replace(/\.0$/, '') : n} ${units[i]}`;
 }
 
 function showRejected(rejected) {

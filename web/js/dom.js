@@ -16,6 +16,9 @@ export function h(tag, attrs = {}, ...children) {
       Object.assign(el.dataset, v);
     } else if (k === 'text') {
       el.textContent = v;
+    } else if (k === 'style') {
+      // Through the CSSOM: the page's Content-Security-Policy refuses style attributes.
+      el.style.cssText = v;
     } else if (k in el && typeof v !== 'string') {
       el[k] = v;
     } else {

@@ -35,6 +35,15 @@ export function setState(state) {
   emit('state');
 }
 
+/** Add files the server has just opened (its upload answer lists only those). */
+export function addFiles(opened) {
+  if (!store.state || !opened.length) return;
+  store.state = { ...store.state, files: [...store.state.files, ...opened] };
+  store.rev += 1;
+  if (!store.currentFid) store.currentFid = opened[0].id;
+  emit('state');
+}
+
 export function setCurrentFile(fid) {
   if (fid === store.currentFid) return;
   store.currentFid = fid;

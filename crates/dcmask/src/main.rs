@@ -7,6 +7,7 @@ mod ocr;
 mod ocr_tests;
 mod pixel_tools;
 mod profile_cmd;
+mod risk_cmd;
 mod server;
 mod stdout;
 mod verify_cmd;
@@ -41,6 +42,8 @@ enum Command {
     Inspect(profile_cmd::InspectArgs),
     /// Check a de-identified folder for identifying values of the originals.
     Verify(verify_cmd::VerifyArgs),
+    /// Measure the re-identification risk of a folder of DICOM files (k-anonymity).
+    Risk(risk_cmd::RiskArgs),
 }
 
 /// Where dcmask keeps its key when no `--key-file` is given.
@@ -57,13 +60,37 @@ pub fn data_dir() -> PathBuf {
     home.join(".local/share/dcmask")
 }
 
+/// What a file that hit a bug is reported with (a panic's own message is never shown).
+pub const INTERNAL_ERROR: &str = "internal error while de-identifying (a bug; please report it)";
+
+/// Panics print where they happened, never their message: a message can quote data (a
+/// string sliced out of range shows the string) and stderr ends up in logs. Where a
+/// panic is caught (one file of a batch) the work goes on; a pixel decoder's panic on
+/// damaged pixel data is that file's error, not a bug of dcmask, and is only logged.
+fn panics_without_payloads() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        if dcmask_engine::pixel::decode::isolating() {
+            tracing::debug!("pixel decoder panicked{at}");
+        } else {
+            eprintln!("dcmask: internal error{at} (a bug; please report it)");
+        }
+    }));
+}
+
 fn main() -> ExitCode {
+    panics_without_payloads();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DCMASK_LOG")
                 .unwrap_or_else(|_| "dcmask=info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a terminal: a log file or a pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
@@ -72,6 +99,7 @@ fn main() -> ExitCode {
         Command::Profile { action } => profile_cmd::profile(action).map(|()| ExitCode::SUCCESS),
         Command::Inspect(args) => profile_cmd::inspect(args).map(|()| ExitCode::SUCCESS),
         Command::Verify(args) => verify_cmd::run(args),
+        Command::Risk(args) => risk_cmd::run(args),
     };
     result.unwrap_or_else(|e| {
         if e.is::<stdout::Closed>() {

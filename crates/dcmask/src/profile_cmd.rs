@@ -88,7 +88,12 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
     // The same pixel tools as `anonymize`: region rules (with --region-rules) and, when
     // pixels are cleaned, the text detector.
     let tools = args.plan.tools(&plan)?;
-    let (record, _) = stream::prepare_with(&mut file, &plan, &key, &tools.pixel())?.into_parts();
+    let tools = tools.pixel();
+    let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        stream::prepare_with(&mut file, &plan, &key, &tools)
+    }))
+    .map_err(|_| anyhow::anyhow!(crate::INTERNAL_ERROR))?;
+    let (record, _) = prepared?.into_parts();
     drop(file);
     if args.json {
         return crate::stdout::write(|out| {

@@ -1,5 +1,9 @@
 //! The workbench server's guards and API, over real HTTP against the built binary.
 
+#[path = "../../../tests/support/corpus.rs"]
+mod corpus;
+mod hostile;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -22,11 +26,18 @@ fn start() -> Server {
 }
 
 fn start_with(extra: &[&str]) -> Server {
+    start_in(extra, None)
+}
+
+/// A server whose temporary directory is `tmp` (by default its own data folder, removed
+/// with the test's folder even when the server is killed).
+fn start_in(extra: &[&str], tmp: Option<&std::path::Path>) -> Server {
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_dcmask"))
         .args(["serve", "--bind", "127.0.0.1:0"])
         .args(extra)
         .env("DCMASK_DATA_DIR", data.path())
+        .env("TMPDIR", tmp.unwrap_or(data.path()))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -252,7 +263,9 @@ fn open_apply_undo_edit_export() {
             ("notes.txt", b"hello, not DICOM".to_vec()),
         ],
     );
-    assert_eq!(opened["state"]["files"].as_array().unwrap().len(), 1);
+    // The answer lists what changed: the file opened and the one refused.
+    assert_eq!(opened["files"].as_array().unwrap().len(), 1);
+    assert!(opened.get("state").is_none());
     assert_eq!(opened["rejected"][0]["name"], "notes.txt");
     assert!(opened["rejected"][0]["error"]
         .as_str()
@@ -359,10 +372,7 @@ fn region_rules_file_adds_boxes_to_the_proposal() {
     let (_, created) = json(&s, "POST", "/api/sessions", "");
     let sid = created["id"].as_str().unwrap().to_string();
     let opened = upload(&s, &sid, &[("a.dcm", sample())]);
-    let fid = opened["state"]["files"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let fid = opened["files"][0]["id"].as_str().unwrap().to_string();
     let (status, boxes) = json(
         &s,
         "GET",
@@ -811,4 +821,432 @@ fn removing_a_sequence_item_is_one_decision_for_all_it_shifts() {
         (Some("(0008,1115)"), Some(2))
     );
     assert_eq!(report["changed"]["not_in_rows"], 0);
+}
+
+/// A rule file with `generalize` goes through the page's load and save unchanged, and
+/// its rule applies; the Add-rule list does not offer it (no field for `to` yet).
+#[test]
+fn generalize_rules_round_trip_through_the_workbench() {
+    let s = start();
+    let file = r#"[{"id":"(0010,1010)","act":"generalize","to":"10y","note":"bands"},{"id":"(0008,103E)","act":"remove"}]"#;
+    let (status, parsed) = json(&s, "POST", "/api/rules/parse", file);
+    assert_eq!(status, 200, "{parsed}");
+    assert_eq!(parsed["rules"][0]["to"], "10y");
+    let body = serde_json::json!({ "rules": parsed["rules"] }).to_string();
+    let (status, saved) = request(
+        &s,
+        "POST",
+        "/api/rules/serialize",
+        &[
+            ("X-Dcmask-Token", &s.token),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(String::from_utf8(saved).unwrap(), file);
+    let (_, profiles) = json(&s, "GET", "/api/profiles", "");
+    let actions: Vec<&str> = profiles["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["keep", "remove", "empty", "replace", "pseudonymize"]
+    );
+
+    let sid = new_session(&s);
+    upload(
+        &s,
+        &sid,
+        &[(
+            "a.dcm",
+            sample_with(&[dicom_core::DataElement::new(
+                dicom_dictionary_std::tags::PATIENT_AGE,
+                dicom_core::VR::AS,
+                "047Y",
+            )]),
+        )],
+    );
+    let plan = format!(r#"{{"profile":"custom","custom_rules":{file}}}"#);
+    let (status, applied) = json(&s, "POST", &format!("/api/sessions/{sid}/apply"), &plan);
+    assert_eq!(status, 200, "{applied}");
+    let (_, tree) = json(&s, "GET", &format!("/api/sessions/{sid}/files/f1/tree"), "");
+    let age = tree["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["tag"] == "(0010,1010)")
+        .unwrap();
+    assert_eq!(age["value"], "040Y", "{age}");
+}
+
+#[test]
+fn the_guard_knows_what_other_files_of_the_patient_say() {
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, VR};
+    use dicom_dictionary_std::tags;
+    use dicom_object::InMemDicomObject;
+    let s = start();
+    let sid = new_session(&s);
+    // Only the first file names the patient's birth name; the second repeats it in a code
+    // the Basic Profile keeps.
+    let first = sample_with(&[DataElement::new(
+        tags::PATIENT_BIRTH_NAME,
+        VR::PN,
+        "Fairweather^Harriet",
+    )]);
+    let mut item = InMemDicomObject::new_empty();
+    item.put_str(tags::CODE_VALUE, VR::SH, "P1");
+    item.put_str(tags::CODING_SCHEME_DESIGNATOR, VR::SH, "99LOCAL");
+    item.put_str(tags::CODE_MEANING, VR::LO, "CT for Mrs Fairweather");
+    let second = sample_with(&[
+        DataElement::new(tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.4.5.6.8"),
+        DataElement::new(
+            tags::PROCEDURE_CODE_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::from(vec![item]),
+        ),
+    ]);
+    upload(&s, &sid, &[("a.dcm", first), ("b.dcm", second)]);
+    let (status, _) = json(
+        &s,
+        "POST",
+        &format!("/api/sessions/{sid}/apply"),
+        r#"{"profile":"basic"}"#,
+    );
+    assert_eq!(status, 200);
+    let (status, _, zip) = request_head(
+        &s,
+        "GET",
+        &format!("/api/sessions/{sid}/export.zip?token={}", s.token),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200);
+    for (name, content) in zip_entries(zip) {
+        assert!(!contains(&content, "Fairweather"), "in {name}");
+        if name == "file-2.dcm" {
+            let obj = dcmask_engine::io::read_object(&content).unwrap();
+            let item = &obj
+                .get(tags::PROCEDURE_CODE_SEQUENCE)
+                .unwrap()
+                .items()
+                .unwrap()[0];
+            let meaning = item.get(tags::CODE_MEANING).unwrap().to_str().unwrap();
+            assert_eq!(meaning, "CT for Mrs");
+        }
+    }
+}
+
+/// Reads from `stream` until the server closes it; returns what came and how long the
+/// server took to close (None if it did not within `wait`).
+fn until_closed(
+    stream: &mut TcpStream,
+    wait: std::time::Duration,
+) -> (Vec<u8>, Option<std::time::Duration>) {
+    let start = std::time::Instant::now();
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return (got, Some(start.elapsed())),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            // Reset by the server: closed too.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return (got, Some(start.elapsed()))
+            }
+            Err(_) => return (got, None),
+        }
+    }
+}
+
+#[test]
+fn idle_and_slow_connections_are_closed_and_cannot_starve_the_server() {
+    use std::time::Duration;
+    let s = start_with(&[
+        "--header-timeout",
+        "1s",
+        "--body-timeout",
+        "1s",
+        "--max-connections",
+        "16",
+    ]);
+    let long = Duration::from_secs(10);
+    let profiles = || {
+        let t0 = std::time::Instant::now();
+        let (status, _) = request(
+            &s,
+            "GET",
+            "/api/profiles",
+            &[("X-Dcmask-Token", &s.token)],
+            b"",
+        );
+        assert_eq!(status, 200);
+        t0.elapsed()
+    };
+    // Idle connections, none sending a byte: below the cap they delay nothing.
+    let mut idle: Vec<TcpStream> = (0..10)
+        .map(|_| TcpStream::connect(&s.addr).unwrap())
+        .collect();
+    let took = profiles();
+    assert!(took < Duration::from_millis(900), "{took:?}");
+    let (_, closed) = until_closed(&mut idle[0], long);
+    let closed = closed.expect("an idle connection stays open");
+    assert!(closed < Duration::from_secs(5), "{closed:?}");
+    drop(idle);
+    // Far more than the cap: each round of them is closed after the header timeout, and
+    // a real request gets its turn.
+    let idle: Vec<TcpStream> = (0..40)
+        .map(|_| TcpStream::connect(&s.addr).unwrap())
+        .collect();
+    let took = profiles();
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    drop(idle);
+
+    // Headers that never end.
+    let mut half = TcpStream::connect(&s.addr).unwrap();
+    half.write_all(b"GET /api/profiles HTTP/1.1\r\nHost: ")
+        .unwrap();
+    let (_, closed) = until_closed(&mut half, long);
+    let closed = closed.expect("a half-sent request stays open");
+    assert!(closed < Duration::from_secs(5), "{closed:?}");
+
+    // A keep-alive connection idle after its answer.
+    let mut kept = TcpStream::connect(&s.addr).unwrap();
+    let req = format!(
+        "GET /api/profiles HTTP/1.1\r\nHost: {}\r\nX-Dcmask-Token: {}\r\n\r\n",
+        s.addr, s.token
+    );
+    kept.write_all(req.as_bytes()).unwrap();
+    let (got, closed) = until_closed(&mut kept, long);
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got[..40])
+    );
+    assert!(closed.is_some(), "an idle keep-alive connection stays open");
+
+    // A body that stops coming: answered 408.
+    let sid = new_session(&s);
+    let mut slow = TcpStream::connect(&s.addr).unwrap();
+    let head = format!(
+        "POST /api/sessions/{sid}/files HTTP/1.1\r\nHost: {}\r\nX-Dcmask-Token: {}\r\n\
+         Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n\
+         --b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.dcm\"\r\n\r\nDICM",
+        s.addr, s.token
+    );
+    slow.write_all(head.as_bytes()).unwrap();
+    let (got, closed) = until_closed(&mut slow, long);
+    assert!(closed.is_some());
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    assert!(
+        got.contains("the upload arrived too slowly or stopped"),
+        "{got}"
+    );
+}
+
+#[test]
+fn an_upload_over_the_limit_is_answered_413_not_reset() {
+    let s = start_with(&["--max-upload", "1M"]);
+    let sid = new_session(&s);
+    let big = vec![7u8; 3 << 20];
+    let boundary = "dcmaskboundary7";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.dcm\"\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&big);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let ctype = format!("multipart/form-data; boundary={boundary}");
+    let (status, body) = request(
+        &s,
+        "POST",
+        &format!("/api/sessions/{sid}/files"),
+        &[("X-Dcmask-Token", &s.token), ("Content-Type", &ctype)],
+        &body,
+    );
+    assert_eq!(status, 413);
+    let err: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        err["error"],
+        "a file is larger than the limit of 1 MiB per file; nothing was opened"
+    );
+    // The session and server go on.
+    let opened = upload(&s, &sid, &[("a.dcm", sample())]);
+    assert_eq!(opened["files"][0]["id"], "f1");
+}
+
+/// The server's private folders under the test's temporary directory.
+fn private_folders(tmp: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("dcmask-serve-"))
+        })
+        .collect()
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.path().is_dir() {
+            out.extend(files_under(&e.path()));
+        } else if e.file_name() != ".lock" {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+#[test]
+fn uploads_are_private_files_deleted_with_the_session_and_on_shutdown() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut s = start();
+    let folders = private_folders(s._data.path());
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    let root = folders[0].clone();
+    assert_eq!(
+        std::fs::metadata(&root).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let sid = new_session(&s);
+    upload(&s, &sid, &[("Quimby Harriet.dcm", sample())]);
+    let files = files_under(&root);
+    assert_eq!(files.len(), 1, "{files:?}");
+    // Named by a counter, never by what was sent.
+    let name = files[0].file_name().unwrap().to_str().unwrap().to_string();
+    assert!(
+        name.starts_with('u') && name[1..].bytes().all(|b| b.is_ascii_digit()),
+        "{name}"
+    );
+    let session_dir = files[0].parent().unwrap().to_path_buf();
+    assert_eq!(
+        std::fs::metadata(&session_dir)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
+    let (status, _) = json(&s, "DELETE", &format!("/api/sessions/{sid}"), "");
+    assert_eq!(status, 200);
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        !session_dir.exists()
+    });
+    assert!(gone, "the session's folder outlives it");
+    // Files open at shutdown go with the server's folder.
+    let sid = new_session(&s);
+    upload(&s, &sid, &[("a.dcm", sample())]);
+    assert_eq!(files_under(&root).len(), 1);
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = s.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!root.exists(), "the private folder outlives the server");
+}
+
+#[test]
+fn the_folder_of_a_killed_server_is_removed_by_the_next_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut killed = start_in(&[], Some(tmp.path()));
+    let sid = new_session(&killed);
+    upload(&killed, &sid, &[("a.dcm", sample())]);
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    let left = private_folders(tmp.path());
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        files_under(&left[0]).len(),
+        1,
+        "the killed server left its upload"
+    );
+    // A running server's folder is left alone.
+    let running = start_in(&[], Some(tmp.path()));
+    let next = start_in(&[], Some(tmp.path()));
+    let now = private_folders(tmp.path());
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(!now.contains(&left[0]));
+    drop((running, next));
+}
+
+/// Peak resident memory of a process, from /proc (kB).
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// The hostile inputs of the batch's fuzz test, uploaded to one server session after
+/// another, each applied under Basic and +Pixel and exported: the server answers every
+/// request (a 4xx for what it refuses, never a 5xx: that would be a caught panic), keeps
+/// serving, and stays within its memory budget.
+#[test]
+fn the_server_survives_hostile_uploads() {
+    let Some(corpus) = corpus::dir() else {
+        return;
+    };
+    let mut s = start_with(&["--max-memory", "256M"]);
+    let mutants = hostile::mutants(&corpus, 0);
+    let (mut uploaded, mut refused, mut answers) = (0, 0, 0);
+    for chunk in mutants.chunks(24) {
+        let sid = new_session(&s);
+        let files: Vec<(String, Vec<u8>)> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (format!("m{i}.dcm"), m.bytes.clone()))
+            .collect();
+        let named: Vec<(&str, Vec<u8>)> =
+            files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+        let v = upload(&s, &sid, &named);
+        uploaded += v["files"].as_array().map_or(0, |a| a.len());
+        refused += v["rejected"].as_array().map_or(0, |a| a.len());
+        for profile in ["basic", "pixel"] {
+            let (status, body) = json(
+                &s,
+                "POST",
+                &format!("/api/sessions/{sid}/apply"),
+                &format!(r#"{{"profile":"{profile}"}}"#),
+            );
+            assert!(status < 500, "apply {profile}: {status} {body}");
+            let (status, _, _) = request_head(
+                &s,
+                "GET",
+                &format!("/api/sessions/{sid}/export.zip?token={}", s.token),
+                &[],
+                b"",
+            );
+            assert!(status < 500, "export after {profile}: {status}");
+            answers += 2;
+        }
+        let (status, _) = json(&s, "DELETE", &format!("/api/sessions/{sid}"), "");
+        assert!(status < 500);
+        assert!(s.child.try_wait().unwrap().is_none(), "the server died");
+    }
+    let (status, _) = json(&s, "GET", "/api/profiles", "");
+    assert_eq!(status, 200, "the server still serves");
+    let peak = peak_rss_kb(s.child.id());
+    eprintln!(
+        "server fuzz: {} inputs, {uploaded} opened, {refused} refused, {answers} applies and exports, peak {} MiB",
+        mutants.len(),
+        peak / 1024
+    );
+    // The work budget (256 MiB) and the program itself.
+    assert!(peak < 400 * 1024, "peak RSS {} MiB", peak / 1024);
 }

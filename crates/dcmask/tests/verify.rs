@@ -1,6 +1,9 @@
 //! `dcmask verify`: the built binary on deliberately leaky, untouched and clean outputs of
 //! generated originals, and on dcmask's own output of the shared corpus.
 
+#[path = "../../../tests/support/corpus.rs"]
+mod corpus;
+
 use dcmask_engine::io;
 use dicom_core::value::{DataSetSequence, PrimitiveValue};
 use dicom_core::{DataElement, Tag, VR};
@@ -581,24 +584,7 @@ fn large_files_peak_rss() {
     assert!(rss_kb < 100 * 1024, "peak RSS {rss_kb} kB");
 }
 
-fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("DCMASK_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "no corpus at {} under CI (set DCMASK_CORPUS)",
-        dir.display()
-    );
-    eprintln!(
-        "\n!!!!! SKIPPED: no corpus at {} (set DCMASK_CORPUS) !!!!!\n",
-        dir.display()
-    );
-    None
-}
+use corpus::dir as corpus;
 
 /// dcmask's own output of the corpus, Basic and HIPAA: the target is no finding at all.
 #[test]

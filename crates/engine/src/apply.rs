@@ -19,13 +19,11 @@ use crate::tag::{dictionary_vr, keyword, tag_id};
 use dicom_core::header::Header;
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Length, Tag, VR};
-use dicom_dictionary_std::tags;
+use dicom_dictionary_std::{tags, uids};
 use dicom_encoding::text::SpecificCharacterSet;
-use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::mem::InMemElement;
 use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
-use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use std::collections::{HashMap, HashSet};
 
 /// The de-identified object with what was decided and the identifier mappings made.
@@ -40,9 +38,12 @@ pub struct Outcome {
     /// The original Patient ID, which groups files by patient for the guard. An original
     /// value: never write it outside the linkage.
     pub patient: Option<String>,
+    /// The text the leak guard checked, as written ([`guard::Guard::into_written`]): a
+    /// batch that learns more identifying values of the patient from later files looks
+    /// for them here ([`guard::holds_any`]) instead of reading the output again.
+    pub guarded_text: Option<String>,
 }
 
-const DICOMDIR_CLASS: &str = "1.2.840.10008.1.3.10";
 /// dcmask's Implementation Class UID, written into every file meta group it creates.
 pub const IMPLEMENTATION_CLASS_UID: &str = "2.25.302043645349391587962478346374416470071";
 pub const IMPLEMENTATION_VERSION: &str = concat!("DCMASK_", env!("CARGO_PKG_VERSION"));
@@ -89,7 +90,9 @@ pub fn deidentify_with_related(
 ) -> Result<Outcome> {
     plan.validate()?;
     let meta = obj.meta().clone();
-    if meta.media_storage_sop_class_uid().trim_end_matches('\0') == DICOMDIR_CLASS {
+    if meta.media_storage_sop_class_uid().trim_end_matches('\0')
+        == uids::MEDIA_STORAGE_DIRECTORY_STORAGE
+    {
         return Err(Error::Unsupported(
             "DICOMDIR: its records point into the original file set; it is not copied \
              (regenerate it from the de-identified files)"
@@ -120,18 +123,19 @@ pub fn deidentify_with_related(
             .and_then(|e| e.to_str().ok())
             .map(|s| s.trim().to_string())
     };
-    let offset = match plan.date_shift {
+    let offset = match plan.shift() {
         Some(DateShift::Days(n)) => n,
         Some(DateShift::Auto(_)) => pseudonym::date_offset(key, text(tags::PATIENT_ID).as_deref()),
         None => 0,
     };
     let decider = Decider::new(plan);
     let facts = facts(&ds);
-    let identifying = Identifying::collect(&ds, &decider, &facts);
-    let patient = text(tags::PATIENT_ID).filter(|p| !p.is_empty());
+    let identifying = Identifying::collect(&ds, &decider);
+    let patient = guard::patient_of(&ds);
+    let looked_for = identifying.with(related);
     let mut walker = Walker {
         charset,
-        guard: Guard::new(&identifying, related),
+        guard: Guard::new(&looked_for),
         decider,
         facts,
         ids: LazyIdentifiers::of(&ds),
@@ -146,7 +150,7 @@ pub fn deidentify_with_related(
                 .collect(),
             edition: crate::table::EDITION,
             key_fingerprint: key.fingerprint(),
-            date_shift: match plan.date_shift {
+            date_shift: match plan.shift() {
                 Some(DateShift::Days(_)) => "fixed",
                 Some(DateShift::Auto(_)) => "auto",
                 None => "none",
@@ -204,6 +208,7 @@ pub fn deidentify_with_related(
         object: out.with_exact_meta(new_meta),
         record: walker.record,
         mappings: walker.maps,
+        guarded_text: walker.guard.into_written(),
         identifying,
         patient,
     })
@@ -234,33 +239,31 @@ fn facts(ds: &InMemDicomObject) -> Facts {
     }
 }
 
-/// Whether a SOP class's IOD includes the Enhanced General Equipment module, judged
-/// by the families of IODs that do (their standard names say so).
+/// Whether a SOP class's IOD includes the Enhanced General Equipment module, judged by
+/// the families of IODs that do, whose standard names say so
+/// (`data/enhanced-equipment.csv`).
 fn uses_enhanced_equipment(class_uid: &str) -> bool {
     use dicom_core::dictionary::UidDictionary;
+    static FAMILIES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let families = FAMILIES.get_or_init(|| {
+        csv::Reader::from_reader(include_str!("../data/enhanced-equipment.csv").as_bytes())
+            .records()
+            .map(|r| r.expect("data/enhanced-equipment.csv is valid")[0].to_string())
+            .collect()
+    });
     let Some(entry) = dicom_dictionary_std::StandardSopClassDictionary.by_uid(class_uid) else {
         return false;
     };
-    [
-        "Enhanced",
-        "Legacy Converted",
-        "X-Ray 3D",
-        "Breast Tomosynthesis",
-        "Segmentation",
-        "Parametric Map",
-        "Ophthalmic Tomography",
-        "Intravascular Optical Coherence",
-        "Photoacoustic",
-    ]
-    .iter()
-    .any(|family| entry.name.contains(family))
+    families
+        .iter()
+        .any(|family| entry.name.contains(family.as_str()))
 }
 
 struct Walker<'a> {
     /// The object's character set, for decoding values written with VR UN.
     charset: SpecificCharacterSet,
     /// Checks every value about to be written as kept, cleaned or replaced.
-    guard: Guard,
+    guard: Guard<'a>,
     decider: Decider,
     facts: Facts,
     ids: LazyIdentifiers,
@@ -349,6 +352,11 @@ impl Walker<'_> {
             p
         };
         let vr = elem.vr();
+        // A date present in the input, for Longitudinal Temporal Information Modified.
+        let dated = matches!(vr, VR::DA | VR::DT)
+            && elem
+                .to_str()
+                .is_ok_and(|s| !s.trim_matches(['\0', ' ']).is_empty());
         let (result, changed) = match (&decision.action, elem.value()) {
             (Action::Remove, _) => (None, true),
             (Action::Empty, Value::Sequence(s)) => {
@@ -401,10 +409,7 @@ impl Walker<'_> {
                     changed,
                 )
             }
-            (Action::Keep, _) => {
-                self.note_temporal(vr, &decision.action, &elem);
-                (Some(elem), false)
-            }
+            (Action::Keep, _) => (Some(elem), false),
             (Action::Empty, v) => {
                 let changed = !v
                     .primitive()
@@ -417,7 +422,6 @@ impl Walker<'_> {
             (action, Value::Primitive(p)) => {
                 let new = self.transform(action, tag, vr, p);
                 let changed = new != *p;
-                self.note_temporal(vr, action, &elem);
                 (Some(DataElement::new(tag, vr, new)), changed)
             }
             // Encapsulated pixel data reached by a value-changing rule: only removal is safe.
@@ -432,6 +436,17 @@ impl Walker<'_> {
             }
             other => (other, None),
         };
+        if dated {
+            // What became of this date, the guard's word included.
+            let replaced = leak
+                .as_ref()
+                .is_some_and(|f| f.outcome != guard::Outcome::KeptByCustomRule);
+            self.temporal.note(if replaced {
+                None
+            } else {
+                Some(&decision.action)
+            });
+        }
         let silent = leak.is_none()
             && decision.rule.source == Source::Residual
             && decision.rule.id == "not-listed"
@@ -481,19 +496,6 @@ impl Walker<'_> {
             });
         }
         result
-    }
-
-    fn note_temporal(&mut self, vr: VR, action: &Action, elem: &InMemElement) {
-        if !matches!(vr, VR::DA | VR::DT)
-            || elem.to_str().map(|s| s.trim().is_empty()).unwrap_or(true)
-        {
-            return;
-        }
-        match action {
-            Action::Keep => self.temporal.kept = true,
-            Action::ShiftDate | Action::YearOnly => self.temporal.modified = true,
-            _ => {}
-        }
     }
 
     /// The new value of a primitive element under a value-changing action.
@@ -548,6 +550,7 @@ impl Walker<'_> {
                 None => None,
             }),
             Action::Replace(v) => replacement(vr, v),
+            Action::Generalize(g) => g.value(vr, value),
             Action::Keep | Action::Remove | Action::Empty => value.clone(),
         }
     }
@@ -565,7 +568,12 @@ impl Walker<'_> {
 
 /// Whether the leak guard looks at what an action writes: values kept, cleaned or given
 /// by the user. The others write what the engine made (dummies, keyed pseudonyms, UIDs,
-/// shifted or reduced dates), which holds no original.
+/// shifted or reduced dates), which holds no original. A generalized value is made from
+/// the original, but only for ages, dates and numbers, and what is written is the
+/// engine's (a band's lower bound, the first of a month or year, a multiple of the
+/// step): no text of the original survives, and checking it could only dummy a
+/// coarsened date that happens to spell a birth date (a year cut to 0101 on a 1 January
+/// birthday), undoing what the expert chose.
 fn guards(action: &Action) -> bool {
     matches!(action, Action::Keep | Action::Clean | Action::Replace(_))
 }
@@ -633,9 +641,7 @@ fn resolve_un(elem: InMemElement, charset: &SpecificCharacterSet) -> InMemElemen
     buf.extend_from_slice(&tag.1.to_le_bytes());
     buf.extend_from_slice(&len.to_le_bytes());
     buf.extend_from_slice(&bytes);
-    let ts = TransferSyntaxRegistry
-        .get("1.2.840.10008.1.2")
-        .expect("implicit VR little endian is built in");
+    let ts = &dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased();
     match InMemDicomObject::read_dataset_with_ts_cs(&buf[..], ts, charset.clone()) {
         Ok(mut one) => one.take(tag).unwrap_or(elem),
         Err(_) => elem,

@@ -2,6 +2,11 @@
 
 use chrono::{Datelike, Duration, NaiveDate};
 
+/// The largest date shift, in days either way: 100 years. A plan with more is refused
+/// ([`crate::plan::Plan::validate`]); no real need moves dates further, and a shift of
+/// millions of days would write dates past year 9999, which DA cannot hold.
+pub const MAX_SHIFT_DAYS: i64 = 36_500;
+
 fn parse_ymd(s: &str) -> Option<NaiveDate> {
     if s.len() < 8 || !s.as_bytes()[..8].iter().all(u8::is_ascii_digit) {
         return None;
@@ -10,7 +15,8 @@ fn parse_ymd(s: &str) -> Option<NaiveDate> {
 }
 
 /// Shifts the date part of a DA or DT value by whole days, keeping the rest
-/// (time, fraction, offset) as it was. `None` when the value is not a date.
+/// (time, fraction, offset) as it was. `None` when the value is not a date, or when the
+/// shifted date falls outside the years 0001 to 9999 that DA can hold.
 pub fn shift(value: &str, days: i64) -> Option<String> {
     let v = value.trim();
     if v.is_empty() {
@@ -25,7 +31,10 @@ pub fn shift(value: &str, days: i64) -> Option<String> {
         }
         _ => (v, 8),
     };
-    let date = parse_ymd(full)? + Duration::days(days);
+    let date = parse_ymd(full)?.checked_add_signed(Duration::try_days(days)?)?;
+    if !(1..=9999).contains(&date.year()) {
+        return None;
+    }
     let shifted = format!("{:04}{:02}{:02}", date.year(), date.month(), date.day());
     Some(format!("{}{}", &shifted[..keep], &full[8..]))
 }
@@ -86,6 +95,18 @@ mod tests {
         assert_eq!(shift("2005", 0).unwrap(), "2005");
         assert_eq!(shift("", 5).unwrap(), "");
         assert!(shift("notadate", 3).is_none());
+    }
+
+    #[test]
+    fn shifts_never_overflow_nor_leave_the_years_da_holds() {
+        // Once a panic (overflow in chrono) and a StudyDate of 10236092.
+        assert_eq!(shift("20200101", 99_999_999_999), None);
+        assert_eq!(shift("20200101", i64::MIN), None);
+        assert_eq!(shift("20200101", 3_000_000), None);
+        assert_eq!(shift("00010105", -10), None);
+        assert_eq!(shift("99991225", 10), None);
+        assert_eq!(shift("20200101", MAX_SHIFT_DAYS).unwrap(), "21191208");
+        assert_eq!(shift("20200101", -MAX_SHIFT_DAYS).unwrap(), "19200126");
     }
 
     #[test]

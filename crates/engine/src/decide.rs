@@ -11,7 +11,9 @@
 //! instead of removed.
 
 use crate::code::Code;
+use crate::generalize::Generalization;
 use crate::hipaa::{safe_harbor, DEVICE_SERIAL_NUMBER, PATIENT_AGE, PATIENT_BIRTH_DATE};
+use crate::layers;
 use crate::options::ProfileOption;
 use crate::plan::Plan;
 use crate::presence::{presence_rules, Siblings};
@@ -48,6 +50,8 @@ pub enum Action {
     Replace(String),
     /// A keyed replacement valid for the VR (Patient ID, custom rules).
     Pseudonymize,
+    /// The value coarsened (custom `generalize` rules): age bands, month, year, rounding.
+    Generalize(Generalization),
 }
 
 impl Action {
@@ -64,6 +68,7 @@ impl Action {
             Action::AgeCap => "cap age at 90",
             Action::Replace(_) => "replace",
             Action::Pseudonymize => "pseudonymize",
+            Action::Generalize(_) => "generalize",
         }
     }
 }
@@ -97,6 +102,40 @@ pub enum Source {
     /// although the table does not list it, removed with the attribute its presence
     /// depends on, or kept empty as a Type 2C attribute whose condition holds.
     Presence,
+}
+
+impl Source {
+    pub const ALL: [Source; 11] = [
+        Source::Table,
+        Source::Option,
+        Source::Hipaa,
+        Source::Custom,
+        Source::Private,
+        Source::Residual,
+        Source::Structural,
+        Source::Pixel,
+        Source::LeakGuard,
+        Source::Manual,
+        Source::Presence,
+    ];
+
+    /// The source as it is serialised (`table`, `leak_guard`, ...), without serialising:
+    /// batch counts name it for every recorded element.
+    pub fn name(self) -> &'static str {
+        static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+        let names = NAMES.get_or_init(|| {
+            Source::ALL
+                .iter()
+                .map(|s| {
+                    serde_json::to_value(s)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .expect("a source serialises as a string")
+                })
+                .collect()
+        });
+        &names[Source::ALL.iter().position(|s| *s == self).expect("listed")]
+    }
 }
 
 /// Why an element was treated as it was; printable and serialisable, never holding values.
@@ -146,7 +185,7 @@ pub struct Facts {
 /// Compound codes need the IOD's type for the attribute, which Table E.1-1 does not carry.
 /// dcmask never removes an attribute that a compound code allows to keep empty or dummied,
 /// because the object's IOD may require it: X/Z and Z/D become Z, X/D becomes D, X/Z/D
-/// becomes Z, and D where the attribute is Type 1 in a standard IOD (listed here), and
+/// becomes Z, and D where the attribute is Type 1 in a standard IOD (`data/compound-types.csv`), and
 /// X/Z/U* keeps the references with their UIDs replaced. Removing instead would be equally
 /// private but could break a Type 1 or Type 2 attribute.
 ///
@@ -155,30 +194,37 @@ pub struct Facts {
 /// sequence breaks the IOD that removing it keeps valid. Compound-coded sequences are
 /// therefore removed (X), emptied (Z) where listed as Type 2 somewhere, and kept with
 /// every item processed by the profile (D) where listed as Type 1 somewhere.
-const TYPE_1_SOMEWHERE: &[Tag] = &[
-    Tag(0x0008, 0x0023), // Content Date: Type 1 in SR Document General
-    Tag(0x0008, 0x0033), // Content Time: Type 1 in SR Document General
-    Tag(0x0008, 0x002A), // Acquisition DateTime: Type 1 in enhanced multi-frame images
-    Tag(0x0018, 0x1000), // Device Serial Number: Type 1 in Enhanced General Equipment
-    Tag(0x0010, 0x0020), // Patient ID: a keyed pseudonym keeps each patient's files together
-    // Referenced Performed Procedure Step Sequence: Type 1C in the enhanced Series modules
-    // (MR, CT, PET Series); its items hold a SOP Class UID and a replaced Instance UID.
-    Tag(0x0008, 0x1111),
-    Tag(0x0040, 0xB020), // Waveform Annotation Sequence: Type 1 in Waveform Annotation
-];
-
-/// Compound-coded sequences that are Type 2 in some standard IOD (see above).
-const TYPE_2_SEQUENCES: &[Tag] = &[
-    Tag(0x0040, 0x0555), // Acquisition Context Sequence: Type 2 in Acquisition Context
-];
+/// The IOD types of `data/compound-types.csv`: attributes Type 1 somewhere (resolved to
+/// D) and sequences Type 2 somewhere (resolved to Z), each with where it is so.
+fn compound_type(tag: Tag) -> Option<u8> {
+    static TYPES: OnceLock<Vec<(Tag, u8)>> = OnceLock::new();
+    let types = TYPES.get_or_init(|| {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            tag: String,
+            #[allow(dead_code)] // for people reading the table
+            keyword: String,
+            r#type: u8,
+            #[allow(dead_code)] // for people reading the table
+            reason: String,
+        }
+        csv::Reader::from_reader(include_str!("../data/compound-types.csv").as_bytes())
+            .deserialize::<Row>()
+            .map(|r| {
+                let r = r.expect("data/compound-types.csv is valid");
+                let tag = crate::tag::parse_tag(&r.tag).expect("data/compound-types.csv tag");
+                (tag, r.r#type)
+            })
+            .collect()
+    });
+    types.iter().find(|(t, _)| *t == tag).map(|(_, k)| *k)
+}
 
 fn resolve(code: Code, tag: Tag, vr: VR) -> Code {
     if vr == VR::SQ {
         return match code {
-            Code::XZ | Code::XD | Code::ZD | Code::XZD if TYPE_1_SOMEWHERE.contains(&tag) => {
-                Code::D
-            }
-            Code::XZ | Code::ZD | Code::XZD if TYPE_2_SEQUENCES.contains(&tag) => Code::Z,
+            Code::XZ | Code::XD | Code::ZD | Code::XZD if compound_type(tag) == Some(1) => Code::D,
+            Code::XZ | Code::ZD | Code::XZD if compound_type(tag) == Some(2) => Code::Z,
             Code::ZD => Code::D,
             Code::XZ | Code::XD | Code::XZD => Code::X,
             Code::XZU => Code::U,
@@ -188,7 +234,7 @@ fn resolve(code: Code, tag: Tag, vr: VR) -> Code {
     match code {
         Code::XZ => Code::Z,
         Code::XD => Code::D,
-        Code::ZD | Code::XZD if TYPE_1_SOMEWHERE.contains(&tag) => Code::D,
+        Code::ZD | Code::XZD if compound_type(tag) == Some(1) => Code::D,
         Code::ZD | Code::XZD => Code::Z,
         Code::XZU => Code::U,
         simple => simple,
@@ -242,7 +288,7 @@ pub fn needs_value(tag: Tag, vr: VR) -> bool {
 pub struct Decider {
     options: Vec<ProfileOption>,
     hipaa: bool,
-    custom: HashMap<Tag, CustomRule>,
+    custom: crate::tag::TagMap<CustomRule>,
 }
 
 impl Decider {
@@ -253,7 +299,7 @@ impl Decider {
                 .map(|r| (r.tag(), r.clone()))
                 .collect()
         } else {
-            HashMap::new()
+            Default::default()
         };
         Decider {
             options: plan.effective_options(),
@@ -264,6 +310,17 @@ impl Decider {
 
     pub fn has(&self, option: ProfileOption) -> bool {
         self.options.contains(&option)
+    }
+
+    /// Whether Table E.1-1 keeps the attribute under the plan's options (Retain
+    /// Institution Identity keeps Institution Name, say): the leak guard then does not
+    /// take its value for identifying. Cheaper than [`Decider::decide`], which the guard
+    /// would call for every identifying attribute of every object.
+    pub fn table_keeps(&self, tag: Tag, vr: VR) -> bool {
+        table().lookup(tag).is_some_and(|row| {
+            let (code, option) = row.code_with(&self.options);
+            action_for(code, tag, vr, option) == Action::Keep
+        })
     }
 
     /// The decision for one element, wherever it sits in the object. `siblings` is what
@@ -406,131 +463,16 @@ impl Decider {
         }
     }
 
-    /// Attributes Table E.1-1 does not list. dcmask removes what is risky by construction
-    /// and keeps the rest: every DA, DT and TM is handled as a date (as E.1.1 suggests),
-    /// every PN as a name, and standard tags unknown to the dictionary are removed because
-    /// nothing is known of them. Other standard attributes (pixel module, geometry,
-    /// acquisition parameters, coded values) are kept.
+    /// Attributes Table E.1-1 does not list (`data/residual-rules.csv`). dcmask removes
+    /// what is risky by construction and keeps the rest: every DA, DT and TM is handled as
+    /// a date (as E.1.1 suggests), every PN as a name, free text is dummied or cleaned,
+    /// and standard tags unknown to the dictionary are removed because nothing is known of
+    /// them. Other standard attributes (pixel module, geometry, acquisition parameters,
+    /// coded values) are kept; the leak guard still reads their values.
     fn residual(&self, tag: Tag, vr: VR) -> Decision {
-        let rule =
-            |id: &'static str, explanation: &'static str, option: Option<ProfileOption>| Rule {
-                source: Source::Residual,
-                id: id.into(),
-                code: None,
-                option,
-                explanation: explanation.into(),
-                note: None,
-            };
-        let (action, rule) = match vr {
-            // The rest of an overlay's group: Overlay Data (60xx,3000) is always removed
-            // (X, and its bitmap cannot be cleaned), and an Overlay Plane without its data
-            // is invalid (dciodvfy: missing Type 1 Overlay Data), so the whole group goes.
-            _ if (0x6000..=0x601E).contains(&tag.0) && tag.0.is_multiple_of(2) => (
-                Action::Remove,
-                rule(
-                    "overlay",
-                    "overlay attributes are removed with their Overlay Data (60xx,3000)",
-                    None,
-                ),
-            ),
-            VR::DA | VR::DT | VR::TM => {
-                if self.hipaa && vr != VR::TM {
-                    (
-                        Action::YearOnly,
-                        rule(
-                            "date",
-                            "date outside Table E.1-1, reduced to its year (Safe Harbor)",
-                            None,
-                        ),
-                    )
-                } else if self.has(ProfileOption::RetainLongFullDates) {
-                    (
-                        Action::Keep,
-                        rule(
-                            "date",
-                            "date outside Table E.1-1, kept (Retain Full Dates)",
-                            Some(ProfileOption::RetainLongFullDates),
-                        ),
-                    )
-                } else if self.has(ProfileOption::RetainLongModifiedDates) {
-                    let action = if vr == VR::TM {
-                        Action::Keep
-                    } else {
-                        Action::ShiftDate
-                    };
-                    (
-                        action,
-                        rule(
-                            "date",
-                            "date outside Table E.1-1, shifted (Retain Modified Dates)",
-                            Some(ProfileOption::RetainLongModifiedDates),
-                        ),
-                    )
-                } else {
-                    (
-                        Action::Remove,
-                        rule(
-                            "date",
-                            "dates and times outside Table E.1-1 are removed like the listed ones",
-                            None,
-                        ),
-                    )
-                }
-            }
-            VR::PN => (
-                Action::Remove,
-                rule(
-                    "person-name",
-                    "person names outside Table E.1-1 are removed",
-                    None,
-                ),
-            ),
-            // Free text the table does not list (e.g. SR Text Value) can hold anything;
-            // it is often Type 1 in its item, so it is dummied, or cleaned when asked.
-            VR::ST | VR::LT | VR::UT | VR::UC => {
-                let cleaning = [
-                    ProfileOption::CleanDescriptors,
-                    ProfileOption::CleanStructuredContent,
-                ]
-                .into_iter()
-                .find(|o| self.has(*o));
-                match cleaning {
-                    Some(o) => (
-                        Action::Clean,
-                        rule(
-                            "free-text",
-                            "free text outside Table E.1-1, cleaned",
-                            Some(o),
-                        ),
-                    ),
-                    None => (
-                        Action::Dummy,
-                        rule(
-                            "free-text",
-                            "free text outside Table E.1-1 is replaced by a dummy",
-                            None,
-                        ),
-                    ),
-                }
-            }
-            _ if dictionary_vr(tag).is_none() => (
-                Action::Remove,
-                rule(
-                    "unknown",
-                    "standard tag unknown to the data dictionary: nothing shows it is safe",
-                    None,
-                ),
-            ),
-            _ => (
-                Action::Keep,
-                rule(
-                    "not-listed",
-                    "not in Table E.1-1: not identifying by the standard",
-                    None,
-                ),
-            ),
-        };
-        Decision { action, rule }
+        let r = layers::first(layers::residual(), tag, vr, self.hipaa, &self.options)
+            .expect("the residual rules end with one for any element");
+        layer_decision(r, Source::Residual)
     }
 }
 
@@ -571,6 +513,16 @@ fn custom_decision(rule: &CustomRule) -> Decision {
         CustomAction::Empty => Action::Empty,
         CustomAction::Replace => Action::Replace(rule.value.clone().unwrap_or_default()),
         CustomAction::Pseudonymize => Action::Pseudonymize,
+        CustomAction::Generalize => match rule.generalization() {
+            Some(g) => Action::Generalize(g),
+            // A rule deserialised without `new_rule` and no usable `to`: nothing says how to
+            // coarsen, so nothing is kept.
+            None => Action::Remove,
+        },
+    };
+    let explanation = match &rule.to {
+        Some(to) => format!("custom rule: {} to {to}", rule.act.id()),
+        None => format!("custom rule: {}", rule.act.id()),
     };
     Decision {
         action,
@@ -579,33 +531,30 @@ fn custom_decision(rule: &CustomRule) -> Decision {
             id: rule.id.clone().into(),
             code: None,
             option: None,
-            explanation: format!("custom rule: {}", rule.act.id()).into(),
+            explanation: explanation.into(),
             note: rule.note.clone(),
         },
     }
 }
 
 fn structural(tag: Tag) -> Option<Decision> {
-    let explanation = if tag.1 == 0x0000 {
-        "group lengths are dropped; readers recompute them"
-    } else if tag.0 == 0x0002 {
-        "file meta elements belong in the file meta group, which is rebuilt"
-    } else if tag.0 == 0x0004 {
-        "group 0004 belongs only in a DICOMDIR (E.1.1)"
-    } else {
-        return None;
-    };
-    Some(Decision {
-        action: Action::Remove,
+    let r = layers::first(layers::structural(), tag, VR::UN, false, &[])?;
+    Some(layer_decision(r, Source::Structural))
+}
+
+/// The decision of a row of [`layers`].
+fn layer_decision(r: &'static layers::LayerRule, source: Source) -> Decision {
+    Decision {
+        action: r.action.clone(),
         rule: Rule {
-            source: Source::Structural,
-            id: format!("{:04X},xxxx", tag.0).into(),
+            source,
+            id: Cow::Borrowed(&r.id),
             code: None,
-            option: None,
-            explanation: explanation.into(),
+            option: r.option(),
+            explanation: Cow::Borrowed(&r.explanation),
             note: None,
         },
-    })
+    }
 }
 
 /// One line of a profile listing (`dcmask profile show`, the workbench's rule count).
@@ -630,11 +579,50 @@ pub fn rule_list(plan: &Plan) -> Vec<RuleEntry> {
 pub fn rule_list_with(plan: &Plan, regions: &crate::pixel::regions::RegionRules) -> Vec<RuleEntry> {
     let decider = Decider::new(plan);
     let base_only = Decider {
-        custom: HashMap::new(),
+        custom: Default::default(),
         hipaa: false,
         ..Decider::new(plan)
     };
     let mut out = Vec::new();
+    let layer_entry = |r: &'static layers::LayerRule, source: Source| RuleEntry {
+        id: format!("({})", r.id),
+        name: r.applies_to.clone(),
+        action: r.action.label().into(),
+        rule: layer_decision(r, source).rule,
+    };
+    // In the order the decider consults them: custom rules (in the file's order; the
+    // parser allows one per tag), structural, the HIPAA layer, Table
+    // E.1-1 with the private attributes row, presence rules, the residual rule; then
+    // the leak guard over every value written, and the pixel region rules.
+    if plan.profile == crate::plan::ProfileId::Custom {
+        for rule in &plan.custom_rules {
+            let d = custom_decision(rule);
+            out.push(RuleEntry {
+                id: rule.id.clone(),
+                name: display_name(rule.tag()),
+                action: d.action.label().into(),
+                rule: d.rule,
+            });
+        }
+    }
+    out.extend(
+        layers::structural()
+            .iter()
+            .map(|r| layer_entry(r, Source::Structural)),
+    );
+    if decider.hipaa {
+        for (tag, _) in safe_harbor().overridden() {
+            let vr = dictionary_vr(tag).unwrap_or(VR::UN);
+            if let Some(d) = decider.hipaa_rule(tag, vr, &Facts::default()) {
+                out.push(RuleEntry {
+                    id: tag_id(tag),
+                    name: display_name(tag),
+                    action: d.action.label().into(),
+                    rule: d.rule,
+                });
+            }
+        }
+    }
     for row in &table().rows {
         let (tag, vr) = match row.pattern {
             crate::table::TagPattern::Exact(t) => (t, dictionary_vr(t).unwrap_or(VR::UN)),
@@ -671,19 +659,28 @@ pub fn rule_list_with(plan: &Plan, regions: &crate::pixel::regions::RegionRules)
             },
         });
     }
-    if decider.hipaa {
-        for (tag, _) in safe_harbor().overridden() {
-            let vr = dictionary_vr(tag).unwrap_or(VR::UN);
-            if let Some(d) = decider.hipaa_rule(tag, vr, &Facts::default()) {
-                out.push(RuleEntry {
-                    id: tag_id(tag),
-                    name: display_name(tag),
-                    action: d.action.label().into(),
-                    rule: d.rule,
-                });
-            }
-        }
-    }
+    out.extend(
+        layers::residual()
+            .iter()
+            .filter(|r| r.holds(decider.hipaa, &decider.options))
+            .map(|r| layer_entry(r, Source::Residual)),
+    );
+    out.push(RuleEntry {
+        id: "leak-guard".into(),
+        name: "identifying values of the patient (data/identifying.csv, every person name)".into(),
+        action: Action::Clean.label().into(),
+        rule: Rule {
+            source: Source::LeakGuard,
+            id: "leak-guard".into(),
+            code: None,
+            option: None,
+            explanation: "every value written as kept, cleaned or replaced, at every depth, loses \
+                          the patient's identifying words (a dummy where nothing valid is left); \
+                          a custom keep on its tag wins"
+                .into(),
+            note: None,
+        },
+    });
     if decider.has(ProfileOption::CleanPixelData) {
         for r in &regions.rules {
             out.push(RuleEntry {
@@ -709,21 +706,6 @@ pub fn rule_list_with(plan: &Plan, regions: &crate::pixel::regions::RegionRules)
             });
         }
     }
-    for rule in decider.custom.values() {
-        let d = custom_decision(rule);
-        out.push(RuleEntry {
-            id: rule.id.clone(),
-            name: display_name(rule.tag()),
-            action: d.action.label().into(),
-            rule: d.rule,
-        });
-    }
-    out.sort_by_key(|e| {
-        (
-            e.rule.source == Source::Custom,
-            e.rule.source == Source::Hipaa,
-        )
-    });
     out
 }
 
@@ -917,12 +899,28 @@ mod tests {
     #[test]
     fn rule_counts_grow_by_layer() {
         let basic = rule_list(&Plan::builtin(ProfileId::Basic)).len();
-        assert_eq!(basic, 655 + presence_rules().rows.len());
+        // Every layer: Table E.1-1's 655 rows, the presence rules, the 3 structural rules,
+        // the 6 residual rules that hold without options, the leak guard.
+        assert_eq!(basic, 655 + presence_rules().rows.len() + 3 + 6 + 1);
         let hipaa = rule_list(&Plan::builtin(ProfileId::Hipaa)).len();
         assert!(hipaa > basic);
         let mut custom = Plan::builtin(ProfileId::Custom);
-        custom.custom_rules = parse_rules(r#"[{"id":"(0008,103E)","act":"remove"}]"#).unwrap();
-        assert_eq!(rule_list(&custom).len(), basic + 1);
+        custom.custom_rules = parse_rules(
+            r#"[{"id":"(0010,0010)","act":"keep"},{"id":"(0008,103E)","act":"remove"}]"#,
+        )
+        .unwrap();
+        let listed = rule_list(&custom);
+        // Custom rules first, in the file's order (not a hash map's).
+        assert_eq!(listed.len(), basic + 2);
+        let ids: Vec<&str> = listed[..2].iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["(0010,0010)", "(0008,103E)"]);
+        // The layers follow in the decider's order.
+        let sources: Vec<Source> = listed.iter().map(|e| e.rule.source).collect();
+        let order = |s: Source| sources.iter().position(|x| *x == s).unwrap();
+        assert!(order(Source::Structural) < order(Source::Table));
+        assert!(order(Source::Table) < order(Source::Presence));
+        assert!(order(Source::Presence) < order(Source::Residual));
+        assert!(order(Source::Residual) < order(Source::LeakGuard));
         let pixel = rule_list(&Plan::builtin(ProfileId::Pixel)).len();
         assert_eq!(
             pixel,

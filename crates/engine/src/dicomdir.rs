@@ -26,6 +26,7 @@ use dicom_core::dictionary::UidDictionary;
 use dicom_core::header::Header;
 use dicom_core::value::{DataSetSequence, PrimitiveValue};
 use dicom_core::{DataElement, Length, Tag, VR};
+use dicom_dictionary_std::uids::EXPLICIT_VR_LITTLE_ENDIAN as EXPLICIT_VR_LE;
 use dicom_dictionary_std::{tags, StandardSopClassDictionary};
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::meta::FileMetaTableBuilder;
@@ -39,13 +40,11 @@ use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 use std::rc::Rc;
 
-/// Media Storage Directory Storage: the SOP class of a DICOMDIR.
-pub const MEDIA_STORAGE_DIRECTORY_STORAGE: &str = "1.2.840.10008.1.3.10";
+pub use dicom_dictionary_std::uids::MEDIA_STORAGE_DIRECTORY_STORAGE;
 /// At most this many components in a File ID (PS3.10 8.5).
 pub const MAX_FILE_ID_COMPONENTS: usize = 8;
 /// At most this many characters in a File ID component (PS3.10 8.5).
 pub const MAX_COMPONENT_LEN: usize = 8;
-const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
 const RECORD_IN_USE: u16 = 0xFFFF;
 const ITEM: Tag = Tag(0xFFFE, 0xE000);
 const ITEM_START_BYTES: [u8; 4] = [0xFE, 0xFF, 0x00, 0xE0];

@@ -15,6 +15,10 @@ pub enum Error {
     Write(String),
     #[error("pixel data: {0}")]
     Pixel(String),
+    /// The object is beyond one of dcmask's limits on what a file may hold
+    /// ([`crate::precheck`], [`crate::io::inflated_limit`], [`crate::pixel::decode`]).
+    #[error("beyond dcmask's limits: {0}")]
+    Limit(String),
     /// Attributes the SOP class requires are missing (names and tags, no values).
     #[error("incomplete: {0} missing; the file may be truncated")]
     Incomplete(String),

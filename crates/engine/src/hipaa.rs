@@ -2,19 +2,18 @@
 //! from the embedded mapping of 45 CFR 164.514(b)(2)(i) to DICOM attributes.
 
 use dicom_core::Tag;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 const CSV: &str = include_str!("../data/hipaa-safe-harbor.csv");
 
 /// The Safe Harbor identifier types (A to R) of each mapped attribute.
 pub struct SafeHarbor {
-    by_tag: HashMap<Tag, Vec<char>>,
+    by_tag: crate::tag::TagMap<Vec<char>>,
 }
 
 impl SafeHarbor {
     fn load() -> SafeHarbor {
-        let mut by_tag: HashMap<Tag, Vec<char>> = HashMap::new();
+        let mut by_tag: crate::tag::TagMap<Vec<char>> = Default::default();
         let mut reader = csv::Reader::from_reader(CSV.as_bytes());
         for rec in reader.records() {
             let rec = rec.expect("embedded Safe Harbor mapping is valid CSV");

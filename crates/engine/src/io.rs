@@ -1,6 +1,7 @@
 //! Reading objects from bytes and writing them to any writer, with clear typed errors.
 
 use crate::error::{Error, Result};
+use crate::precheck::{Refusal, Walk};
 use dicom_core::VR;
 use dicom_dictionary_std::tags;
 use dicom_encoding::transfer_syntax::Codec;
@@ -14,12 +15,15 @@ use dicom_parser::stateful::decode::StatefulDecode;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use std::io::Cursor;
 
-const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
-const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
-const EXPLICIT_VR_BE: &str = "1.2.840.10008.1.2.2";
+use dicom_dictionary_std::uids::{
+    EXPLICIT_VR_LITTLE_ENDIAN as EXPLICIT_VR_LE, IMPLICIT_VR_LITTLE_ENDIAN as IMPLICIT_VR_LE,
+};
+/// Retired, so no longer among the dictionary's UID constants; still read.
+const EXPLICIT_VR_BE: &str = dicom_transfer_syntax_registry::entries::EXPLICIT_VR_BIG_ENDIAN.uid();
 
 /// Reads a DICOM object from a file's bytes: with or without the 128-byte preamble, and,
 /// for old files with no file meta group, as a bare Implicit VR Little Endian data set.
+/// Every data set passes [`crate::precheck`] before dicom-rs parses it.
 pub fn read_object(bytes: &[u8]) -> Result<DefaultDicomObject> {
     let body = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
         &bytes[128..]
@@ -29,13 +33,16 @@ pub fn read_object(bytes: &[u8]) -> Result<DefaultDicomObject> {
         return read_bare_dataset(bytes);
     };
     check_meta_lengths(&body[4..], body.len() as u64 - 4)
-        .map_err(|m| Error::Malformed(format!("file meta group: {}", explain(m, bytes.len()))))?;
+        .map_err(|r| refused(r, "file meta group: ", bytes.len()))?;
     let mut cursor = Cursor::new(body);
     if let Ok(meta) = FileMetaTable::from_reader(&mut cursor) {
         if let Some(ts) = TransferSyntaxRegistry.get(meta.transfer_syntax()) {
             let data = &body[cursor.position() as usize..];
+            if matches!(ts.codec(), Codec::Dataset(Some(_))) {
+                return read_deflated(meta, data);
+            }
             check_lengths(data, ts, None, data.len() as u64)
-                .map_err(|m| Error::Malformed(explain(m, bytes.len())))?;
+                .map_err(|r| refused(r, "", bytes.len()))?;
         }
     }
     let obj = OpenFileOptions::new()
@@ -51,6 +58,92 @@ pub fn read_object(bytes: &[u8]) -> Result<DefaultDicomObject> {
         return Err(Error::Unsupported(format!("transfer syntax {ts}")));
     }
     Ok(obj)
+}
+
+/// A deflated data set (Deflated Explicit VR Little Endian and the like) is inflated here,
+/// within [`inflated_limit`] and to its end marker, then checked and parsed as the
+/// Explicit VR Little Endian data set it is; the object keeps its transfer syntax, so it
+/// is written deflated again.
+fn read_deflated(meta: FileMetaTable, data: &[u8]) -> Result<DefaultDicomObject> {
+    let inflated = inflate(data)?;
+    let ts = TransferSyntaxRegistry
+        .get(EXPLICIT_VR_LE)
+        .expect("the uncompressed transfer syntaxes are built in");
+    let what = "deflated data set: ";
+    check_lengths(&inflated, ts, None, inflated.len() as u64)
+        .map_err(|r| refused(r, what, inflated.len()))?;
+    let ds = InMemDicomObject::read_dataset_with_ts(&inflated[..], ts).map_err(|e| {
+        Error::Malformed(format!("{what}{}", explain(describe(&e), inflated.len())))
+    })?;
+    Ok(ds.with_exact_meta(meta))
+}
+
+/// How far a deflated data set of `compressed` bytes may inflate: 64 times its size, at
+/// least 16 MiB, at most 1 GiB. Real deflated objects (reports, small images) inflate a
+/// few times; a deflate bomb of 1 MB holding a gigabyte of zeros is refused.
+pub fn inflated_limit(compressed: u64) -> u64 {
+    compressed.saturating_mul(64).clamp(16 << 20, 1 << 30)
+}
+
+/// Inflates a raw deflate stream (PS3.5 A.5), refusing one that ends before its end
+/// marker (a truncated file) or inflates beyond [`inflated_limit`].
+fn inflate(data: &[u8]) -> Result<Vec<u8>> {
+    use flate2::{Decompress, FlushDecompress, Status};
+    let limit = inflated_limit(data.len() as u64);
+    let mut z = Decompress::new(false);
+    let mut out: Vec<u8> = Vec::new();
+    loop {
+        if out.len() as u64 > limit {
+            return Err(Error::Limit(format!(
+                "the deflated data set of {} bytes inflates to more than {limit} bytes",
+                data.len()
+            )));
+        }
+        if out.capacity() - out.len() < 64 * 1024 {
+            let room = (limit + 1 - out.len() as u64).min(out.len().max(1 << 20) as u64);
+            out.reserve(room as usize);
+        }
+        let (read, written) = (z.total_in(), z.total_out());
+        let status = z
+            .decompress_vec(&data[read as usize..], &mut out, FlushDecompress::None)
+            .map_err(|_| {
+                Error::Malformed(format!(
+                    "the deflated data set is corrupt (after {read} of its {} bytes)",
+                    data.len()
+                ))
+            })?;
+        if status == Status::StreamEnd {
+            return Ok(out);
+        }
+        if z.total_in() == read && z.total_out() == written {
+            return Err(Error::Malformed(format!(
+                "the deflated data set ends before its end marker (after {} of {} bytes \
+                 inflated): it is truncated",
+                out.len(),
+                data.len()
+            )));
+        }
+    }
+}
+
+/// The error for a data set the pre-check refused: a limit, or a damaged data set.
+fn refused(r: Refusal, what: &str, file_len: usize) -> Error {
+    match r {
+        Refusal::Limit(m) => Error::Limit(format!("{what}{m}")),
+        Refusal::Broken(m) => Error::Malformed(format!("{what}{}", explain(m, file_len))),
+    }
+}
+
+/// Checks a data set (e.g. what follows the pixel data in a streamed file) as
+/// [`read_object`] does before parsing it.
+pub(crate) fn check_dataset(data: &[u8], ts: &TransferSyntax) -> Result<()> {
+    check_lengths(data, ts, None, data.len() as u64).map_err(|r| refused(r, "", data.len()))
+}
+
+/// The error for a refusal of the walk over a file's header in [`crate::stream`], as
+/// [`read_object`] words it.
+pub(crate) fn refused_header(r: Refusal, what: &str, file_len: u64) -> Error {
+    refused(r, what, usize::try_from(file_len).unwrap_or(usize::MAX))
 }
 
 /// Old ACR-NEMA style files and files saved without their file meta group: the data
@@ -79,12 +172,8 @@ fn read_bare_dataset(bytes: &[u8]) -> Result<DefaultDicomObject> {
     let ts = TransferSyntaxRegistry
         .get(ts_uid)
         .expect("the uncompressed transfer syntaxes are built in");
-    check_lengths(bytes, ts, None, bytes.len() as u64).map_err(|m| {
-        Error::Malformed(format!(
-            "no file meta group, and {}",
-            explain(m, bytes.len())
-        ))
-    })?;
+    check_lengths(bytes, ts, None, bytes.len() as u64)
+        .map_err(|r| refused(r, "no file meta group, and ", bytes.len()))?;
     let ds = InMemDicomObject::read_dataset_with_ts(bytes, ts).map_err(|e| {
         Error::Malformed(format!(
             "no file meta group, and {}",
@@ -114,67 +203,70 @@ fn read_bare_dataset(bytes: &[u8]) -> Result<DefaultDicomObject> {
 
 /// [`check_lengths`] for the file meta group, which starts after `DICM` (`data`) and is
 /// always Explicit VR Little Endian; `total` is how many bytes the file has from there.
-pub(crate) fn check_meta_lengths(data: &[u8], total: u64) -> std::result::Result<(), String> {
+pub(crate) fn check_meta_lengths(data: &[u8], total: u64) -> std::result::Result<(), Refusal> {
     let ts = TransferSyntaxRegistry
         .get(EXPLICIT_VR_LE)
         .expect("the uncompressed transfer syntaxes are built in");
     check_lengths(data, ts, Some(0x0002), total)
 }
 
-/// dicom-rs allocates an element's declared length before reading its value: a damaged
-/// length (hundreds of MB declared in a small file) would cost that much memory and time
-/// before failing. Walking first with dicom-parser's lazy reader, skipping values, finds
-/// such a length cheaply. `data` may be the start of what `total` bytes hold; with
-/// `group`, the walk stops at the first element of another group. Anything else the walk
-/// trips on is left to the real parse, which reports it. The error is worded as dicom-rs
-/// words a short read, for [`explain`].
+/// Walks a data set with dicom-parser's lazy reader, skipping values, through
+/// [`Walk`]: a damaged length (hundreds of MB declared in a small file), a structure
+/// dicom-rs would misread, or one beyond the limits is refused before the real parse
+/// allocates or recurses. `data` may be the start of what `total` bytes hold (the
+/// streaming reader's first chunk): where it runs out first, the walk stops without a
+/// verdict. With `group`, the walk stops at the first element of another group.
 fn check_lengths(
     data: &[u8],
     ts: &TransferSyntax,
     group: Option<u16>,
     total: u64,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), Refusal> {
     // A deflated data set is not a walk of element headers until inflated.
     if matches!(ts.codec(), Codec::Dataset(_)) {
         return Ok(());
     }
-    let Ok(mut reader) = LazyDataSetReader::new_with_ts(Cursor::new(data), ts) else {
-        return Ok(());
-    };
-    loop {
+    let whole = data.len() as u64 == total;
+    let mut reader = LazyDataSetReader::new_with_ts(Cursor::new(data), ts)
+        .map_err(|e| Refusal::Broken(describe(&e)))?;
+    let mut walk = Walk::new(ts, total);
+    let failed = loop {
         let token = match reader.advance() {
             Some(Ok(token)) => token,
-            Some(Err(_)) => return Ok(()),
-            None => break,
+            Some(Err(e)) => break Some(describe(&e)),
+            None => break None,
         };
-        let (what, declared, decoder) = match token {
-            LazyDataToken::ElementHeader(h) if group.is_some_and(|g| h.tag.0 != g) => return Ok(()),
-            LazyDataToken::LazyValue { header, decoder } => (
-                format!("element tagged ({:04X},{:04X})", header.tag.0, header.tag.1),
-                header.len.0,
-                decoder,
-            ),
-            LazyDataToken::LazyItemValue { len, decoder } => {
-                ("a pixel data fragment".to_string(), len, decoder)
+        if let LazyDataToken::ElementHeader(h) = &token {
+            if group.is_some_and(|g| h.tag.0 != g) {
+                return Ok(());
             }
-            _ => continue,
+        }
+        walk.observe(&token)?;
+        let skipped = match token {
+            LazyDataToken::LazyValue { header, decoder } => decoder.skip_bytes(header.len.0),
+            LazyDataToken::LazyItemValue { len, decoder } => decoder.skip_bytes(len),
+            _ => Ok(()),
         };
-        let left = total.saturating_sub(decoder.position());
-        if u64::from(declared) > left {
-            return Err(format!("Could not read {declared} value bytes for {what}"));
+        if let Err(e) = skipped {
+            break Some(describe(&e));
         }
-        if decoder.skip_bytes(declared).is_err() {
-            return Ok(());
-        }
+    };
+    let end = reader.into_decoder().position();
+    if !whole && end + 16 >= data.len() as u64 {
+        return Ok(());
     }
+    if let Some(msg) = failed {
+        return Err(Refusal::Broken(walk.reader_error(&msg, end)));
+    }
+    walk.finish()?;
     // dicom-rs takes an end of input inside an element's tag as the end of the data set:
     // a file cut 1 to 3 bytes into its next element (often Pixel Data) would lose that
     // element without a word.
-    let stray = total.saturating_sub(reader.into_decoder().position());
-    if (1..4).contains(&stray) && data.len() as u64 == total {
-        return Err(format!(
+    let stray = total.saturating_sub(end);
+    if (1..4).contains(&stray) && whole {
+        return Err(Refusal::Broken(format!(
             "the file ends {stray} bytes into an element's tag: it is truncated"
-        ));
+        )));
     }
     Ok(())
 }

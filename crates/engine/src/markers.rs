@@ -1,5 +1,6 @@
 //! The attributes that say an object was de-identified, and how (PS3.15 E.1.1, CID 7050).
 
+use crate::decide::Action;
 use crate::options::ProfileOption;
 use crate::plan::Plan;
 use dicom_core::value::DataSetSequence;
@@ -7,24 +8,53 @@ use dicom_core::{DataElement, Length, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-/// What happened to the object's dates, for Longitudinal Temporal Information Modified.
+/// What happened to the object's dates (DA and DT present in the input), attribute by
+/// attribute, for Longitudinal Temporal Information Modified and the date options' codes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Temporal {
-    /// Some date was kept as it was.
+    /// Some date was written as it was.
     pub kept: bool,
-    /// Some date was shifted or reduced.
+    /// Some date was shifted, reduced to its year or generalised.
     pub modified: bool,
+    /// Some date was shifted by the patient's offset (Retain Modified Dates).
+    pub shifted: bool,
+    /// Some date was replaced by a value that is not a date of the patient but looks like
+    /// one: a dummy, a user's replacement, the guard's dummy. (A date removed or emptied
+    /// leaves nothing to take for real.)
+    pub dummied: bool,
 }
 
 impl Temporal {
+    /// Notes what an action did to one date; `None` when the leak guard replaced it.
+    pub fn note(&mut self, action: Option<&Action>) {
+        match action {
+            Some(Action::Keep) => self.kept = true,
+            Some(Action::ShiftDate) => {
+                self.shifted = true;
+                self.modified = true
+            }
+            Some(Action::YearOnly | Action::Generalize(_)) => self.modified = true,
+            Some(Action::Remove | Action::Empty) => {}
+            _ => self.dummied = true,
+        }
+    }
+
+    /// PS3.3 C.12.1.1.7: UNMODIFIED only when every date left is as it was, REMOVED when
+    /// no date of the patient is left (dummies only); real dates beside shifted or dummy
+    /// ones were MODIFIED.
     fn term(self) -> &'static str {
-        if self.modified {
+        if self.modified || (self.kept && self.dummied) {
             "MODIFIED"
         } else if self.kept {
             "UNMODIFIED"
         } else {
             "REMOVED"
         }
+    }
+
+    /// Some dates are real and others are not: the one term cannot say which.
+    fn mixed(self) -> bool {
+        self.kept && (self.modified || self.dummied)
     }
 }
 
@@ -59,6 +89,9 @@ pub fn add_markers(
     if identity_kept {
         method.push("patient name or ID kept by a custom rule".into());
     }
+    if temporal.mixed() {
+        method.push("some dates kept as they were, others changed".into());
+    }
     let method: Vec<String> = method
         .into_iter()
         .map(|s| s.chars().take(64).collect())
@@ -73,7 +106,15 @@ pub fn add_markers(
         "Basic Application Confidentiality Profile",
     )];
     for opt in plan.effective_options() {
-        if opt == ProfileOption::CleanPixelData && !pixels_cleaned {
+        // An option's code says what was done: not claimed when nothing it retains or
+        // cleans was in this object.
+        let done = match opt {
+            ProfileOption::CleanPixelData => pixels_cleaned,
+            ProfileOption::RetainLongModifiedDates => temporal.shifted,
+            ProfileOption::RetainLongFullDates => temporal.kept,
+            _ => true,
+        };
+        if !done {
             continue;
         }
         let (value, meaning) = opt.code();

@@ -114,6 +114,8 @@ pub enum PlanError {
     HipaaDates(&'static str),
     #[error("a date shift of 0 days would keep the dates; choose Retain Full Dates instead")]
     ZeroShift,
+    #[error("a date shift of {0} days is more than {max} days (100 years) either way", max = crate::dates::MAX_SHIFT_DAYS)]
+    ShiftTooLarge(i64),
 }
 
 impl Plan {
@@ -140,6 +142,17 @@ impl Plan {
 
     pub fn is_hipaa(&self) -> bool {
         self.base_profile() == ProfileId::Hipaa
+    }
+
+    /// How dates are shifted: the shift given, or, when Retain Modified Dates is chosen
+    /// without one, the keyed per-patient offset. Without it every date would be written
+    /// as it was while the markers said MODIFIED.
+    pub fn shift(&self) -> Option<DateShift> {
+        self.date_shift.or_else(|| {
+            self.options
+                .contains(&ProfileOption::RetainLongModifiedDates)
+                .then_some(DateShift::Auto(AutoShift::Auto))
+        })
     }
 
     /// The options in force: the user's, the profile's own, and Modified Dates when a shift is set.
@@ -170,8 +183,12 @@ impl Plan {
         if self.is_hipaa() && modified {
             return Err(PlanError::HipaaDates("date shifting"));
         }
-        if self.date_shift == Some(DateShift::Days(0)) {
-            return Err(PlanError::ZeroShift);
+        match self.date_shift {
+            Some(DateShift::Days(0)) => return Err(PlanError::ZeroShift),
+            Some(DateShift::Days(n)) if n.unsigned_abs() > crate::dates::MAX_SHIFT_DAYS as u64 => {
+                return Err(PlanError::ShiftTooLarge(n))
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -209,6 +226,16 @@ mod tests {
     }
 
     #[test]
+    fn modified_dates_without_a_shift_use_the_keyed_offset() {
+        let mut p = Plan::builtin(ProfileId::Basic);
+        assert_eq!(p.shift(), None);
+        p.options = vec![ProfileOption::RetainLongModifiedDates];
+        assert_eq!(p.shift(), Some(DateShift::Auto(AutoShift::Auto)));
+        p.date_shift = Some(DateShift::Days(7));
+        assert_eq!(p.shift(), Some(DateShift::Days(7)));
+    }
+
+    #[test]
     fn conflicting_plans_are_refused() {
         let mut p = Plan::builtin(ProfileId::Hipaa);
         p.date_shift = Some(DateShift::Days(3));
@@ -217,5 +244,26 @@ mod tests {
         p.options = vec![ProfileOption::RetainLongFullDates];
         p.date_shift = Some(DateShift::Days(3));
         assert_eq!(p.validate(), Err(PlanError::DatesConflict));
+    }
+
+    #[test]
+    fn date_shifts_beyond_a_hundred_years_are_refused() {
+        let mut p = Plan::builtin(ProfileId::Basic);
+        for n in [36_500, -36_500, 1, -1] {
+            p.date_shift = Some(DateShift::Days(n));
+            assert_eq!(p.validate(), Ok(()), "{n}");
+        }
+        for n in [
+            36_501,
+            -36_501,
+            3_000_000,
+            99_999_999_999,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            p.date_shift = Some(DateShift::Days(n));
+            assert_eq!(p.validate(), Err(PlanError::ShiftTooLarge(n)), "{n}");
+            assert!(p.validate().unwrap_err().to_string().contains("100 years"));
+        }
     }
 }

@@ -16,7 +16,6 @@ use dicom_core::value::Value;
 use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 const CSV: &str = include_str!("../data/presence.csv");
@@ -89,7 +88,7 @@ impl PresenceRule {
 /// The rules, indexed by the tag they decide.
 pub struct PresenceRules {
     pub rows: Vec<PresenceRule>,
-    by_tag: HashMap<Tag, Vec<usize>>,
+    by_tag: crate::tag::TagMap<Vec<usize>>,
     /// Every tag a condition looks at: what [`Siblings::of`] collects from a data set.
     watched: Vec<Tag>,
 }
@@ -139,7 +138,7 @@ impl PresenceRules {
                 explanation: format!("{} ({})", &rec[5], &rec[6]),
             });
         }
-        let mut by_tag: HashMap<Tag, Vec<usize>> = HashMap::new();
+        let mut by_tag: crate::tag::TagMap<Vec<usize>> = Default::default();
         let mut watched = Vec::new();
         for (i, row) in rows.iter().enumerate() {
             by_tag.entry(row.tag).or_default().push(i);

@@ -197,20 +197,52 @@ impl Mappings {
     }
 }
 
-/// A mapping as CSV, `id_old,id_new`, sorted by the original.
+/// A mapping as CSV, `id_old,id_new` (the MIDI-B scorer's format), sorted by the
+/// original, each cell made [`inert`].
 pub fn mapping_csv(map: &BTreeMap<String, String>) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let rows = std::iter::once(("id_old", "id_new"))
-        .chain(map.iter().map(|(old, new)| (old.as_str(), new.as_str())));
-    for (old, new) in rows {
-        w.write_record([old, new]).expect("CSV into memory");
+    w.write_record(["id_old", "id_new"])
+        .expect("CSV into memory");
+    for (old, new) in map {
+        w.write_record([&*inert(old), &*inert(new)])
+            .expect("CSV into memory");
     }
     w.into_inner().expect("CSV into memory")
+}
+
+/// A CSV cell a spreadsheet would evaluate as a formula (first character `=`, `+`, `-`,
+/// `@`, tab or carriage return: a Patient ID or file name can be `=HYPERLINK(...)`), or
+/// one starting with `'` (so that the rule stays reversible), with a `'` put in front:
+/// shown as text. Removing that first `'` gives the exact value back.
+pub fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formulas_are_inert() {
+        assert_eq!(inert("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        for c in ["+1", "-1", "@SUM(A1)", "\tx", "\rx", "'x"] {
+            assert_eq!(inert(c), format!("'{c}"));
+        }
+        assert_eq!(inert("PAT01/a=b.dcm"), "PAT01/a=b.dcm");
+        assert_eq!(inert(""), "");
+        let mut m = BTreeMap::new();
+        m.insert("=1+1".to_string(), "2.25.1".to_string());
+        m.insert("'quoted".to_string(), "x".to_string());
+        m.insert("-5".to_string(), "y".to_string());
+        assert_eq!(
+            String::from_utf8(mapping_csv(&m)).unwrap(),
+            "id_old,id_new\n'quoted,x\n'-5,y\n'=1+1,2.25.1\n".replace("'quoted", "''quoted")
+        );
+    }
 
     #[test]
     fn mapping_csv_quotes_when_needed() {

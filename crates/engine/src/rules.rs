@@ -1,6 +1,7 @@
 //! Custom per-tag rules and their JSON file format (`custom_anonymization_profile.json`).
 
-use crate::tag::{parse_tag, tag_id};
+use crate::generalize::Generalization;
+use crate::tag::{dictionary_vr, parse_tag, tag_id};
 use dicom_core::Tag;
 use serde::{Deserialize, Serialize};
 
@@ -13,15 +14,18 @@ pub enum CustomAction {
     Empty,
     Replace,
     Pseudonymize,
+    /// Coarsen the value (`to`: age bands, month, year, a rounding step).
+    Generalize,
 }
 
 impl CustomAction {
-    pub const ALL: [CustomAction; 5] = [
+    pub const ALL: [CustomAction; 6] = [
         Self::Keep,
         Self::Remove,
         Self::Empty,
         Self::Replace,
         Self::Pseudonymize,
+        Self::Generalize,
     ];
 
     pub fn id(self) -> &'static str {
@@ -31,6 +35,7 @@ impl CustomAction {
             Self::Empty => "empty",
             Self::Replace => "replace",
             Self::Pseudonymize => "pseudonymize",
+            Self::Generalize => "generalize",
         }
     }
 
@@ -47,6 +52,9 @@ pub struct CustomRule {
     pub act: CustomAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// What `generalize` coarsens to, canonical spelling ([`Generalization`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
     /// The expert's rationale, carried into the determination report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -55,6 +63,14 @@ pub struct CustomRule {
 impl CustomRule {
     pub fn tag(&self) -> Tag {
         parse_tag(&self.id).expect("rule ids are validated on construction")
+    }
+
+    /// The parsed `to` of a `generalize` rule; `None` also for a rule deserialised
+    /// without [`new_rule`] whose `to` does not parse.
+    pub fn generalization(&self) -> Option<Generalization> {
+        self.to
+            .as_deref()
+            .and_then(|t| Generalization::parse(t).ok())
     }
 }
 
@@ -103,7 +119,7 @@ fn rule_from_json(item: &serde_json::Value) -> Result<CustomRule, String> {
         .as_object()
         .ok_or("expected an object such as {\"id\":\"(0008,103E)\",\"act\":\"remove\"}")?;
     for key in obj.keys() {
-        if !["id", "act", "value", "note"].contains(&key.as_str()) {
+        if !["id", "act", "value", "to", "note"].contains(&key.as_str()) {
             return Err(format!("unknown field `{}`", clip(key)));
         }
     }
@@ -116,7 +132,7 @@ fn rule_from_json(item: &serde_json::Value) -> Result<CustomRule, String> {
     };
     let id = text("id")?.ok_or("missing `id`")?;
     let act = text("act")?.ok_or("missing `act`")?;
-    new_rule(&id, &act, text("value")?, text("note")?)
+    new_rule(&id, &act, text("value")?, text("to")?, text("note")?)
 }
 
 /// Builds a validated rule from its parts, as the UI and the file both supply them.
@@ -124,12 +140,13 @@ pub fn new_rule(
     id: &str,
     act: &str,
     value: Option<String>,
+    to: Option<String>,
     note: Option<String>,
 ) -> Result<CustomRule, String> {
     let tag = parse_tag(id).map_err(|e| e.to_string())?;
     let act = CustomAction::from_id(act).ok_or_else(|| {
         format!(
-            "unknown action `{}` (expected keep, remove, empty, replace or pseudonymize)",
+            "unknown action `{}` (expected keep, remove, empty, replace, pseudonymize or generalize)",
             clip(act)
         )
     })?;
@@ -149,13 +166,44 @@ pub fn new_rule(
             tag_id(tag)
         ));
     }
+    let to = match (act, to) {
+        (CustomAction::Generalize, None) => {
+            return Err("`generalize` needs a `to` (e.g. 10y, month, year or 5)".into())
+        }
+        (CustomAction::Generalize, Some(to)) => Some(generalization_for(tag, &to)?.spec()),
+        (_, None) => None,
+        (_, Some(_)) => {
+            return Err(format!(
+                "`to` is only allowed with `generalize`, not `{}`",
+                act.id()
+            ))
+        }
+    };
     let note = note.filter(|n| !n.trim().is_empty());
     Ok(CustomRule {
         id: tag_id(tag),
         act,
         value,
+        to,
         note,
     })
+}
+
+/// A `to` checked against the VR the dictionary gives the tag: generalizing needs to
+/// know what the value is.
+fn generalization_for(tag: Tag, to: &str) -> Result<Generalization, String> {
+    let g = Generalization::parse(to)?;
+    let vr = dictionary_vr(tag)
+        .filter(|_| tag.0.is_multiple_of(2))
+        .ok_or_else(|| {
+            format!(
+                "{} cannot be generalized: its VR is not known from the dictionary",
+                tag_id(tag)
+            )
+        })?;
+    g.fits(vr)
+        .map_err(|e| format!("{} ({vr}) cannot be generalized to {g}: {e}", tag_id(tag)))?;
+    Ok(g)
 }
 
 /// The file text, compact, in rule order: exactly what Save Profile downloads.
@@ -198,7 +246,7 @@ mod tests {
             r#"[{"id":"(0008,103E)","act":"keep"},{"id":"(0008,103E)","act":"explode"}]"#,
         )
         .unwrap_err();
-        assert_eq!(e.to_string(), "rule 2: unknown action `explode` (expected keep, remove, empty, replace or pseudonymize)");
+        assert_eq!(e.to_string(), "rule 2: unknown action `explode` (expected keep, remove, empty, replace, pseudonymize or generalize)");
         let e = parse_rules(r#"[{"id":"(0008,zzzz)","act":"keep"}]"#).unwrap_err();
         assert!(
             e.to_string()
@@ -217,5 +265,38 @@ mod tests {
         .unwrap_err()
         .to_string()
         .contains("already given by rule 1"));
+    }
+
+    #[test]
+    fn generalize_rules_round_trip_and_check_their_vr() {
+        let text = r#"[{"id":"(0008,103E)","act":"remove"},{"id":"(0010,1010)","act":"generalize","to":"10y","note":"bands"},{"id":"(0010,0010)","act":"keep"}]"#;
+        let rules = parse_rules(text).unwrap();
+        assert_eq!(rules[1].generalization(), Some(Generalization::AgeBand(10)));
+        assert_eq!(rules_to_json(&rules), text);
+        // Spellings are normalised like ids.
+        let rules = parse_rules(
+            r#"[{"id":"PatientWeight","act":"generalize","to":"5.0"},{"id":"StudyDate","act":"generalize","to":"Month"}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            rules_to_json(&rules),
+            r#"[{"id":"(0010,1030)","act":"generalize","to":"5"},{"id":"(0008,0020)","act":"generalize","to":"month"}]"#
+        );
+        let err = |t: &str| parse_rules(t).unwrap_err().to_string();
+        assert_eq!(
+            err(r#"[{"id":"(0008,103E)","act":"keep"},{"id":"(0010,1010)","act":"generalize","to":"month"}]"#),
+            "rule 2: (0010,1010) (AS) cannot be generalized to month: month and year apply to dates (DA, DT), not to AS"
+        );
+        assert!(err(r#"[{"id":"(0010,1010)","act":"generalize"}]"#)
+            .starts_with("rule 1: `generalize` needs a `to`"));
+        assert!(err(r#"[{"id":"(0010,1010)","act":"keep","to":"10y"}]"#)
+            .contains("only allowed with `generalize`"));
+        assert!(err(r#"[{"id":"(0020,0013)","act":"generalize","to":"2.5"}]"#).contains("whole"));
+        assert!(err(r#"[{"id":"(0019,1010)","act":"generalize","to":"5"}]"#)
+            .contains("VR is not known"));
+        assert!(
+            err(r#"[{"id":"(0010,1010)","act":"generalize","to":"decade"}]"#)
+                .contains("not a generalization")
+        );
     }
 }

@@ -3,7 +3,6 @@
 use crate::code::Code;
 use crate::options::ProfileOption;
 use dicom_core::Tag;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// The edition of the standard the embedded tables come from.
@@ -95,7 +94,7 @@ impl Row {
 /// Table E.1-1, with exact tags hashed and the few masked rows scanned.
 pub struct Table {
     pub rows: Vec<Row>,
-    exact: HashMap<Tag, usize>,
+    exact: crate::tag::TagMap<usize>,
     masked: Vec<usize>,
 }
 
@@ -120,7 +119,7 @@ impl Table {
                 options,
             });
         }
-        let mut exact = HashMap::new();
+        let mut exact = crate::tag::TagMap::default();
         let mut masked = Vec::new();
         for (i, row) in rows.iter().enumerate() {
             match row.pattern {

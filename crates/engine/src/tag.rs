@@ -123,6 +123,40 @@ pub fn display_name(tag: Tag) -> String {
     out
 }
 
+/// A hasher for tags, for the engine's per-element table lookups (Table E.1-1, the
+/// Safe Harbor layer, presence rules, custom rules). A tag is four bytes and the tables
+/// are built from the engine's own data: SipHash's defence against chosen collisions buys
+/// nothing there and costs more than the lookup itself, once per element of every file.
+#[derive(Default, Clone, Copy)]
+pub struct TagHasher(u64);
+
+impl std::hash::Hasher for TagHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u8(b);
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map keyed by tag, hashed with [`TagHasher`].
+pub type TagMap<V> = std::collections::HashMap<Tag, V, std::hash::BuildHasherDefault<TagHasher>>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -93,7 +93,14 @@ const EXPECTED_REJECTS: &[(&str, &str, &str)] = &[
     (
         "pydicom/test_files/dicomdirtests/DICOMDIR-nooffset",
         "Malformed",
-        "Premature data set end",
+        "the file ends inside a sequence, 1 level(s) deep: it is truncated",
+    ),
+    // Cut inside the header of a JPEG 2000 fragment: dicom-rs alone would take that for
+    // the end of the pixel data.
+    (
+        "pydicom-data/emri_small_jpeg_2k_lossless_too_short.dcm",
+        "Malformed",
+        "the file ends there, inside its encapsulated pixel data: it is truncated",
     ),
 ];
 
@@ -106,6 +113,7 @@ fn kind(e: &Error) -> &'static str {
         Error::Write(_) => "Write",
         Error::Pixel(_) => "Pixel",
         Error::Incomplete(_) => "Incomplete",
+        Error::Limit(_) => "Limit",
     }
 }
 

@@ -857,6 +857,15 @@ fn method_codes(obj: &InMemDicomObject) -> BTreeSet<String> {
         .collect()
 }
 
+fn custom_date_keep() -> Plan {
+    let mut p = Plan::builtin(ProfileId::Custom);
+    p.custom_rules = dcmask_engine::parse_rules(
+        r#"[{"id":"(0008,0020)","act":"keep","note":"study date needed"}]"#,
+    )
+    .unwrap();
+    p
+}
+
 #[test]
 fn markers_say_what_was_done() {
     let key = key();
@@ -905,6 +914,20 @@ fn markers_say_what_was_done() {
             codes(&["113100", "113105", "113107"]),
             "MODIFIED",
         ),
+        // Modified Dates without a shift: the keyed per-patient offset, truly applied.
+        (
+            "modified dates, no shift",
+            plan_with(&[ProfileOption::RetainLongModifiedDates], None),
+            codes(&["113100", "113107"]),
+            "MODIFIED",
+        ),
+        // One date kept by a custom rule, the others dummied or removed: a mix.
+        (
+            "custom keep of one date",
+            custom_date_keep(),
+            codes(&["113100"]),
+            "MODIFIED",
+        ),
     ];
     for (name, plan, want, temporal) in cases {
         for ts in TRANSFER_SYNTAXES {
@@ -920,6 +943,9 @@ fn markers_say_what_was_done() {
                 Some(temporal),
                 "{name}"
             );
+            if name == "custom keep of one date" {
+                assert!(method.contains("some dates kept as they were"), "{method}");
+            }
             // The truth behind (0028,0303).
             let pairs = date_pairs(&d);
             match temporal {

@@ -57,13 +57,10 @@ fn tools_ready() -> bool {
     if missing.is_empty() {
         return true;
     }
-    let apt = std::fs::read_to_string("/tmp/apt.log").unwrap_or_default();
-    let note = if !apt.is_empty() && !apt.trim_end().ends_with("done") {
-        " (apt is still installing: /tmp/apt.log does not end with `done`)"
-    } else {
-        " (apt-get install dcmtk dicom3tools)"
-    };
-    skip_or_fail(&format!("{} not installed{note}", missing.join(" and ")));
+    skip_or_fail(&format!(
+        "{} not installed (apt-get install dcmtk dicom3tools)",
+        missing.join(" and ")
+    ));
     false
 }
 

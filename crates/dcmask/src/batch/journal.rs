@@ -20,7 +20,7 @@
 use anyhow::{bail, Context, Result};
 use dcmask_engine::Key;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -65,6 +65,10 @@ pub struct Done {
     /// This input's earlier line no longer holds (its output was taken by another input).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub void: bool,
+    /// Digest of the identifying values of the patient's other files this output was
+    /// de-identified with ([`super::patients`]); absent for a file's first pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub related: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -75,6 +79,7 @@ fn is_zero(n: &u64) -> bool {
 /// means that file is done again, with the same bytes.
 pub struct Journal {
     file: Mutex<BufWriter<File>>,
+    path: PathBuf,
 }
 
 /// Opens (or starts) the journal in the `linkage` folder for `outdir`, locking it against
@@ -140,24 +145,38 @@ pub fn open(
                     linkage.display()
                 ),
             }
-            for line in lines {
-                // A torn line from an interrupted run is not JSON: skip it.
-                if let Ok(d) = serde_json::from_slice::<Done>(line) {
-                    if d.void {
-                        done.remove(&d.k);
-                    } else {
-                        done.insert(d.k.clone(), d);
-                    }
-                }
-            }
+            done = finished(lines, |_| true);
         }
     }
     Ok((
         Journal {
             file: Mutex::new(BufWriter::with_capacity(64 * 1024, file)),
+            path,
         },
         done,
     ))
+}
+
+/// The last line of each input among `lines` (those `wanted` keeps), voided ones left out.
+fn finished<'a>(
+    lines: impl Iterator<Item = &'a [u8]>,
+    wanted: impl Fn(&str) -> bool,
+) -> HashMap<String, Done> {
+    let mut done = HashMap::new();
+    for line in lines {
+        // A torn line from an interrupted run is not JSON: skip it.
+        if let Ok(d) = serde_json::from_slice::<Done>(line) {
+            if !wanted(&d.k) {
+                continue;
+            }
+            if d.void {
+                done.remove(&d.k);
+            } else {
+                done.insert(d.k.clone(), d);
+            }
+        }
+    }
+    done
 }
 
 fn is_empty(dir: &Path) -> Result<bool> {
@@ -179,6 +198,17 @@ impl Journal {
         let mut f = self.file.lock().expect("journal lock");
         f.flush().context("cannot write the journal")
     }
+
+    /// The lines written so far (this run's and earlier ones') for these inputs: read
+    /// back only for the few files done twice in a run.
+    pub fn lines_of(&self, keys: &HashSet<&str>) -> Result<HashMap<String, Done>> {
+        self.flush()?;
+        let bytes = std::fs::read(&self.path)
+            .with_context(|| format!("cannot read {}", self.path.display()))?;
+        Ok(finished(bytes.split(|&b| b == b'\n').skip(1), |k| {
+            keys.contains(k)
+        }))
+    }
 }
 
 /// The journal key of an input: a keyed hash, so the journal names no input path.
@@ -199,11 +229,22 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// `a/b/c` for a relative path, whatever the platform.
+/// `a/b/c` for a relative path, whatever the platform. A name that is not valid UTF-8
+/// keeps its other bytes as `\xNN`, so that the path list still names the file exactly.
 pub fn slash_path(p: &Path) -> String {
-    p.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+    let mut out = String::new();
+    for (i, c) in p.components().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        for chunk in c.as_os_str().as_encoded_bytes().utf8_chunks() {
+            out.push_str(chunk.valid());
+            for b in chunk.invalid() {
+                out.push_str(&format!("\\x{b:02X}"));
+            }
+        }
+    }
+    out
 }
 
 pub fn path_from_slash(s: &str) -> PathBuf {

@@ -177,7 +177,10 @@ fn walk_dir(dir: &Path, at: &At, w: &mut Walk) {
                 out_name: String::new(),
                 size: 0,
                 mtime: 0,
-                walk_error: Some(format!("cannot read folder: {}", e.kind())),
+                walk_error: Some(match e.kind() {
+                    std::io::ErrorKind::InvalidFilename => "cannot read folder: its path is longer than this system allows (4,096 bytes): nothing below it was read".to_string(),
+                    kind => format!("cannot read folder: {kind}"),
+                }),
                 media: at.media,
             });
             return;

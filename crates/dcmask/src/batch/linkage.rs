@@ -11,8 +11,8 @@
 use super::place::Place;
 use super::report::{self, FileReport, Status};
 use anyhow::{bail, Context, Result};
+use dcmask_engine::record::{inert, mapping_csv};
 use dcmask_engine::Mappings;
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -152,30 +152,15 @@ interrupted run can then no longer be resumed).
 The pseudonym key is not in this folder, but it links back too: anyone holding
 it can test guesses of original UIDs and Patient IDs. Keep it as carefully.
 
-Opening the CSV files in a spreadsheet:
-  - paths.csv: a cell that would start with = + - @ ' a tab or a carriage return
-    has a ' put in front, so that a spreadsheet shows it as text instead of
-    evaluating it as a formula (a file may be named \"=HYPERLINK(...)\"). Remove
-    that first ' to get the exact path.
-  - uid_mapping.csv, patid_mapping.csv: the values are exactly as the files held
-    them, because de-identification scorers (the MIDI-B format) compare them as
-    they are. A Patient ID starting with = + - or @ would be evaluated by a
-    spreadsheet that opens the file directly: import these files as text
-    (every column of type Text) instead.
+Opening the CSV files in a spreadsheet: in every one of them, a cell that would
+start with = + - @ ' a tab or a carriage return has a ' put in front, so that a
+spreadsheet shows it as text instead of evaluating it as a formula (a Patient ID
+or a file may be named \"=HYPERLINK(...)\"). Remove that first ' to get the exact
+value; every other cell is exactly as the files held it.
 ",
         outdir = outdir.display(),
         version = env!("CARGO_PKG_VERSION"),
     )
-}
-
-/// `id_old,id_new` rows, sorted by the original; values as they are (see the README).
-pub fn mapping_csv(map: &BTreeMap<String, String>) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["id_old", "id_new"])?;
-    for (old, new) in map {
-        w.write_record([old, new])?;
-    }
-    w.into_inner().context("cannot write a mapping")
 }
 
 /// One row per input file: `ref,input,relative,output,status,reason`. `input` is the
@@ -203,16 +188,6 @@ pub fn paths_csv(files: &[FileReport], inputs: &[PathBuf]) -> Result<Vec<u8>> {
     w.into_inner().context("cannot write the path list")
 }
 
-/// A cell a spreadsheet would evaluate (`=`, `+`, `-`, `@`, tab, CR first), or one starting
-/// with the quote itself (so the rule stays reversible), gets a `'` in front.
-fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
-        format!("'{cell}").into()
-    } else {
-        cell.into()
-    }
-}
-
 /// Writes the mappings, the path list and the README into the linkage folder (0600).
 pub fn write_all(
     dir: &Path,
@@ -220,37 +195,14 @@ pub fn write_all(
     files: &[FileReport],
     inputs: &[PathBuf],
 ) -> Result<()> {
-    report::write_atomic(dir, UID_MAPPING, &mapping_csv(&maps.uids)?, true)?;
-    report::write_atomic(dir, PATID_MAPPING, &mapping_csv(&maps.patient_ids)?, true)?;
+    report::write_atomic(dir, UID_MAPPING, &mapping_csv(&maps.uids), true)?;
+    report::write_atomic(dir, PATID_MAPPING, &mapping_csv(&maps.patient_ids), true)?;
     report::write_atomic(dir, PATHS, &paths_csv(files, inputs)?, true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mapping_csv_quotes_when_needed() {
-        let mut m = BTreeMap::new();
-        m.insert("A,1".to_string(), "X".to_string());
-        m.insert("B\"2".to_string(), "Y".to_string());
-        m.insert("1.2.3".to_string(), "2.25.1".to_string());
-        m.insert("=1+1".to_string(), "Z".to_string());
-        assert_eq!(
-            String::from_utf8(mapping_csv(&m).unwrap()).unwrap(),
-            "id_old,id_new\n1.2.3,2.25.1\n=1+1,Z\n\"A,1\",X\n\"B\"\"2\",Y\n"
-        );
-    }
-
-    #[test]
-    fn formulas_are_neutralised() {
-        assert_eq!(inert("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        for c in ["+1", "-1", "@SUM(A1)", "\tx", "\rx", "'x"] {
-            assert_eq!(inert(c), format!("'{c}"));
-        }
-        assert_eq!(inert("PAT01/a=b.dcm"), "PAT01/a=b.dcm");
-        assert_eq!(inert(""), "");
-    }
 
     #[test]
     fn default_is_beside_the_output() {

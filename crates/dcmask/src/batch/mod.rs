@@ -36,6 +36,7 @@ mod dicomdir;
 mod journal;
 mod layout;
 mod linkage;
+mod patients;
 mod place;
 mod plan_args;
 mod progress;
@@ -45,9 +46,10 @@ pub use plan_args::{PlanArgs, Regions};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use dcmask_engine::guard::Identifying;
 use dcmask_engine::pixel::PixelTools;
 use dcmask_engine::stream::{self, Prepared};
-use dcmask_engine::{Error, Key, Mappings, Plan, Record};
+use dcmask_engine::{Decider, Error, Key, Mappings, Plan, Record};
 use dicom_dictionary_std::tags;
 use journal::{Done, Journal};
 use layout::Item;
@@ -97,6 +99,11 @@ pub struct AnonymizeArgs {
     /// Print the run summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Add the re-identification risk of the outputs to report.json (as `dcmask risk`).
+    #[arg(long)]
+    pub risk: bool,
+    #[command(flatten)]
+    pub risk_options: crate::risk_cmd::RiskOptions,
 }
 
 /// Elements per action and per rule, and the identifier mappings, over all files.
@@ -133,6 +140,23 @@ impl Totals {
             }
         }
     }
+
+    /// Takes back the counts of a file's earlier pass (it was done again). Its mappings
+    /// stay: the keyed pseudonyms are the same whatever the pass.
+    fn remove(&mut self, done: &Done) {
+        fn uncount(from: &mut BTreeMap<String, u64>, counts: &BTreeMap<String, u64>) {
+            for (k, n) in counts {
+                if let Some(total) = from.get_mut(k) {
+                    *total = total.saturating_sub(*n);
+                    if *total == 0 {
+                        from.remove(k);
+                    }
+                }
+            }
+        }
+        uncount(&mut self.actions, &done.actions);
+        uncount(&mut self.rules, &done.rules);
+    }
 }
 
 struct Ctx<'a> {
@@ -153,6 +177,10 @@ struct Ctx<'a> {
     totals: Mutex<Totals>,
     made_dirs: Mutex<HashSet<PathBuf>>,
     progress: progress::Progress,
+    /// Identifying values per patient, for the guard across files.
+    patients: patients::Patients,
+    /// Set once a write found the output disk full: the files after it are not tried.
+    full: std::sync::atomic::AtomicBool,
 }
 
 pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
@@ -160,6 +188,7 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     let plan = args.plan.to_plan()?;
     let tools = args.plan.tools(&plan)?;
     let regions = &tools.regions;
+    let risk = crate::risk_cmd::Setup::for_batch(args.risk, &args.risk_options)?;
     if args.jobs == Some(0) {
         bail!("-j takes a number of threads of at least 1");
     }
@@ -285,6 +314,8 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         totals: Mutex::new(Totals::default()),
         made_dirs: Mutex::new(HashSet::new()),
         progress: progress::Progress::start(items.len() as u64, bytes_total, args.quiet),
+        patients: patients::Patients::default(),
+        full: Default::default(),
     };
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(j) = args.jobs {
@@ -306,9 +337,16 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             })
             .collect()
     });
+    let mut ctx = ctx;
+    let redo = std::mem::take(&mut ctx.patients).into_redo(&key);
+    let redone = redo.len();
+    if !redo.is_empty() {
+        ctx.redo(&pool, &items, &resumable, &redo, &mut files)?;
+    }
     if let Err(e) = ctx.journal.flush() {
         tracing::warn!("{e:#}");
     }
+    let ctx_full = ctx.full.load(std::sync::atomic::Ordering::Relaxed);
     let Ctx {
         demoted,
         totals,
@@ -329,12 +367,27 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
     let left_without = pool
         .install(|| dicomdir::regenerate(&outdir, &items, &roots, &mut files, args.name_by_uid));
 
-    linkage::write_all(&linkage_dir, &totals.maps, &files, &args.inputs)?;
+    // The outcome is said even when the disk is full: what could not be written is named.
+    let mut unwritten: Vec<String> = Vec::new();
+    if let Err(e) = linkage::write_all(&linkage_dir, &totals.maps, &files, &args.inputs) {
+        unwritten.push(format!("{e:#}"));
+    }
     let mut counts = Counts::of(&files);
     if left_without > 0 {
         counts.dicomdir_not_regenerated = Some(dicomdir::NOT_UNDER_NAME_BY_UID);
     }
     let options = plan.effective_options().iter().map(|o| o.id()).collect();
+    let risk =
+        risk.map(|r| {
+            let written = files
+                .iter()
+                .filter(|f| f.status == Status::Ok && f.kind != SkipKind::Dicomdir);
+            pool.install(|| {
+                r.block(written.filter_map(|f| {
+                    Some(outdir.join(journal::path_from_slash(f.output.as_deref()?)))
+                }))
+            })
+        });
     let rep = report::Report {
         dcmask_version: env!("CARGO_PKG_VERSION"),
         profile: plan.label(),
@@ -355,10 +408,13 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         rules: &totals.rules,
         input_ref: report::INPUT_REF,
         files: &files,
+        risk,
     };
     let mut json = serde_json::to_vec_pretty(&rep)?;
     json.push(b'\n');
-    report::write_atomic(&outdir, "report.json", &json, false)?;
+    if let Err(e) = report::write_atomic(&outdir, "report.json", &json, false) {
+        unwritten.push(format!("{e:#}"));
+    }
     remove_parts(&outdir);
 
     let elapsed = started.elapsed().as_secs_f64();
@@ -369,10 +425,27 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
         .map(|f| f.bytes_in)
         .sum();
     let processed_files = files.len() as u64 - resumed;
-    let code = if counts.failed > 0 { 1 } else { 0 };
+    let code = if counts.failed > 0 || !unwritten.is_empty() {
+        1
+    } else {
+        0
+    };
 
     print_failures(&files, &args.inputs);
     print_burned_in(&files, counts.burned_in);
+    // Said even under --quiet: the user must know the run stopped and what is missing.
+    let not_tried = files
+        .iter()
+        .filter(|f| f.reason.as_deref() == Some(NOT_TRIED_FULL))
+        .count();
+    if ctx_full {
+        eprintln!(
+            "dcmask: stopped: the output disk is full; {not_tried} files were not tried. Free some space and run the same command again: finished files are kept, the rest is done then."
+        );
+    }
+    for what in &unwritten {
+        eprintln!("dcmask: not written: {what}");
+    }
     if !args.quiet {
         eprintln!(
             "dcmask: {} ok, {} failed, {} skipped ({} not DICOM, {} DICOMDIR not copied: regenerate{}) of {} files",
@@ -415,6 +488,11 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
                 counts.pixel_warnings
             );
         }
+        if redone > 0 {
+            eprintln!(
+                "dcmask: {redone} files de-identified again with identifying values of their patient that other files showed"
+            );
+        }
         if counts.leak_guard_files > 0 {
             eprintln!(
                 "dcmask: the leak guard found identifying values the profile kept in {} files, and cleaned them (rule leak-guard in report.json)",
@@ -434,8 +512,13 @@ pub fn run(args: AnonymizeArgs) -> Result<ExitCode> {
             );
         }
         eprintln!(
-            "dcmask: wrote {} (the de-identified files and report.json: shareable)",
-            outdir.display()
+            "dcmask: wrote {} (shareable: the de-identified files{})",
+            outdir.display(),
+            if unwritten.iter().any(|u| u.contains("report.json")) {
+                ", without report.json"
+            } else {
+                " and report.json"
+            }
         );
         eprintln!(
             "dcmask: linkage in {} (mappings, input paths, journal: original identifiers; for the data custodian, never sent with the data)",
@@ -525,6 +608,19 @@ fn print_burned_in(files: &[FileReport], count: u64) {
     }
 }
 
+/// A path short enough for one terminal line: its start and end, the middle elided.
+fn elided(path: &str) -> std::borrow::Cow<'_, str> {
+    const HEAD: usize = 80;
+    const TAIL: usize = 120;
+    let chars: Vec<char> = path.chars().collect();
+    if chars.len() <= HEAD + TAIL + 1 {
+        return path.into();
+    }
+    let head: String = chars[..HEAD].iter().collect();
+    let tail: String = chars[chars.len() - TAIL..].iter().collect();
+    format!("{head}…{tail}").into()
+}
+
 /// Failed files, on stderr, by their path relative to the input the user gave.
 fn print_failures(files: &[FileReport], inputs: &[PathBuf]) {
     const SHOWN: usize = 20;
@@ -541,7 +637,7 @@ fn print_failures(files: &[FileReport], inputs: &[PathBuf]) {
         };
         eprintln!(
             "failed: {}: {}",
-            shown(&shown_path),
+            shown(&elided(&shown_path)),
             f.reason.as_deref().unwrap_or("unknown")
         );
     }
@@ -581,6 +677,7 @@ impl Ctx<'_> {
 
     fn resume(&self, idx: usize, item: &Item, done: &Done) -> FileReport {
         self.totals.lock().expect("lock").add(done);
+        self.note_resumed(idx, item, done);
         FileReport {
             output: Some(done.out.clone()),
             changed: Some(done.changed),
@@ -594,10 +691,100 @@ impl Ctx<'_> {
         }
     }
 
+    /// The identifying values of a file an earlier run finished, for the guard across
+    /// files: its header is read again (the journal keeps no originals but the mappings).
+    /// Its guarded text is unknown, so a patient with values it lacks has it done again.
+    fn note_resumed(&self, idx: usize, item: &Item, done: &Done) {
+        let header = File::open(&item.src)
+            .map_err(|e| Error::Malformed(e.kind().to_string()))
+            .and_then(|mut f| stream::read_header(&mut f));
+        let Ok(header) = header else {
+            return;
+        };
+        let own = Identifying::collect(&header.object, &Decider::new(self.plan));
+        let patient = header
+            .object
+            .get(tags::PATIENT_ID)
+            .and_then(|e| e.to_str().ok())
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty());
+        self.patients.note(
+            self.key,
+            idx,
+            patient.as_deref(),
+            &own,
+            None,
+            done.related.clone(),
+        );
+    }
+
+    /// De-identifies again, with their patient's identifying values, the files the guard
+    /// across files chose ([`patients`]); their counts replace the first pass's.
+    fn redo(
+        &self,
+        pool: &rayon::ThreadPool,
+        items: &[Item],
+        resumable: &[Option<&Done>],
+        redo: &[patients::Redo],
+        files: &mut [FileReport],
+    ) -> Result<()> {
+        let first: HashSet<&str> = redo
+            .iter()
+            .filter(|r| resumable[r.idx].is_none())
+            .map(|r| self.keys[r.idx].as_str())
+            .collect();
+        let mut earlier = self.journal.lines_of(&first)?;
+        let reports: Vec<(usize, FileReport)> = pool.install(|| {
+            redo.par_iter()
+                .with_max_len(1)
+                .map(|r| (r.idx, self.process_with(r.idx, &items[r.idx], Some(r))))
+                .collect()
+        });
+        let mut totals = self.totals.lock().expect("lock");
+        for (idx, report) in reports {
+            let before = resumable[idx]
+                .cloned()
+                .or_else(|| earlier.remove(&self.keys[idx]));
+            if let Some(before) = before {
+                totals.remove(&before);
+                if report.status != Status::Ok {
+                    // What is there may hold what the patient's other files showed.
+                    let _ = std::fs::remove_file(
+                        self.outdir.join(journal::path_from_slash(&before.out)),
+                    );
+                }
+            }
+            files[idx] = report;
+        }
+        Ok(())
+    }
+
     fn process(&self, idx: usize, item: &Item) -> FileReport {
+        self.process_with(idx, item, None)
+    }
+
+    fn process_with(
+        &self,
+        idx: usize,
+        item: &Item,
+        related: Option<&patients::Redo>,
+    ) -> FileReport {
         let base = self.base(idx, item);
+        if self.full.load(std::sync::atomic::Ordering::Relaxed) {
+            return FileReport {
+                status: Status::Failed,
+                reason: Some(NOT_TRIED_FULL.into()),
+                ..base
+            };
+        }
         tracing::debug!(input = %shown(&base.input), "de-identifying");
-        match self.deidentify_one(idx, item) {
+        // A bug must cost one file, not the batch and its report. The panic's message is
+        // not kept (it could quote a value); the hook in main.rs prints only where it was.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.deidentify_one(idx, item, related)
+        }))
+        .unwrap_or_else(|_| Err(Problem::Failed(crate::INTERNAL_ERROR.into())));
+        match outcome {
             Ok(done) => {
                 self.totals.lock().expect("lock").add(&done);
                 FileReport {
@@ -628,13 +815,24 @@ impl Ctx<'_> {
         }
     }
 
-    fn deidentify_one(&self, idx: usize, item: &Item) -> Result<Done, Problem> {
+    fn deidentify_one(
+        &self,
+        idx: usize,
+        item: &Item,
+        related: Option<&patients::Redo>,
+    ) -> Result<Done, Problem> {
         if let Some(e) = &item.walk_error {
             return Err(Problem::Failed(e.clone()));
         }
         let mut input = File::open(&item.src)
             .map_err(|e| Problem::Failed(format!("cannot open: {}", e.kind())))?;
-        let prepared = match stream::prepare_with(&mut input, self.plan, self.key, &self.pixel) {
+        let prepared = match stream::prepare_with_related(
+            &mut input,
+            self.plan,
+            self.key,
+            &self.pixel,
+            related.map(|r| &r.related),
+        ) {
             Ok(p) => p,
             Err(Error::NotDicom(why)) => {
                 return Err(Problem::Skipped(
@@ -682,16 +880,32 @@ impl Ctx<'_> {
             Ok(n) => n,
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
-                return Err(Problem::Failed(e));
+                return Err(self.write_failed(e));
             }
         };
         drop(input);
         self.install(idx, &tmp, &dest, &out_s)?;
-        let done = done_line(&self.keys[idx], item, out_s, bytes_out, &prepared);
+        let mut done = done_line(&self.keys[idx], item, out_s, bytes_out, &prepared);
+        match related {
+            Some(r) => done.related = Some(r.digest.clone()),
+            None => {
+                let (own, patient) = prepared.identifying();
+                let text = prepared.guarded_text().map(str::to_string);
+                self.patients.note(self.key, idx, patient, own, text, None);
+            }
+        }
         if let Err(e) = self.journal.append(&done) {
             tracing::warn!("{e:#}");
         }
         Ok(done)
+    }
+
+    /// A file not written; a full disk also stops the files after it.
+    fn write_failed(&self, e: WriteError) -> Problem {
+        if e.full {
+            self.full.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Problem::Failed(e.reason)
     }
 
     fn make_dir(&self, dir: &Path) -> Result<(), Problem> {
@@ -699,7 +913,10 @@ impl Ctx<'_> {
             return Ok(());
         }
         std::fs::create_dir_all(dir).map_err(|e| {
-            Problem::Failed(format!("cannot create the output folder: {}", e.kind()))
+            self.write_failed(WriteError {
+                reason: write_reason("cannot create the output folder", &e),
+                full: is_full(&e),
+            })
         })?;
         self.made_dirs
             .lock()
@@ -715,7 +932,10 @@ impl Ctx<'_> {
         let rename = || {
             std::fs::rename(tmp, dest).map_err(|e| {
                 let _ = std::fs::remove_file(tmp);
-                Problem::Failed(format!("cannot write the output: {}", e.kind()))
+                self.write_failed(WriteError {
+                    reason: format!("cannot write the output: {}", e.kind()),
+                    full: is_full(&e),
+                })
             })
         };
         if !self.name_by_uid {
@@ -728,6 +948,8 @@ impl Ctx<'_> {
                 claims.insert(out.to_string(), idx);
                 Ok(())
             }
+            // Done again (the guard across files): its own output, replaced.
+            Some(owner) if owner == idx => rename(),
             Some(owner) if owner < idx => {
                 let same = same_bytes(tmp, dest);
                 let _ = std::fs::remove_file(tmp);
@@ -781,15 +1003,76 @@ fn same_bytes(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn write_output(prepared: &Prepared, input: &mut File, tmp: &Path) -> Result<u64, String> {
-    let f = File::create(tmp).map_err(|e| format!("cannot write the output: {}", e.kind()))?;
-    let mut w = BufWriter::with_capacity(128 * 1024, f);
-    let n = prepared
-        .write_to(input, &mut w)
-        .map_err(|e| e.to_string())?;
-    w.into_inner()
-        .map_err(|e| format!("cannot write the output: {}", e.error().kind()))?;
-    Ok(n)
+/// Why a file was not written, and whether it was for want of space.
+struct WriteError {
+    reason: String,
+    full: bool,
+}
+
+/// Why the files after a full disk were not tried.
+const NOT_TRIED_FULL: &str = "not written: the output disk is full (an earlier file ran out of space); free some space and run the same command again to resume";
+
+/// Why a write failed, in words: a path too long for the system is not an "invalid
+/// filename" to the user, it is a folder nested too deep.
+fn write_reason(what: &str, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::InvalidFilename => format!(
+            "{what}: the output path would be longer than this system allows (the input's folders nest too deep)"
+        ),
+        kind => format!("{what}: {kind}"),
+    }
+}
+
+/// An error of a full disk or quota.
+fn is_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
+/// A writer that remembers whether a write failed for want of space: the engine's own
+/// error says only that writing failed.
+struct Watch<W> {
+    inner: W,
+    full: bool,
+}
+
+impl<W: std::io::Write> std::io::Write for Watch<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(b).inspect_err(|e| self.full |= is_full(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().inspect_err(|e| self.full |= is_full(e))
+    }
+}
+
+fn write_output(prepared: &Prepared, input: &mut File, tmp: &Path) -> Result<u64, WriteError> {
+    let f = File::create(tmp).map_err(|e| WriteError {
+        reason: write_reason("cannot write the output", &e),
+        full: is_full(&e),
+    })?;
+    let mut w = BufWriter::with_capacity(
+        128 * 1024,
+        Watch {
+            inner: f,
+            full: false,
+        },
+    );
+    let written = prepared.write_to(input, &mut w).map_err(|e| e.to_string());
+    let flushed = match w.into_inner() {
+        Ok(watch) => Ok(watch.full),
+        Err(e) => Err(WriteError {
+            reason: format!("cannot write the output: {}", e.error().kind()),
+            full: is_full(e.error()) || e.into_inner().get_ref().full,
+        }),
+    };
+    match (written, flushed) {
+        (Ok(n), Ok(_)) => Ok(n),
+        (Err(reason), Ok(full)) => Err(WriteError { reason, full }),
+        (_, Err(e)) => Err(e),
+    }
 }
 
 /// The journal line (and report data) of a finished file.
@@ -820,54 +1103,36 @@ fn done_line(k: &str, item: &Item, out: String, bytes_out: u64, prepared: &Prepa
             .map(|(a, b)| (a.clone(), b.clone()))
             .collect(),
         void: false,
+        related: None,
     }
 }
 
 /// Elements per action label and per rule (`source:id`). Counted on borrowed keys first:
 /// this runs for every file.
 fn record_counts(record: &Record) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
-    let mut actions: HashMap<&'static str, u64> = HashMap::new();
-    let mut rules: HashMap<(&'static str, &str), u64> = HashMap::new();
-    for e in &record.entries {
-        *actions.entry(e.action.label()).or_default() += 1;
-        *rules
-            .entry((source_name(e.rule.source), e.rule.id.as_ref()))
-            .or_default() += 1;
-    }
-    let actions = actions
-        .into_iter()
-        .map(|(a, n)| (a.to_string(), n))
+    // A few dozen entries: sorting borrowed keys beats hashing them.
+    let mut actions: Vec<&'static str> = record.entries.iter().map(|e| e.action.label()).collect();
+    let mut rules: Vec<(&'static str, &str)> = record
+        .entries
+        .iter()
+        .map(|e| (e.rule.source.name(), e.rule.id.as_ref()))
         .collect();
-    let rules = rules
-        .into_iter()
-        .map(|((source, id), n)| {
-            let mut k = String::with_capacity(source.len() + 1 + id.len());
-            k.push_str(source);
-            k.push(':');
-            k.push_str(id);
-            (k, n)
-        })
-        .collect();
-    (actions, rules)
-}
-
-/// The rule source as the engine serialises it (`table`, `option`, ...), computed once per
-/// source and thread.
-fn source_name(source: dcmask_engine::decide::Source) -> &'static str {
-    thread_local! {
-        static NAMES: std::cell::RefCell<HashMap<dcmask_engine::decide::Source, &'static str>> =
-            std::cell::RefCell::new(HashMap::new());
+    actions.sort_unstable();
+    rules.sort_unstable();
+    let mut action_counts = BTreeMap::new();
+    for group in actions.chunk_by(|a, b| a == b) {
+        action_counts.insert(group[0].to_string(), group.len() as u64);
     }
-    NAMES.with(|names| {
-        *names.borrow_mut().entry(source).or_insert_with(|| {
-            let name = serde_json::to_value(source)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| format!("{source:?}").to_lowercase());
-            // A handful of variants, once per thread.
-            Box::leak(name.into_boxed_str())
-        })
-    })
+    let mut rule_counts = BTreeMap::new();
+    for group in rules.chunk_by(|a, b| a == b) {
+        let (source, id) = group[0];
+        let mut k = String::with_capacity(source.len() + 1 + id.len());
+        k.push_str(source);
+        k.push(':');
+        k.push_str(id);
+        rule_counts.insert(k, group.len() as u64);
+    }
+    (action_counts, rule_counts)
 }
 
 /// `PATIENT/STUDY/SERIES/SOP.dcm` from the de-identified object. A Patient ID that a

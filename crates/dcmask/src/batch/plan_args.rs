@@ -6,20 +6,31 @@ use dcmask_engine::pixel::RegionRules;
 use dcmask_engine::{parse_rules, DateShift, Plan, ProfileId, ProfileOption};
 use std::path::{Path, PathBuf};
 
+/// The engine's profile ids, for clap: `--help` lists them and a wrong one is answered
+/// with the valid ones.
+fn profile_ids() -> clap::builder::PossibleValuesParser {
+    ProfileId::ALL.map(|p| p.id()).into()
+}
+
+/// The engine's option ids (PS3.15 Table E.1-1's option columns), for clap.
+fn option_ids() -> clap::builder::PossibleValuesParser {
+    ProfileOption::ALL.map(|o| o.id()).into()
+}
+
 /// Plan flags shared by `anonymize` and `inspect`.
 #[derive(Args, Clone)]
 pub struct PlanArgs {
-    /// basic, hipaa, pixel or custom.
-    #[arg(long, default_value = "basic")]
+    /// The profile.
+    #[arg(long, default_value = "basic", value_parser = profile_ids())]
     pub profile: String,
     /// Custom rules file (custom_anonymization_profile.json); implies --profile custom.
     #[arg(long)]
     pub rules: Option<PathBuf>,
     /// Base profile of custom rules.
-    #[arg(long, default_value = "basic")]
+    #[arg(long, default_value = "basic", value_parser = profile_ids())]
     pub base: String,
-    /// A PS3.15 option, e.g. retain_uids (repeatable).
-    #[arg(long = "option")]
+    /// A PS3.15 option (repeatable).
+    #[arg(long = "option", value_parser = option_ids())]
     pub options: Vec<String>,
     /// Shift dates by DAYS, or `auto` for a keyed per-patient offset.
     #[arg(long)]
@@ -127,13 +138,25 @@ impl PlanArgs {
         Ok(plan)
     }
 
-    /// The shipped region rules, with the user's `--region-rules` file added.
-    pub fn regions(&self) -> Result<Regions> {
+    /// The shipped region rules, with the user's `--region-rules` file added; none when
+    /// the plan does not clean pixel data (the shipped table is then not even parsed:
+    /// its conditions cost more to compile than a small file takes to de-identify).
+    pub fn regions(&self, plan: &Plan) -> Result<Regions> {
+        if !plan
+            .effective_options()
+            .contains(&ProfileOption::CleanPixelData)
+        {
+            return Ok(Regions {
+                rules: RegionRules::default(),
+                user: 0,
+                user_csv: None,
+            });
+        }
         Regions::load(self.region_rules.as_deref())
     }
 
     /// Region rules and, when `plan` cleans pixels, the text detector.
     pub fn tools(&self, plan: &Plan) -> Result<crate::pixel_tools::Tools> {
-        crate::pixel_tools::Tools::for_plan(plan, self.regions()?, self.ocr_models.as_deref())
+        crate::pixel_tools::Tools::for_plan(plan, self.regions(plan)?, self.ocr_models.as_deref())
     }
 }

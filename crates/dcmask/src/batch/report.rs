@@ -205,6 +205,9 @@ pub struct Report<'a> {
     /// Where a file's input is named: never here.
     pub input_ref: &'static str,
     pub files: &'a [FileReport],
+    /// The re-identification risk of the outputs (`--risk`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<serde_json::Value>,
 }
 
 /// The report's note on `input_ref`.
@@ -242,11 +245,17 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8], private: bool) -> Resu
     let mut f = opts
         .open(&tmp)
         .with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    drop(f);
     let dest = dir.join(name);
-    std::fs::rename(&tmp, &dest).with_context(|| format!("cannot write {}", dest.display()))
+    let written = f
+        .write_all(bytes)
+        .and_then(|()| f.sync_data())
+        .map_err(anyhow::Error::from)
+        .and_then(|()| std::fs::rename(&tmp, &dest).map_err(anyhow::Error::from));
+    if written.is_err() {
+        // Nothing partial is left behind (a full disk, say).
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.with_context(|| format!("cannot write {}", dest.display()))
 }
 
 #[cfg(test)]

@@ -2,43 +2,45 @@
 //! session, call the engine, and shape its answers for the page.
 
 use super::diff::{tree, FileChanges, Node};
-use super::session::{FileState, Session, Snapshot, Staged};
-use super::{edit, pixel, render, ApiError, Shared};
+use super::object::{self, Failure, Stored};
+use super::session::{lock, FileState, Session, Snapshot, Staged};
+use super::{conn, edit, export, limits, pixel, render, ApiError, Shared};
 use axum::body::Bytes;
+use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use dcmask_engine::options::ProfileOption;
-use dcmask_engine::record::{mapping_csv, ManualAction, ManualChange};
-use dcmask_engine::report::{summarize, to_html, Changed, Determination, ReportFile};
+use dcmask_engine::record::{ManualAction, ManualChange};
+use dcmask_engine::report::{summarize, to_html, Determination, ReportFile};
 use dcmask_engine::tag::{dictionary_vr, display_name, keyword, parse_tag, tag_id};
 use dcmask_engine::{
-    io, parse_rules, rule_list_with, rules_to_json, CustomAction, CustomRule, Mappings, Plan,
-    ProfileId,
+    parse_rules, rule_list_with, rules_to_json, CustomAction, CustomRule, Plan, ProfileId,
 };
 use dicom_core::dictionary::UidDictionary;
 use dicom_dictionary_std::{tags, StandardSopClassDictionary};
 use dicom_object::DefaultDicomObject;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
+use tokio::io::AsyncWriteExt;
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// Largest upload accepted in one request.
-const UPLOAD_LIMIT: usize = 1 << 30;
+/// An uploaded file's name is quoted back (in `rejected`) up to this many characters.
+const NAME_SHOWN: usize = 64;
 
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/api/sessions", post(create_session))
         .route("/api/sessions/{sid}", delete(close_session))
         .route("/api/sessions/{sid}/state", get(state))
+        // The upload enforces its own limits while it streams to disk.
         .route(
             "/api/sessions/{sid}/files",
-            post(upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+            post(upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/sessions/{sid}/files/{fid}", delete(close_file))
         .route("/api/sessions/{sid}/apply", post(apply))
@@ -52,9 +54,12 @@ pub fn routes() -> Router<Shared> {
         )
         .route("/api/sessions/{sid}/files/{fid}/image", get(image_info))
         .route("/api/sessions/{sid}/files/{fid}/frame/{frame}", get(frame))
-        .route("/api/sessions/{sid}/files/{fid}/export", get(export_file))
-        .route("/api/sessions/{sid}/export.zip", get(export_zip))
-        .route("/api/sessions/{sid}/linkage.zip", get(linkage_zip))
+        .route(
+            "/api/sessions/{sid}/files/{fid}/export",
+            get(export::export_file),
+        )
+        .route("/api/sessions/{sid}/export.zip", get(export::export_zip))
+        .route("/api/sessions/{sid}/linkage.zip", get(export::linkage_zip))
         .route("/api/sessions/{sid}/report.json", get(report_json))
         .route("/api/sessions/{sid}/report.html", get(report_html))
         .route("/api/profiles", get(profiles))
@@ -68,19 +73,25 @@ fn session(app: &Shared, sid: &str) -> ApiResult<Arc<Mutex<Session>>> {
     app.sessions.get(sid)
 }
 
-async fn create_session(State(app): State<Shared>) -> Json<Value> {
-    Json(json!({ "id": app.sessions.create() }))
+async fn create_session(State(app): State<Shared>) -> ApiResult<Json<Value>> {
+    let id = app.sessions.create(&app.store)?;
+    Ok(Json(json!({
+        "id": id,
+        "limits": { "max_upload": app.limits.max_upload },
+    })))
 }
 
 async fn close_session(
     State(app): State<Shared>,
     Path(sid): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    if app.sessions.remove(&sid) {
-        Ok(Json(json!({ "closed": true })))
-    } else {
-        Err(ApiError::not_found("session"))
-    }
+    let s = app
+        .sessions
+        .remove(&sid)
+        .ok_or_else(|| ApiError::not_found("session"))?;
+    // Its files are deleted off the async threads.
+    tokio::task::spawn_blocking(move || drop(s));
+    Ok(Json(json!({ "closed": true })))
 }
 
 #[derive(Serialize)]
@@ -132,15 +143,9 @@ fn text(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> String {
         .unwrap_or_default()
 }
 
-fn changes(s: &Session, f: &FileState) -> FileChanges {
-    let file = s.file(&f.id).expect("file of the snapshot is open");
-    FileChanges::of(&file.original, f)
-}
-
 fn summary(s: &Session, f: &FileState) -> FileSummary {
     let (id, staged) = (f.id.as_str(), &*f.staged.object);
-    let file = s.file(id).expect("file of the snapshot is open");
-    let changed = changes(s, f);
+    let changed = &f.changes;
     let info = serde_json::to_value(render::info(staged)).unwrap_or_default();
     let num = |k: &str| info[k].as_u64().unwrap_or(0) as u32;
     let or = |v: String, d: &str| if v.is_empty() { d.to_string() } else { v };
@@ -177,7 +182,7 @@ fn summary(s: &Session, f: &FileState) -> FileSummary {
         .unwrap_or(class_uid);
     FileSummary {
         id: id.to_string(),
-        name: file.name.clone(),
+        name: s.name(id),
         patient,
         study: or(study, "(no study)"),
         series: or(format!("Series {series}"), "(no series)"),
@@ -188,7 +193,7 @@ fn summary(s: &Session, f: &FileState) -> FileSummary {
         frames: num("frames"),
         has_image: info["has_image"].as_bool().unwrap_or(false),
         modified: changed.list.len(),
-        modified_by: ChangedCounts::of(&changed),
+        modified_by: ChangedCounts::of(changed),
         burned_in: f.staged.record.as_ref().and_then(|r| r.burned_in.clone()),
     }
 }
@@ -215,63 +220,144 @@ fn state_json(s: &Session) -> Value {
 
 async fn state(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<Json<Value>> {
     let s = session(&app, &sid)?;
-    let s = s.lock().expect("session lock");
+    let s = lock(&s);
     Ok(Json(state_json(&s)))
 }
 
+/// Opens uploaded files: each part is streamed to the session's folder (never whole in
+/// memory), within the limit per file (413) and the storage of all sessions (503), then
+/// its header is read there. Answers only what changed: the new files and those
+/// refused; nothing else of the session's state moves.
 async fn upload(
     State(app): State<Shared>,
     Path(sid): Path<String>,
-    mut form: Multipart,
+    headers: HeaderMap,
+    form: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<Value>> {
     let s = session(&app, &sid)?;
-    let mut rejected = Vec::new();
-    let mut opened = Vec::new();
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| ApiError::bad(format!("upload: {e}")))?
-    {
-        let name = field
+    let dir = lock(&s).dir.clone();
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let mut form = form.map_err(|e| ApiError::bad(format!("upload: {}", e.body_text())))?;
+    // A body that cannot fit is refused before anything is written.
+    if declared.is_some_and(|n| app.store.used().saturating_add(n) > app.store.limit()) {
+        drain_form(&mut form, DRAIN).await;
+        return Err(ApiError::storage_full());
+    }
+    let max = app.limits.max_upload;
+    let mut received = Vec::new();
+    while let Some(mut field) = form.next_field().await.map_err(body_error)? {
+        let name: String = field
             .file_name()
             .unwrap_or("file")
             .rsplit(['/', '\\'])
             .next()
             .unwrap_or("file")
-            .to_string();
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| ApiError::bad(format!("upload: {e}")))?;
-        let parsed = tokio::task::spawn_blocking(move || io::read_object(&bytes))
-            .await
-            .map_err(|_| ApiError::bad("upload: reading failed"))?;
-        match parsed {
-            Ok(obj) => opened.push(obj),
-            Err(e) => rejected.push(json!({ "name": name, "error": e.to_string() })),
+            .chars()
+            .take(NAME_SHOWN)
+            .collect();
+        let mut file = dir.create("u").map_err(ApiError::from_io)?;
+        let mut out = tokio::io::BufWriter::with_capacity(
+            1 << 20,
+            tokio::fs::File::from_std(file.take_file().ok_or_else(ApiError::internal)?),
+        );
+        let mut refused = None;
+        while let Some(chunk) = field.chunk().await.map_err(body_error)? {
+            let n = chunk.len() as u64;
+            if file.len().saturating_add(n) > max {
+                refused = Some(ApiError::too_large(format!(
+                    "a file is larger than the limit of {} per file; nothing was opened",
+                    limits::human(max)
+                )));
+                break;
+            }
+            if file.charge(n).is_err() {
+                refused = Some(ApiError::storage_full());
+                break;
+            }
+            out.write_all(&chunk).await.map_err(ApiError::from_io)?;
+        }
+        if let Some(e) = refused {
+            drop((out, file, received));
+            let left = drain_field(field, DRAIN).await;
+            drain_form(&mut form, left).await;
+            return Err(e);
+        }
+        out.flush().await.map_err(ApiError::from_io)?;
+        drop(out);
+        received.push((name, file));
+    }
+    let mut opened = Vec::new();
+    let mut rejected = Vec::new();
+    for (name, file) in received {
+        // At worst the engine reads the file whole to find its header.
+        let cost = file.len().saturating_mul(2);
+        match app.work.run(cost, move || object::open(file)).await? {
+            Ok(o) => opened.push(o),
+            Err(Failure::File(e)) => rejected.push(json!({ "name": name, "error": e.to_string() })),
+            Err(Failure::Server(e)) => return Err(e),
         }
     }
-    let mut s = s.lock().expect("session lock");
-    for obj in opened {
-        let name = format!("file-{}.dcm", s.next_id);
-        s.add_file(name, obj);
+    let mut held = Vec::new();
+    for o in opened {
+        let memory = app.work.hold(o.header_bytes.saturating_mul(4)).await?;
+        held.push((o.object, memory));
+    }
+    let mut s = lock(&s);
+    let mut files = Vec::new();
+    for (object, memory) in held {
+        let id = s.add_file(object, memory);
+        let state = s.state(&id)?;
+        files.push(summary(&s, state));
     }
     tracing::info!(
-        opened = s.files.len(),
+        opened = files.len(),
         rejected = rejected.len(),
         "files uploaded"
     );
-    Ok(Json(
-        json!({ "state": state_json(&s), "rejected": rejected }),
-    ))
+    Ok(Json(json!({ "files": files, "rejected": rejected })))
 }
+
+/// What a broken or slow upload body is answered with.
+fn body_error(e: MultipartError) -> ApiError {
+    if conn::is_slow_body(&e) {
+        return ApiError::too_slow("the upload arrived too slowly or stopped");
+    }
+    ApiError::bad(format!("upload: {}", e.body_text()))
+}
+
+/// Reads and drops the rest of a refused upload (up to [`DRAIN`]), so the client is
+/// done sending when the refusal reaches it, instead of seeing the connection reset.
+/// Returns what is left of `left`.
+async fn drain_field(mut field: Field<'_>, mut left: u64) -> u64 {
+    while let Ok(Some(c)) = field.chunk().await {
+        match left.checked_sub(c.len() as u64) {
+            Some(l) => left = l,
+            None => return 0,
+        }
+    }
+    left
+}
+
+async fn drain_form(form: &mut Multipart, mut left: u64) {
+    while left > 0 {
+        let Ok(Some(f)) = form.next_field().await else {
+            return;
+        };
+        left = drain_field(f, left).await;
+    }
+}
+
+/// The most of a refused upload read to the end (beyond, the connection is closed).
+const DRAIN: u64 = 4 << 30;
 
 async fn close_file(
     State(app): State<Shared>,
     Path((sid, fid)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let s = session(&app, &sid)?;
-    let mut s = s.lock().expect("session lock");
+    let mut s = lock(&s);
     s.close_file(&fid)?;
     Ok(Json(state_json(&s)))
 }
@@ -323,56 +409,83 @@ async fn apply(
 ) -> ApiResult<Json<Value>> {
     let plan = plan_from(&body)?;
     let s = session(&app, &sid)?;
-    let sources: Vec<FileState> = s.lock().expect("session lock").current().files.clone();
-    let key = app.key.clone();
-    let plan2 = plan.clone();
-    let choices = s.lock().expect("session lock").pixel.clone();
-    let detector = app.detector.clone();
-    let regions = app.regions.clone();
-    let results = tokio::task::spawn_blocking(move || {
-        sources
-            .into_par_iter()
-            .map(|f| {
-                let (d, c, id) = (detector.as_ref(), &choices, &f.id);
-                let out =
-                    pixel::deidentify_file(&regions, d, c, id, (*f.source).clone(), &plan2, &key);
-                let drawn = out
-                    .as_ref()
-                    .map(|o| pixel::decisions_applied(c.get(id), &plan2, &o.record))
-                    .unwrap_or_default();
-                (f, out, drawn)
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|_| ApiError::bad("apply failed"))?;
-    let mut s = s.lock().expect("session lock");
+    let (sources, cx) = {
+        let s = lock(&s);
+        let sources: Vec<(FileState, Stored)> = s
+            .current()
+            .files
+            .iter()
+            .filter_map(|f| Some((f.clone(), s.file(&f.id).ok()?.original.clone())))
+            .collect();
+        let cx = pixel::ApplyContext {
+            regions: app.regions.clone(),
+            detector: app.detector.clone(),
+            plan: plan.clone(),
+            key: app.key.clone(),
+            choices: s.pixel.clone(),
+            dir: s.dir.clone(),
+            related: dcmask_engine::guard::pooled(
+                sources
+                    .iter()
+                    .map(|(f, _)| -> &dicom_object::InMemDicomObject { &f.source }),
+                &plan,
+            ),
+        };
+        (sources, Arc::new(cx))
+    };
+    let cleans = plan
+        .effective_options()
+        .contains(&ProfileOption::CleanPixelData);
+    // As many files at a time as there are workers, so that one large Apply queues
+    // behind other sessions' work instead of ahead of it; each within the budget.
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut results = Vec::new();
+    for (i, (f, original)) in sources.into_iter().enumerate() {
+        if tasks.len() >= app.work.workers() {
+            if let Some(joined) = tasks.join_next().await {
+                results.push(joined.map_err(|_| ApiError::internal())?);
+            }
+        }
+        let (app, cx) = (app.clone(), cx.clone());
+        let cost = if cleans { f.source.cost() } else { 0 };
+        tasks.spawn(async move {
+            let out = app
+                .work
+                .run(cost, move || {
+                    let out = pixel::apply_one(&cx, &f, &original);
+                    (f, out)
+                })
+                .await;
+            (i, out)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        results.push(joined.map_err(|_| ApiError::internal())?);
+    }
+    results.sort_by_key(|(i, _)| *i);
+    let mut s = lock(&s);
     let mut files = Vec::new();
     let mut failed = Vec::new();
     let mut burned_in = Vec::new();
-    for (mut f, out, drawn) in results {
-        let name = s.file(&f.id).map(|f| f.name.clone()).unwrap_or_default();
-        match out {
-            Ok(o) => {
-                if let Some(why) = &o.record.burned_in {
-                    burned_in.push(json!({ "id": f.id, "name": name, "reason": why }));
+    for (_, out) in results {
+        match out? {
+            (_, Ok(applied)) => {
+                let f = applied.file;
+                if let Some(why) = applied.burned_in {
+                    burned_in.push(json!({ "id": f.id, "name": s.name(&f.id), "reason": why }));
                 }
-                let object = Arc::new(o.object);
-                let mut manual = (*f.source_manual).clone();
-                manual.extend(drawn);
-                f.staged = Staged {
-                    object: object.clone(),
-                    record: Some(Arc::new(o.record)),
-                    mappings: Arc::new(o.mappings),
-                    applied: Some(object),
-                    manual: Arc::new(manual),
-                };
+                files.push(f);
             }
             // The file keeps its previous version.
-            Err(e) => failed.push(json!({ "name": name, "error": e.to_string() })),
+            (f, Err(Failure::File(e))) => {
+                failed.push(json!({ "name": s.name(&f.id), "error": e.to_string() }));
+                files.push(f);
+            }
+            (_, Err(Failure::Server(e))) => return Err(e),
         }
-        files.push(f);
     }
+    // Files closed meanwhile are not brought back.
+    files.retain(|f| s.files.contains_key(&f.id));
     let label = plan.label();
     s.push(Snapshot {
         label: format!("Apply {label}"),
@@ -392,7 +505,7 @@ async fn apply(
 
 async fn undo(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<Json<Value>> {
     let s = session(&app, &sid)?;
-    let mut s = s.lock().expect("session lock");
+    let mut s = lock(&s);
     if s.pos == 0 {
         return Err(ApiError::bad("nothing to undo"));
     }
@@ -402,7 +515,7 @@ async fn undo(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<J
 
 async fn redo(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<Json<Value>> {
     let s = session(&app, &sid)?;
-    let mut s = s.lock().expect("session lock");
+    let mut s = lock(&s);
     if s.pos + 1 >= s.history.len() {
         return Err(ApiError::bad("nothing to redo"));
     }
@@ -415,13 +528,22 @@ async fn file_tree(
     Path((sid, fid)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let s = session(&app, &sid)?;
-    let s = s.lock().expect("session lock");
+    let s = lock(&s);
     let original = s.file(&fid)?.original.clone();
     let f = s.state(&fid)?;
     let staged = f.staged.object.clone();
-    let changed = changes(&s, f);
+    let changed = f.changes.clone();
     let mut nodes = tree(Some(&original), Some(&staged), "");
     Node::mark(&mut nodes, &changed);
+    // Pixel Data on disk: its size, not its stand-in's.
+    if let Some(n) = nodes.iter_mut().find(|n| n.path == "7FE0,0010") {
+        if let Some(text) = staged.pixel_text() {
+            n.value = text;
+        }
+        if n.original.is_some() {
+            n.original = original.pixel_text().or(n.original.take());
+        }
+    }
     // The file meta group is shown too, read-only, so users see what Export writes.
     let meta_orig = meta_object(&original);
     let meta_new = meta_object(&staged);
@@ -467,7 +589,7 @@ async fn edit_element(
 ) -> ApiResult<Json<Value>> {
     let req: EditRequest = body_json(&body)?;
     let s = session(&app, &sid)?;
-    let mut s = s.lock().expect("session lock");
+    let mut s = lock(&s);
     edit_by_hand(&mut s, &fid, &req.path, req.note, |obj| {
         edit::set_value(obj, &req.path, &req.value).map(|()| ManualAction::Edit)
     })?;
@@ -481,7 +603,7 @@ async fn remove_element(
 ) -> ApiResult<Json<Value>> {
     let req: RemoveRequest = body_json(&body)?;
     let s = session(&app, &sid)?;
-    let mut s = s.lock().expect("session lock");
+    let mut s = lock(&s);
     edit_by_hand(&mut s, &fid, &req.path, req.note, |obj| {
         Ok(match edit::remove(obj, &req.path)? {
             true => ManualAction::RemoveItem,
@@ -505,6 +627,7 @@ fn edit_by_hand(
         ));
     }
     let tag = edit::path_tag(path)?;
+    let original = s.file(fid)?.original.clone();
     let mut snap = s.current().clone();
     let applied = snap.applied.is_some();
     let f = snap
@@ -512,23 +635,24 @@ fn edit_by_hand(
         .iter_mut()
         .find(|f| f.id == fid)
         .ok_or_else(|| ApiError::not_found("file"))?;
-    let mut object = (*f.staged.object).clone();
-    let action = change(&mut object)?;
+    let mut header = f.staged.object.header_clone();
+    let action = change(&mut header)?;
     let decision = ManualChange::new(path.to_string(), tag, action, note, super::session::now());
-    let object = Arc::new(object);
+    let object = f.staged.object.with_header(header);
     let mut manual = (*f.staged.manual).clone();
     manual.push(decision);
     let manual = Arc::new(manual);
     // Before any Apply, an edit changes what Apply will start from; after, only the result.
-    if !applied {
-        f.source = object.clone();
-        f.source_manual = manual.clone();
-    }
-    f.staged = Staged {
+    let (source, source_manual) = match applied {
+        false => (object.clone(), manual.clone()),
+        true => (f.source.clone(), f.source_manual.clone()),
+    };
+    let staged = Staged {
         object,
         manual,
         ..f.staged.clone()
     };
+    *f = FileState::new(f.id.clone(), &original, source, source_manual, staged);
     snap.label = format!("{} ({})", action_title(action), tag_id(tag));
     s.push(snap);
     Ok(())
@@ -548,7 +672,7 @@ async fn image_info(
     Path((sid, fid)): Path<(String, String)>,
 ) -> ApiResult<Json<render::ImageInfo>> {
     let s = session(&app, &sid)?;
-    let obj = s.lock().expect("session lock").staged(&fid)?.object.clone();
+    let obj = lock(&s).staged(&fid)?.object.clone();
     Ok(Json(render::info(&obj)))
 }
 
@@ -568,11 +692,18 @@ async fn frame(
         .parse()
         .map_err(|_| ApiError::bad("frame must be a number"))?;
     let s = session(&app, &sid)?;
-    let obj = s.lock().expect("session lock").staged(&fid)?.object.clone();
+    let obj = lock(&s).staged(&fid)?.object.clone();
+    let frames = render::frames(&obj);
+    if n >= frames {
+        return Err(ApiError::bad(format!("the image has {frames} frame(s)")));
+    }
     let window = q.wc.zip(q.ww);
-    let png = tokio::task::spawn_blocking(move || render::frame_png(&obj, n, window))
-        .await
-        .map_err(|_| ApiError::bad("rendering failed"))??;
+    let png = app
+        .work
+        .run(obj.cost(), move || {
+            render::frame_png(&obj.full()?, n, window)
+        })
+        .await??;
     Ok((
         [
             (header::CONTENT_TYPE, "image/png"),
@@ -583,149 +714,26 @@ async fn frame(
         .into_response())
 }
 
-fn download(bytes: Vec<u8>, mime: &'static str, filename: &str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, mime.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
-async fn export_file(
-    State(app): State<Shared>,
-    Path((sid, fid)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    let s = session(&app, &sid)?;
-    let (obj, name) = {
-        let s = s.lock().expect("session lock");
-        (s.staged(&fid)?.object.clone(), s.file(&fid)?.name.clone())
-    };
-    let bytes = tokio::task::spawn_blocking(move || io::to_bytes(&obj))
-        .await
-        .map_err(|_| ApiError::bad("export failed"))??;
-    Ok(download(bytes, "application/dicom", &name))
-}
-
-/// A zip of named entries, in memory.
-fn zip_of(entries: impl IntoIterator<Item = ApiResult<(String, Vec<u8>)>>) -> ApiResult<Vec<u8>> {
-    use std::io::Write;
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default();
-    let err = |e: zip::result::ZipError| ApiError::bad(format!("zip: {e}"));
-    for entry in entries {
-        let (name, bytes) = entry?;
-        zip.start_file(name, opts).map_err(err)?;
-        zip.write_all(&bytes)
-            .map_err(|e| ApiError::bad(e.to_string()))?;
-    }
-    Ok(zip.finish().map_err(err)?.into_inner())
-}
-
-/// The de-identified files and the determination report: what is safe to share. The
-/// linkage (original identifiers) is never in it: see [`linkage_zip`].
-async fn export_zip(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<Response> {
-    let s = session(&app, &sid)?;
-    let (files, report): (Vec<(String, Staged)>, Determination) = {
-        let s = s.lock().expect("session lock");
-        let files = s
-            .current()
-            .files
-            .iter()
-            .map(|f| {
-                let name = s.file(&f.id).map(|o| o.name.clone()).unwrap_or_default();
-                (name, f.staged.clone())
-            })
-            .collect();
-        (files, report_of(&s))
-    };
-    let bytes = tokio::task::spawn_blocking(move || {
-        let json = serde_json::to_vec_pretty(&report).map_err(|e| ApiError::bad(e.to_string()));
-        let dicom = files
-            .into_iter()
-            .map(|(name, st)| Ok((name, io::to_bytes(&st.object)?)));
-        zip_of(dicom.chain([
-            json.map(|j| ("report.json".to_string(), j)),
-            Ok(("report.html".to_string(), to_html(&report).into_bytes())),
-        ]))
-    })
-    .await
-    .map_err(|_| ApiError::bad("export failed"))??;
-    Ok(download(bytes, "application/zip", "dcmask-export.zip"))
-}
-
-const LINKAGE_README: &str = "\
-dcmask linkage: CONTAINS ORIGINAL IDENTIFIERS
-
-This archive pairs the original identifiers of the files de-identified in one dcmask
-workbench session with the identifiers that replaced them:
-
-  uid_mapping.csv    original UID -> replacement UID          (id_old,id_new)
-  patid_mapping.csv  original Patient ID -> replacement ID    (id_old,id_new)
-
-Anyone who holds it together with the de-identified data can re-identify the patients.
-Keep it apart from the data: do not send it with the de-identified files, store it
-where only the people entitled to re-identify can read it, and delete it when it is no
-longer needed.
-";
-
-/// The identifier mappings of the current files: the re-identification key, a download
-/// of its own so it never travels with the data.
-async fn linkage_zip(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<Response> {
-    let s = session(&app, &sid)?;
-    let mut maps = Mappings::default();
-    {
-        let s = s.lock().expect("session lock");
-        if s.current().files.iter().all(|f| f.staged.record.is_none()) {
-            return Err(ApiError::bad(
-                "nothing has been applied yet: there are no identifiers to link",
-            ));
-        }
-        for f in &s.current().files {
-            maps.merge((*f.staged.mappings).clone());
-        }
-    }
-    let bytes = zip_of([
-        Ok(("README.txt".to_string(), LINKAGE_README.as_bytes().to_vec())),
-        Ok(("uid_mapping.csv".to_string(), mapping_csv(&maps.uids))),
-        Ok((
-            "patid_mapping.csv".to_string(),
-            mapping_csv(&maps.patient_ids),
-        )),
-    ])?;
-    tracing::info!("linkage downloaded");
-    Ok(download(bytes, "application/zip", "dcmask-linkage.zip"))
-}
-
 /// The determination report of the current files, with the changes counted as
 /// everywhere else ([`FileChanges`]).
-fn report_of(s: &Session) -> Determination {
-    let files: Vec<(String, &FileState, Vec<Changed>)> = s
+pub fn report_of(s: &Session) -> Determination {
+    let files: Vec<(String, &FileState)> = s
         .current()
         .files
         .iter()
-        .map(|f| {
-            let name = s.file(&f.id).map(|o| o.name.clone()).unwrap_or_default();
-            (name, f, changes(s, f).list)
-        })
+        .map(|f| (s.name(&f.id), f))
         .collect();
-    summarize(files.iter().map(|(name, f, changed)| ReportFile {
+    summarize(files.iter().map(|(name, f)| ReportFile {
         name,
         record: f.staged.record.as_deref(),
         manual: &f.staged.manual,
-        changed,
+        changed: &f.changes.list,
     }))
 }
 
 fn determination(app: &Shared, sid: &str) -> ApiResult<Determination> {
     let s = session(app, sid)?;
-    let s = s.lock().expect("session lock");
+    let s = lock(&s);
     let files = &s.current().files;
     if files
         .iter()
@@ -745,11 +753,18 @@ async fn report_json(
     Ok(Json(determination(&app, &sid)?))
 }
 
-async fn report_html(
-    State(app): State<Shared>,
-    Path(sid): Path<String>,
-) -> ApiResult<Html<String>> {
-    Ok(Html(to_html(&determination(&app, &sid)?)))
+/// The report page is made by the engine with its style inline and no script: its
+/// policy allows that style, and nothing else to load or run.
+const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
+    form-action 'none'; frame-ancestors 'none'";
+
+async fn report_html(State(app): State<Shared>, Path(sid): Path<String>) -> ApiResult<Response> {
+    let mut res = Html(to_html(&determination(&app, &sid)?)).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(REPORT_CSP),
+    );
+    Ok(res)
 }
 
 async fn profiles(State(app): State<Shared>) -> Json<Value> {
@@ -769,8 +784,11 @@ async fn profiles(State(app): State<Shared>) -> Json<Value> {
         .filter(|o| **o != ProfileOption::RetainSafePrivate)
         .map(|o| json!({ "id": o.id(), "label": o.label(), "code": o.code().0, "description": o.description() }))
         .collect();
+    // `generalize` needs its `to`, which the page has no field for yet: such rules come
+    // from a rule file (loaded, applied and saved with their `to`).
     let actions: Vec<Value> = CustomAction::ALL
         .iter()
+        .filter(|a| **a != CustomAction::Generalize)
         .map(|a| json!({ "id": a.id(), "label": a.id(), "needs_value": *a == CustomAction::Replace }))
         .collect();
     Json(json!({
@@ -831,7 +849,7 @@ async fn serialize_rules(body: Bytes) -> ApiResult<Response> {
         .into_iter()
         .map(|r| {
             let mut o = serde_json::Map::new();
-            for k in ["id", "act", "value", "note"] {
+            for k in ["id", "act", "value", "to", "note"] {
                 if let Some(v) = r.get(k).filter(|v| !v.is_null()) {
                     o.insert(k.into(), v.clone());
                 }

@@ -2,7 +2,8 @@
 //! and the one definition of a changed element, with who changed it: the top bar
 //! counter, the Apply result, Edit mode and the report all count [`FileChanges`].
 
-use super::session::FileState;
+use super::object::Stored;
+use super::session::Staged;
 use dcmask_engine::private::{block_of, is_creator};
 use dcmask_engine::record::ManualAction;
 use dcmask_engine::report::{Changed, ChangedBy};
@@ -14,7 +15,6 @@ use dicom_object::mem::InMemElement;
 use dicom_object::InMemDicomObject;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
 
 #[derive(Serialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -232,18 +232,24 @@ pub struct FileChanges {
 const PIXEL_DATA: &str = "7FE0,0010";
 
 impl FileChanges {
-    pub fn of(original: &InMemDicomObject, file: &FileState) -> FileChanges {
+    /// A file as opened: nothing changed.
+    pub fn none() -> FileChanges {
+        FileChanges { list: Vec::new() }
+    }
+
+    /// The changes of `staged` from `original`, with `source` (what the last Apply
+    /// started from) telling the profile's from the hand's.
+    pub fn of(original: &InMemDicomObject, source: &Stored, staged: &Staged) -> FileChanges {
         let paths = |a: &InMemDicomObject, b: &InMemDicomObject| {
             let mut out = Vec::new();
             changed_paths(Some(a), Some(b), "", &mut out);
             out
         };
-        let staged = &file.staged;
         let by_profile: Box<dyn Fn(&str) -> bool> = match &staged.applied {
             None => Box::new(|_| false),
             Some(applied) => {
-                let profile: HashSet<String> = paths(&file.source, applied).into_iter().collect();
-                let later: HashSet<String> = if Arc::ptr_eq(applied, &staged.object) {
+                let profile: HashSet<String> = paths(source, applied).into_iter().collect();
+                let later: HashSet<String> = if applied.is(&staged.object) {
                     HashSet::new()
                 } else {
                     paths(applied, &staged.object).into_iter().collect()

@@ -7,14 +7,17 @@
 //! decisions they stand for (a drawn box blanked, a proposed box switched off) are
 //! recorded by the Apply that carries them out, and undone with it.
 
-use super::session::Session;
+use super::disk::Dir;
+use super::object::{Failure, Stored};
+use super::session::{lock, FileState, Session, Staged};
 use super::{ApiError, Shared};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::Json;
+use dcmask_engine::guard::{self, Identifying};
 use dcmask_engine::pixel::{propose, PixelTools, Proposal, RegionRules, TextDetector, TextMode};
 use dcmask_engine::record::{ManualAction, ManualChange, PixelBox};
-use dcmask_engine::{deidentify_with, Key, Outcome, Plan, Record};
+use dcmask_engine::{deidentify_with_related, Action, Key, Plan, Record};
 use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::PixelDecoder;
@@ -37,6 +40,9 @@ pub fn routes() -> axum::Router<Shared> {
         )
         .route(&format!("{FILE}/pixels"), get(pixels))
 }
+
+/// Boxes drawn on one file, at most (each is blanked on every frame).
+const MAX_BOXES: usize = 256;
 
 /// The user's choices for one file.
 #[derive(Clone, Default, Debug)]
@@ -122,24 +128,86 @@ pub fn decisions_applied(
 /// Choices of every file of a session, by file id.
 pub type Choices = HashMap<String, FileBoxes>;
 
-/// De-identifies one file with the session's detector and the file's choices.
-pub fn deidentify_file(
-    regions: &RegionRules,
-    detector: Option<&Arc<dyn TextDetector>>,
-    choices: &Choices,
-    id: &str,
-    obj: DefaultDicomObject,
-    plan: &Plan,
-    key: &Key,
-) -> dcmask_engine::Result<Outcome> {
-    let fb = choices.get(id).cloned().unwrap_or_default();
+/// What an Apply needs besides the file.
+pub struct ApplyContext {
+    pub regions: Arc<RegionRules>,
+    pub detector: Option<Arc<dyn TextDetector>>,
+    pub plan: Plan,
+    pub key: Key,
+    pub choices: Choices,
+    pub dir: Arc<Dir>,
+    /// Each patient's identifying values over the session's files (by original Patient
+    /// ID): the leak guard of every file looks for those of its patient's other files.
+    pub related: std::collections::HashMap<String, Identifying>,
+}
+
+/// A file after an Apply, and what the Apply recorded.
+pub struct Applied {
+    pub file: FileState,
+    pub burned_in: Option<String>,
+}
+
+/// De-identifies one file with the session's detector and the file's choices, starting
+/// from its source. A plan that cleans pixels works on the whole object (read back from
+/// disk); any other on the header alone, its Pixel Data stand-in kept, so the pixels
+/// stay in their file.
+pub fn apply_one(cx: &ApplyContext, f: &FileState, original: &Stored) -> Result<Applied, Failure> {
+    let fb = cx.choices.get(&f.id).cloned().unwrap_or_default();
+    let related = guard::patient_of(&f.source).and_then(|p| cx.related.get(&p));
     let tools = PixelTools {
-        regions,
-        detector: detector.map(|d| &**d as &dyn TextDetector),
+        regions: &cx.regions,
+        detector: cx.detector.as_deref(),
         manual_boxes: &fb.manual,
         disabled_boxes: &fb.disabled,
     };
-    deidentify_with(obj, plan, key, &tools)
+    let cleans = cx
+        .plan
+        .effective_options()
+        .contains(&dcmask_engine::ProfileOption::CleanPixelData);
+    let outcome = if cleans && f.source.pixels_on_disk() {
+        let full = f.source.full()?;
+        let mut out = deidentify_with_related(full, &cx.plan, &cx.key, &tools, related)
+            .map_err(Failure::File)?;
+        // Nothing blanked: the pixels are the source's (the engine does not decode
+        // them then), so they stay in the source's file.
+        let untouched = out.record.pixel_boxes.is_empty()
+            && out
+                .record
+                .entries
+                .iter()
+                .filter(|e| e.path == "7FE0,0010")
+                .all(|e| e.action == Action::Keep)
+            && out.object.meta().transfer_syntax() == f.source.meta().transfer_syntax();
+        if untouched && out.object.get(tags::PIXEL_DATA).is_some() {
+            if let Some(stand_in) = f.source.pixel_element() {
+                out.object.put(stand_in);
+            }
+        }
+        out
+    } else {
+        deidentify_with_related(f.source.header_clone(), &cx.plan, &cx.key, &tools, related)
+            .map_err(Failure::File)?
+    };
+    let drawn = decisions_applied(Some(&fb), &cx.plan, &outcome.record);
+    let object = Stored::keep(outcome.object, &f.source, &cx.dir)?;
+    let mut manual = (*f.source_manual).clone();
+    manual.extend(drawn);
+    let burned_in = outcome.record.burned_in.clone();
+    let staged = Staged {
+        object: object.clone(),
+        record: Some(Arc::new(outcome.record)),
+        mappings: Arc::new(outcome.mappings),
+        applied: Some(object),
+        manual: Arc::new(manual),
+    };
+    let file = FileState::new(
+        f.id.clone(),
+        original,
+        f.source.clone(),
+        f.source_manual.clone(),
+        staged,
+    );
+    Ok(Applied { file, burned_in })
 }
 
 #[derive(Deserialize)]
@@ -157,7 +225,7 @@ fn text_mode(q: &BoxesQuery) -> ApiResult<TextMode> {
 }
 
 /// The file as Apply starts from it (opened, plus edits made before any Apply).
-fn source(s: &Session, fid: &str) -> ApiResult<Arc<DefaultDicomObject>> {
+fn source(s: &Session, fid: &str) -> ApiResult<Stored> {
     s.state(fid).map(|f| f.source.clone())
 }
 
@@ -183,7 +251,7 @@ fn as_json(app: &Shared, proposal: &Proposal, mode: TextMode) -> Value {
 async fn propose_for(app: &Shared, sid: &str, fid: &str, mode: TextMode) -> ApiResult<Proposal> {
     let s = app.sessions.get(sid)?;
     let (obj, fb) = {
-        let s = s.lock().expect("session lock");
+        let s = lock(&s);
         (
             source(&s, fid)?,
             s.pixel.get(fid).cloned().unwrap_or_default(),
@@ -191,17 +259,27 @@ async fn propose_for(app: &Shared, sid: &str, fid: &str, mode: TextMode) -> ApiR
     };
     let detector = app.detector.clone();
     let regions = app.regions.clone();
-    tokio::task::spawn_blocking(move || {
-        let tools = PixelTools {
-            regions: &regions,
-            detector: detector.as_deref(),
-            manual_boxes: &fb.manual,
-            disabled_boxes: &fb.disabled,
-        };
-        propose(&obj, &tools, mode)
-    })
-    .await
-    .map_err(|_| ApiError::bad("text detection failed"))
+    // Only text detection looks at the pixels; region rules read the header.
+    let cost = if detector.is_some() { obj.cost() } else { 0 };
+    app.work
+        .run(cost, move || -> ApiResult<Proposal> {
+            let tools = PixelTools {
+                regions: &regions,
+                detector: detector.as_deref(),
+                manual_boxes: &fb.manual,
+                disabled_boxes: &fb.disabled,
+            };
+            let full;
+            let obj: &DefaultDicomObject = match tools.detector {
+                Some(_) => {
+                    full = obj.full()?;
+                    &full
+                }
+                None => &obj,
+            };
+            Ok(propose(obj, &tools, mode))
+        })
+        .await?
 }
 
 pub async fn get_boxes(
@@ -242,10 +320,13 @@ pub async fn put_boxes(
         .map_err(|e| ApiError::bad(format!("invalid request: {e}")))?;
     {
         let s = app.sessions.get(&sid)?;
-        let mut s = s.lock().expect("session lock");
+        let mut s = lock(&s);
         let (cols, rows) = dims(&*source(&s, &fid)?);
         let entry = s.pixel.entry(fid.clone()).or_default();
         if let Some(manual) = req.manual {
+            if manual.len() > MAX_BOXES {
+                return Err(ApiError::bad(format!("at most {MAX_BOXES} boxes per file")));
+            }
             let mut boxes = Vec::new();
             for (i, r) in manual.iter().enumerate() {
                 let (x1, y1) = (r.x1.min(cols), r.y1.min(rows));
@@ -265,6 +346,9 @@ pub async fn put_boxes(
             entry.manual = boxes;
         }
         if let Some(disabled) = req.disabled {
+            if disabled.len() > 4 * MAX_BOXES {
+                return Err(ApiError::bad("too many boxes switched off"));
+            }
             if let Some(bad) = disabled.iter().find(|d| !valid_id(d)) {
                 return Err(ApiError::bad(format!(
                     "unknown box id `{}`",
@@ -277,7 +361,7 @@ pub async fn put_boxes(
     let proposal = propose_for(&app, &sid, &fid, mode).await?;
     {
         let s = app.sessions.get(&sid)?;
-        let mut s = s.lock().expect("session lock");
+        let mut s = lock(&s);
         let now = super::session::now();
         s.pixel
             .entry(fid.clone())
@@ -301,7 +385,7 @@ pub async fn copy_to_series(
     Path((sid, fid)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let s = app.sessions.get(&sid)?;
-    let mut s = s.lock().expect("session lock");
+    let mut s = lock(&s);
     let series = |o: &DefaultDicomObject| {
         o.get(tags::SERIES_INSTANCE_UID)
             .and_then(|e| e.to_str().ok())
@@ -364,53 +448,62 @@ pub async fn pixels(
         return Err(ApiError::bad("the rectangle must hold 1 to 65536 pixels"));
     }
     let s = app.sessions.get(&sid)?;
-    let obj = s.lock().expect("session lock").staged(&fid)?.object.clone();
+    let obj = lock(&s).staged(&fid)?.object.clone();
     let (cols, rows) = dims(&obj);
-    if q.x + q.w > cols || q.y + q.h > rows {
+    let inside = |at: u32, len: u32, max: u32| at.checked_add(len).is_some_and(|end| end <= max);
+    if !inside(q.x, q.w, cols) || !inside(q.y, q.h, rows) {
         return Err(ApiError::bad(format!(
             "the rectangle is outside the {cols}×{rows} image"
         )));
     }
-    let values = tokio::task::spawn_blocking(move || -> ApiResult<Vec<Vec<i64>>> {
-        let decoded = obj
-            .decode_pixel_data_frame(q.frame)
-            .map_err(|e| ApiError::bad(format!("cannot decode this image: {e}")))?;
-        let spp = decoded.samples_per_pixel() as usize;
-        let bpp = (decoded.bits_allocated() as usize).div_ceil(8);
-        let signed = decoded.pixel_representation() as u16 == 1;
-        let planar = spp > 1 && decoded.planar_configuration() as u16 == 1;
-        let data = decoded.data();
-        let (c, r) = (cols as usize, rows as usize);
-        let sample = |x: usize, y: usize, s: usize| -> i64 {
-            let idx = if planar {
-                (s * r + y) * c + x
-            } else {
-                (y * c + x) * spp + s
+    let frames = super::render::frames(&obj);
+    if q.frame >= frames {
+        return Err(ApiError::bad(format!("the image has {frames} frame(s)")));
+    }
+    let values = app
+        .work
+        .run(obj.cost(), move || -> ApiResult<Vec<Vec<i64>>> {
+            let obj = obj.full()?;
+            let decoded = obj
+                .decode_pixel_data_frame(q.frame)
+                .map_err(|e| ApiError::unprocessable(format!("cannot decode this image: {e}")))?;
+            let spp = decoded.samples_per_pixel() as usize;
+            let bpp = (decoded.bits_allocated() as usize).div_ceil(8);
+            let signed = decoded.pixel_representation() as u16 == 1;
+            let planar = spp > 1 && decoded.planar_configuration() as u16 == 1;
+            let data = decoded.data();
+            let (c, r) = (cols as usize, rows as usize);
+            let sample = |x: usize, y: usize, s: usize| -> i64 {
+                let idx = if planar {
+                    (s * r + y) * c + x
+                } else {
+                    (y * c + x) * spp + s
+                };
+                let b = &data[idx * bpp..(idx + 1) * bpp];
+                match (bpp, signed) {
+                    (1, false) => i64::from(b[0]),
+                    (1, true) => i64::from(b[0] as i8),
+                    (2, false) => i64::from(u16::from_le_bytes([b[0], b[1]])),
+                    (2, true) => i64::from(i16::from_le_bytes([b[0], b[1]])),
+                    (_, false) => i64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                    (_, true) => i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                }
             };
-            let b = &data[idx * bpp..(idx + 1) * bpp];
-            match (bpp, signed) {
-                (1, false) => i64::from(b[0]),
-                (1, true) => i64::from(b[0] as i8),
-                (2, false) => i64::from(u16::from_le_bytes([b[0], b[1]])),
-                (2, true) => i64::from(i16::from_le_bytes([b[0], b[1]])),
-                (_, false) => i64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-                (_, true) => i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            if data.len() < c * r * spp * bpp {
+                return Err(ApiError::unprocessable(
+                    "the decoded image is shorter than its size",
+                ));
             }
-        };
-        if data.len() < c * r * spp * bpp {
-            return Err(ApiError::bad("the decoded image is shorter than its size"));
-        }
-        Ok((q.y as usize..(q.y + q.h) as usize)
-            .map(|y| {
-                (q.x as usize..(q.x + q.w) as usize)
-                    .flat_map(|x| (0..spp).map(move |s| (x, y, s)))
-                    .map(|(x, y, s)| sample(x, y, s))
-                    .collect()
-            })
-            .collect())
-    })
-    .await
-    .map_err(|_| ApiError::bad("reading pixels failed"))??;
+            Ok((q.y as usize..(q.y + q.h) as usize)
+                .map(|y| {
+                    (q.x as usize..(q.x + q.w) as usize)
+                        .flat_map(|x| (0..spp).map(move |s| (x, y, s)))
+                        .map(|(x, y, s)| sample(x, y, s))
+                        .collect()
+                })
+                .collect())
+        })
+        .await??;
     Ok(Json(json!({ "values": values })))
 }
 

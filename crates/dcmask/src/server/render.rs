@@ -35,6 +35,13 @@ fn number(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<f64> {
         .ok()
 }
 
+/// Number of Frames, 1 when absent.
+pub fn frames(obj: &DefaultDicomObject) -> u32 {
+    number(obj, tags::NUMBER_OF_FRAMES)
+        .map(|n| n.max(1.0) as u32)
+        .unwrap_or(1)
+}
+
 pub fn info(obj: &DefaultDicomObject) -> ImageInfo {
     let no_image = |reason: &str| ImageInfo {
         has_image: false,
@@ -65,9 +72,7 @@ pub fn info(obj: &DefaultDicomObject) -> ImageInfo {
     ImageInfo {
         has_image: true,
         reason: None,
-        frames: number(obj, tags::NUMBER_OF_FRAMES)
-            .map(|n| n.max(1.0) as u32)
-            .unwrap_or(1),
+        frames: frames(obj),
         rows: number(obj, tags::ROWS).unwrap_or(0.0) as u32,
         columns: number(obj, tags::COLUMNS).unwrap_or(0.0) as u32,
         photometric: text(tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default(),
@@ -83,17 +88,20 @@ pub fn frame_png(
 ) -> Result<Vec<u8>, ApiError> {
     let decoded = obj
         .decode_pixel_data_frame(frame)
-        .map_err(|e| ApiError::bad(format!("cannot decode this image: {e}")))?;
+        .map_err(|e| ApiError::unprocessable(format!("cannot decode this image: {e}")))?;
     let mut options = ConvertOptions::new().force_8bit();
     if let Some((center, width)) = window.filter(|(_, w)| *w > 0.0) {
         options = options.with_voi_lut(VoiLutOption::Custom(WindowLevel { center, width }));
     }
     let image = decoded
         .to_dynamic_image_with_options(0, &options)
-        .map_err(|e| ApiError::bad(format!("cannot convert this image: {e}")))?;
+        .map_err(|e| ApiError::unprocessable(format!("cannot convert this image: {e}")))?;
     let mut png = std::io::Cursor::new(Vec::new());
     image
         .write_to(&mut png, image::ImageFormat::Png)
-        .map_err(|e| ApiError::bad(format!("cannot encode PNG: {e}")))?;
+        .map_err(|e| {
+            tracing::warn!("cannot encode a PNG: {e}");
+            ApiError::internal()
+        })?;
     Ok(png.into_inner())
 }

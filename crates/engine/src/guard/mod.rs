@@ -27,6 +27,7 @@ use dicom_core::header::Header;
 use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::{DataElement, Tag, VR};
 use dicom_object::mem::InMemElement;
+use dicom_object::InMemDicomObject;
 use matcher::{Look, Matcher};
 use serde::Serialize;
 use std::ops::Range;
@@ -50,9 +51,58 @@ pub struct Finding {
     pub outcome: Outcome,
 }
 
-/// The compiled identifying values of one object, checking its elements one by one.
-pub struct Guard {
-    matcher: Option<Matcher>,
+/// The identifying values of one object, checking its elements one by one.
+pub struct Guard<'a> {
+    matcher: Option<Matcher<'a>>,
+    /// The text values written after the check, for [`holds_any`] once more identifying
+    /// values of the patient are known (a batch learns them from later files). `None`
+    /// once longer than [`WRITTEN_LIMIT`]: the caller then de-identifies the file again.
+    written: Option<String>,
+}
+
+/// Beyond this much written text a file is de-identified again rather than re-checked.
+const WRITTEN_LIMIT: usize = 64 * 1024;
+
+/// The original Patient ID of an object, which groups objects by patient for the guard
+/// (trimmed; `None` when absent or empty: nothing to group by).
+pub fn patient_of(obj: &InMemDicomObject) -> Option<String> {
+    obj.get(dicom_dictionary_std::tags::PATIENT_ID)
+        .and_then(|e| e.to_str().ok())
+        .map(|p| {
+            p.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                .to_string()
+        })
+        .filter(|p| !p.is_empty())
+}
+
+/// The identifying values of each patient over a set of originals held together (a
+/// workbench session), by [`patient_of`]: what [`crate::deidentify_with_related`] takes
+/// as `related` for each of them.
+pub fn pooled<'a>(
+    objects: impl IntoIterator<Item = &'a InMemDicomObject>,
+    plan: &crate::Plan,
+) -> std::collections::HashMap<String, Identifying> {
+    let decider = crate::Decider::new(plan);
+    let mut pool: std::collections::HashMap<String, Identifying> = Default::default();
+    for obj in objects {
+        let Some(patient) = patient_of(obj) else {
+            continue;
+        };
+        let ids = Identifying::collect(obj, &decider);
+        match pool.get_mut(&patient) {
+            Some(p) if !p.covers(&ids) => p.merge(&ids),
+            Some(_) => {}
+            None => {
+                pool.insert(patient, ids);
+            }
+        }
+    }
+    pool
+}
+
+/// Whether `text` holds any of `ids` (text kept by [`Guard::into_written`]).
+pub fn holds_any(ids: &Identifying, text: &str) -> bool {
+    !ids.is_empty() && !Matcher::new(ids).find(text, Look::All).is_empty()
 }
 
 /// Binary values are searched in windows of this many bytes, overlapping by
@@ -60,24 +110,69 @@ pub struct Guard {
 const WINDOW: usize = 1 << 20;
 const OVERLAP: usize = 4096;
 
-impl Guard {
-    /// A guard for the object's own identifying values and those of the same patient
-    /// elsewhere (`related`).
-    pub fn new(own: &Identifying, related: Option<&Identifying>) -> Guard {
-        let matcher = match related {
-            Some(r) if !own.covers(r) => {
-                let mut all = own.clone();
-                all.merge(r);
-                Matcher::new(&all)
-            }
-            _ => Matcher::new(own),
+impl<'a> Guard<'a> {
+    /// A guard for these identifying values (the object's own, with those of the same
+    /// patient elsewhere: [`Identifying::with`]).
+    pub fn new(ids: &'a Identifying) -> Guard<'a> {
+        Guard {
+            matcher: (!ids.is_empty()).then(|| Matcher::new(ids)),
+            written: Some(String::new()),
+        }
+    }
+
+    /// The text values written after the check, newline-separated (binary values by their
+    /// printable runs); `None` when there was too much of it to keep.
+    pub fn into_written(self) -> Option<String> {
+        self.written
+    }
+
+    /// Notes what is written for an element the guard looked at.
+    fn note_written(&mut self, elem: &InMemElement) {
+        let Some(w) = &mut self.written else {
+            return;
         };
-        Guard { matcher }
+        let Value::Primitive(p) = elem.value() else {
+            return;
+        };
+        match elem.vr() {
+            VR::OB | VR::UN => {
+                let bytes = p.to_bytes();
+                for run in bytes.split(|b| !b.is_ascii_graphic() && *b != b' ') {
+                    if run.len() >= 4 {
+                        w.extend(run.iter().map(|&b| b as char));
+                        w.push('\n');
+                    }
+                }
+            }
+            vr if is_text(vr) => {
+                for v in p.to_multi_str().iter() {
+                    w.push_str(v);
+                    w.push('\n');
+                }
+            }
+            _ => {}
+        }
+        if w.len() > WRITTEN_LIMIT {
+            self.written = None;
+        }
     }
 
     /// Checks one element about to be written. Returns the element to write and, when it
     /// held an identifying value, what was found and done.
-    pub fn check(&self, elem: InMemElement, custom_keep: bool) -> (InMemElement, Option<Finding>) {
+    pub fn check(
+        &mut self,
+        elem: InMemElement,
+        custom_keep: bool,
+    ) -> (InMemElement, Option<Finding>) {
+        let (elem, finding) = self.find(elem, custom_keep);
+        // What a custom keep writes is the expert's word, not the guard's to check again.
+        if !custom_keep && !is_bulk(elem.tag()) {
+            self.note_written(&elem);
+        }
+        (elem, finding)
+    }
+
+    fn find(&self, elem: InMemElement, custom_keep: bool) -> (InMemElement, Option<Finding>) {
         let Some(m) = &self.matcher else {
             return (elem, None);
         };
@@ -89,6 +184,7 @@ impl Guard {
             return (elem, None);
         }
         let checked = match vr {
+            _ if !is_text(vr) && !matches!(vr, VR::OB | VR::UN) => None,
             // The CS values of standard attributes are defined terms (`PRIMARY`, `TEXT`):
             // a name part that happens to be one is not a leak, an ID or date would be.
             VR::CS if tag.0 % 2 == 0 => clean_strings(m, p, vr, Look::NoNameWords),
@@ -128,6 +224,25 @@ impl Guard {
         };
         (DataElement::new(tag, vr, value), Some(f))
     }
+}
+
+/// The VRs whose values the guard reads as text.
+fn is_text(vr: VR) -> bool {
+    matches!(
+        vr,
+        VR::AE
+            | VR::CS
+            | VR::DA
+            | VR::DT
+            | VR::LO
+            | VR::LT
+            | VR::PN
+            | VR::SH
+            | VR::ST
+            | VR::UC
+            | VR::UR
+            | VR::UT
+    )
 }
 
 /// Image, overlay and waveform samples: numbers, not text, and cleaned (or not) by
@@ -268,33 +383,32 @@ fn tidy(text: &str, vr: VR) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decide::{Decider, Facts};
+    use crate::decide::Decider;
     use crate::plan::{Plan, ProfileId};
     use dicom_dictionary_std::tags;
-    use dicom_object::InMemDicomObject;
 
-    fn guard() -> Guard {
+    fn ids() -> Identifying {
         let obj = InMemDicomObject::from_element_iter([
             DataElement::new(tags::PATIENT_NAME, VR::PN, "Abernathy^Douglas"),
             DataElement::new(tags::PATIENT_ID, VR::LO, "MRN51544914"),
             DataElement::new(tags::PATIENT_BIRTH_DATE, VR::DA, "19600412"),
         ]);
         let plan = Plan::builtin(ProfileId::Basic);
-        let own = Identifying::collect(&obj, &Decider::new(&plan), &Facts::default());
-        Guard::new(&own, None)
+        Identifying::collect(&obj, &Decider::new(&plan))
     }
 
-    fn check(g: &Guard, tag: Tag, vr: VR, v: &str) -> (String, Option<Outcome>) {
+    fn check(g: &mut Guard, tag: Tag, vr: VR, v: &str) -> (String, Option<Outcome>) {
         let (e, f) = g.check(DataElement::new(tag, vr, v), false);
         (e.to_str().unwrap().to_string(), f.map(|f| f.outcome))
     }
 
     #[test]
     fn cleans_words_and_dummies_what_would_be_empty() {
-        let g = guard();
+        let ids = ids();
+        let mut g = Guard::new(&ids);
         assert_eq!(
             check(
-                &g,
+                &mut g,
                 tags::CODE_MEANING,
                 VR::LO,
                 "Knee of Douglas Abernathy's"
@@ -302,20 +416,20 @@ mod tests {
             ("Knee of".into(), Some(Outcome::Cleaned))
         );
         assert_eq!(
-            check(&g, tags::CODE_MEANING, VR::LO, "ABERNATHY"),
+            check(&mut g, tags::CODE_MEANING, VR::LO, "ABERNATHY"),
             ("ANONYMIZED".into(), Some(Outcome::Dummied))
         );
         assert_eq!(
-            check(&g, tags::PROTOCOL_NAME, VR::LO, "Chest PA"),
+            check(&mut g, tags::PROTOCOL_NAME, VR::LO, "Chest PA"),
             ("Chest PA".into(), None)
         );
         assert_eq!(
-            check(&g, tags::CONTENT_DATE, VR::DA, "19600412"),
+            check(&mut g, tags::CONTENT_DATE, VR::DA, "19600412"),
             ("19000101".into(), Some(Outcome::Dummied))
         );
         assert_eq!(
             check(
-                &g,
+                &mut g,
                 tags::REFERRING_PHYSICIAN_NAME,
                 VR::PN,
                 "Abernathy^Douglas^^Dr"
@@ -323,19 +437,20 @@ mod tests {
             ("^^^Dr".into(), Some(Outcome::Cleaned))
         );
         assert_eq!(
-            check(&g, tags::OPERATORS_NAME, VR::PN, "Jones^Douglas"),
+            check(&mut g, tags::OPERATORS_NAME, VR::PN, "Jones^Douglas"),
             ("Jones".into(), Some(Outcome::Cleaned))
         );
         // Multiple values are cleaned one by one; those left empty go.
         assert_eq!(
-            check(&g, Tag(0x0010, 0x1000), VR::LO, "MRN51544914\\X-7"),
+            check(&mut g, Tag(0x0010, 0x1000), VR::LO, "MRN51544914\\X-7"),
             ("X-7".into(), Some(Outcome::Cleaned))
         );
     }
 
     #[test]
     fn custom_keep_wins_and_is_said() {
-        let g = guard();
+        let ids = ids();
+        let mut g = Guard::new(&ids);
         let e = DataElement::new(tags::STUDY_DESCRIPTION, VR::LO, "Abernathy");
         let (e, f) = g.check(e, true);
         assert_eq!(e.to_str().unwrap(), "Abernathy");
@@ -344,7 +459,8 @@ mod tests {
 
     #[test]
     fn binary_values_keep_their_length() {
-        let g = guard();
+        let ids = ids();
+        let mut g = Guard::new(&ids);
         let mut big = vec![0u8; WINDOW + 10];
         // Across the first window's end, and one in the middle of the second.
         big[WINDOW - 3..WINDOW + 6].copy_from_slice(b"ABERNATHY");

@@ -6,14 +6,13 @@
 //! and digits), as the patterns the [`Matcher`](super::Matcher) looks for: this set holds
 //! originals and is never written anywhere but the linkage (a batch journal).
 
-use crate::decide::{Action, Decider, Facts, PrivateKind, Source};
+use crate::decide::Decider;
 use crate::tag::parse_tag;
 use dicom_core::header::Header;
 use dicom_core::value::Value;
 use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 /// What kind of identifying value a pattern comes from; findings name it, never the value.
@@ -59,9 +58,11 @@ pub enum Kind {
 /// The identifying values of one object (or of one patient over several objects).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identifying {
-    /// Normalised pattern → where to look for it and what it is. Ordered, so that the
-    /// automaton and the digest do not depend on insertion order.
-    patterns: BTreeMap<String, (Kind, Category)>,
+    /// Normalised pattern, where to look for it and what it is; sorted by pattern and
+    /// without duplicates (see [`Identifying::settle`]), so that matching and digests do
+    /// not depend on the order values were found in. A sorted vector rather than a map:
+    /// it is built anew for every object, from a few dozen values.
+    patterns: Vec<(String, Kind, Category)>,
 }
 
 const TABLE_CSV: &str = include_str!("../../data/identifying.csv");
@@ -76,19 +77,33 @@ struct Row {
     reason: String,
 }
 
-fn table() -> &'static HashMap<Tag, Category> {
-    static TABLE: OnceLock<HashMap<Tag, Category>> = OnceLock::new();
+/// The table, sorted by tag: it is looked up for every element of every object.
+fn table() -> &'static [(Tag, Category)] {
+    static TABLE: OnceLock<Vec<(Tag, Category)>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        csv::Reader::from_reader(TABLE_CSV.as_bytes())
+        let mut rows: Vec<(Tag, Category)> = csv::Reader::from_reader(TABLE_CSV.as_bytes())
             .deserialize::<Row>()
             .map(|r| {
                 let r = r.expect("data/identifying.csv is valid");
                 let tag = parse_tag(&r.tag).expect("data/identifying.csv has valid tags");
                 (tag, r.category)
             })
-            .collect()
+            .collect();
+        rows.sort_unstable();
+        rows
     })
 }
+
+fn category_of(tag: Tag) -> Option<Category> {
+    let t = table();
+    t.binary_search_by_key(&tag, |(t, _)| *t)
+        .ok()
+        .map(|i| t[i].1)
+}
+
+/// Manufacturer and Manufacturer's Model Name: what the device is, never who the patient
+/// is (see [`Identifying::forget_makers`]).
+const MAKERS: [Tag; 2] = [Tag(0x0008, 0x0070), Tag(0x0008, 0x1090)];
 
 /// Titles and particles that are parts of names but identify no one.
 const NOT_NAME_PARTS: &[&str] = &[
@@ -118,11 +133,31 @@ const PLACEHOLDERS: &[&str] = &[
     "99dcmask",
 ];
 
-/// Lower-case letters and digits of each word of `text` (words split at anything else).
-pub(crate) fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| w.chars().flat_map(char::to_lowercase).collect())
+/// Appends the lower-case letters and digits of `text` to `out`, every run of anything
+/// else as one space (none at either end): the form patterns and values are compared in.
+/// Most DICOM text is ASCII, which takes the fast path.
+pub(crate) fn normalise_into(text: &str, out: &mut String) {
+    let start = out.len();
+    if text.is_ascii() {
+        for b in text.bytes() {
+            if b.is_ascii_alphanumeric() {
+                out.push(b.to_ascii_lowercase() as char);
+            } else if out.len() > start && !out.ends_with(' ') {
+                out.push(' ');
+            }
+        }
+    } else {
+        for c in text.chars() {
+            if c.is_alphanumeric() {
+                out.extend(c.to_lowercase());
+            } else if out.len() > start && !out.ends_with(' ') {
+                out.push(' ');
+            }
+        }
+    }
+    if out.len() > start && out.ends_with(' ') {
+        out.pop();
+    }
 }
 
 impl Identifying {
@@ -130,8 +165,10 @@ impl Identifying {
     /// that the plan keeps by its table or an option (Retain Institution Identity keeps
     /// Institution Name, say) are not identifying under that plan and are left out; a
     /// custom `keep` keeps the value in its own element only, so it is collected.
-    pub fn collect(obj: &InMemDicomObject, decider: &Decider, facts: &Facts) -> Identifying {
+    pub fn collect(obj: &InMemDicomObject, decider: &Decider) -> Identifying {
         let mut ids = Identifying::default();
+        let mut scratch = String::new();
+        let mut makers: Vec<String> = Vec::new();
         // An explicit stack instead of recursion: nesting depth is the input's to choose.
         let mut stack: Vec<&InMemDicomObject> = vec![obj];
         while let Some(ds) = stack.pop() {
@@ -141,29 +178,78 @@ impl Identifying {
                     stack.extend(seq.items());
                     continue;
                 }
-                let category = match (vr, table().get(&tag)) {
-                    (_, Some(c)) => *c,
+                if MAKERS.contains(&tag) {
+                    if let Ok(v) = elem.value().to_str() {
+                        let mut m = String::new();
+                        normalise_into(&v, &mut m);
+                        makers.push(m);
+                    }
+                    continue;
+                }
+                let category = match (vr, category_of(tag)) {
+                    (_, Some(c)) => c,
                     (VR::PN, None) => Category::Name,
                     _ => continue,
                 };
-                if tag.0 % 2 == 0 && kept_by_profile(decider, tag, vr, facts) {
+                if tag.0 % 2 == 0 && decider.table_keeps(tag, vr) {
                     continue;
                 }
                 let Ok(values) = elem.value().to_multi_str() else {
                     continue;
                 };
                 for v in values.iter() {
-                    ids.add(category, v);
+                    ids.add(category, v, &mut scratch);
                 }
             }
         }
+        ids.forget_makers(&makers);
+        ids.settle();
         ids
+    }
+
+    /// A site or station named like the device's maker or model (`TOSHIBA` beside
+    /// Manufacturer `TOSHIBA_MEC`, test objects do it) names the maker, not where the
+    /// patient was: cleaning it out of Manufacturer would only damage the data.
+    fn forget_makers(&mut self, makers: &[String]) {
+        if makers.is_empty() {
+            return;
+        }
+        self.patterns.retain(|(p, _, c)| {
+            !matches!(c, Category::Institution | Category::Station)
+                || !makers.iter().any(|m| {
+                    m == p
+                        || m.split(' ').any(|w| w == p)
+                        || p.split(' ').all(|w| m.split(' ').any(|x| x == w))
+                })
+        });
+    }
+
+    /// Sorts the patterns and keeps one of each: for the same text found as a name and as
+    /// an ID, one answer whatever the order they came in.
+    fn settle(&mut self) {
+        self.patterns.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then((a.2, a.1 == Kind::Words).cmp(&(b.2, b.1 == Kind::Words)))
+        });
+        self.patterns.dedup_by(|later, first| later.0 == first.0);
     }
 
     /// Adds the identifying values of `other` (another object of the same patient).
     pub fn merge(&mut self, other: &Identifying) {
-        for (p, (kind, cat)) in &other.patterns {
-            self.insert(p.clone(), *kind, *cat);
+        self.patterns.extend(other.patterns.iter().cloned());
+        self.settle();
+    }
+
+    /// These values with those of `related` (the same patient's other files), borrowed
+    /// as they are when `related` adds nothing.
+    pub fn with<'a>(&'a self, related: Option<&Identifying>) -> std::borrow::Cow<'a, Identifying> {
+        match related {
+            Some(r) if !self.covers(r) => {
+                let mut all = self.clone();
+                all.merge(r);
+                std::borrow::Cow::Owned(all)
+            }
+            _ => std::borrow::Cow::Borrowed(self),
         }
     }
 
@@ -179,96 +265,95 @@ impl Identifying {
 
     /// Whether `other` holds no pattern this set lacks.
     pub fn covers(&self, other: &Identifying) -> bool {
-        other.patterns.keys().all(|p| self.patterns.contains_key(p))
+        other.patterns.iter().all(|(p, _, _)| self.has(p))
     }
 
     pub(crate) fn patterns(&self) -> impl Iterator<Item = (&str, Kind, Category)> {
-        self.patterns.iter().map(|(p, (k, c))| (p.as_str(), *k, *c))
+        self.patterns.iter().map(|(p, k, c)| (p.as_str(), *k, *c))
     }
 
-    fn insert(&mut self, pattern: String, kind: Kind, category: Category) {
+    fn has(&self, pattern: &str) -> bool {
         self.patterns
-            .entry(pattern)
-            .and_modify(|(k, c)| {
-                // The same text as a name and as an ID: keep one answer, whatever the order.
-                if (category, kind == Kind::Words) < (*c, *k == Kind::Words) {
-                    *c = category;
-                    *k = kind;
-                }
-            })
-            .or_insert((kind, category));
+            .binary_search_by(|(p, _, _)| p.as_str().cmp(pattern))
+            .is_ok()
     }
 
-    fn add(&mut self, category: Category, value: &str) {
-        let value = value.trim_matches(|c: char| c == '\0' || c.is_whitespace());
-        let squeezed: String = words(value).collect();
-        if squeezed.is_empty() || PLACEHOLDERS.contains(&squeezed.as_str()) {
+    /// Adds a pattern; [`Identifying::settle`] sorts them once all are in.
+    fn insert(&mut self, pattern: &str, kind: Kind, category: Category) {
+        self.patterns.push((pattern.to_string(), kind, category));
+    }
+
+    /// Adds the patterns of one value; `scratch` is a buffer reused across values.
+    fn add(&mut self, category: Category, value: &str, scratch: &mut String) {
+        scratch.clear();
+        normalise_into(value, scratch);
+        let spaced = scratch.as_str();
+        if spaced.is_empty() || PLACEHOLDERS.contains(&spaced) {
             return;
         }
         match category {
             Category::Name => {
-                for w in words(value) {
-                    if w.chars().count() >= 2
-                        && !NOT_NAME_PARTS.contains(&w.as_str())
-                        && !PLACEHOLDERS.contains(&w.as_str())
+                for w in spaced.split(' ') {
+                    if w.chars().nth(1).is_some()
+                        && !NOT_NAME_PARTS.contains(&w)
+                        && !PLACEHOLDERS.contains(&w)
                     {
                         self.insert(w, Kind::Words, category);
                     }
                 }
             }
-            Category::Id => match squeezed.chars().count() {
-                n if n >= 5 => self.insert(squeezed, Kind::Squeezed, category),
-                // Short IDs only as whole words, and only with a digit: Study ID "1" or
-                // "CT" would otherwise match everywhere.
-                3 | 4 if squeezed.chars().any(|c| c.is_ascii_digit()) => {
-                    self.insert(squeezed, Kind::Words, category)
+            Category::Id => {
+                let squeezed: String = spaced.split(' ').collect();
+                match squeezed.chars().count() {
+                    n if n >= 5 && !PLACEHOLDERS.contains(&squeezed.as_str()) => {
+                        self.insert(&squeezed, Kind::Squeezed, category)
+                    }
+                    // Short IDs only as whole words, and only with a digit: Study ID "1"
+                    // or "CT" would otherwise match everywhere.
+                    3 | 4 if squeezed.bytes().any(|b| b.is_ascii_digit()) => {
+                        self.insert(&squeezed, Kind::Words, category)
+                    }
+                    _ => {}
                 }
-                _ => {}
-            },
+            }
             Category::DateOfBirth => {
-                for spelling in date_spellings(value) {
-                    self.insert(spelling, Kind::Squeezed, category);
-                }
+                date_spellings(value.trim(), &mut |s| {
+                    self.insert(s, Kind::Squeezed, category)
+                });
             }
             Category::Phone => {
                 let digits: String = value.chars().filter(char::is_ascii_digit).collect();
                 if digits.len() >= 7 {
-                    self.insert(digits, Kind::Squeezed, category);
+                    self.insert(&digits, Kind::Squeezed, category);
                 }
             }
             Category::Address => {
-                self.phrase(value, category);
+                let whole = spaced.to_string();
+                self.phrase(&whole, category);
                 for part in value.split(['^', ',', '\\', '\n', '\r', ';']) {
-                    self.phrase(part, category);
+                    scratch.clear();
+                    normalise_into(part, scratch);
+                    let part = std::mem::take(scratch);
+                    self.phrase(&part, category);
+                    *scratch = part;
                 }
             }
-            Category::Institution | Category::Station => self.phrase(value, category),
+            Category::Institution | Category::Station => {
+                let whole = std::mem::take(scratch);
+                self.phrase(&whole, category);
+                *scratch = whole;
+            }
         }
     }
 
-    /// A value as a sequence of whole words, when it has at least four letters or digits.
-    fn phrase(&mut self, value: &str, category: Category) {
-        let words: Vec<String> = words(value).collect();
-        let letters: usize = words.iter().map(|w| w.chars().count()).sum();
-        let joined = words.join(" ");
-        if letters >= 4 && !PLACEHOLDERS.contains(&joined.as_str()) {
-            self.insert(joined, Kind::Words, category);
+    /// A normalised value as a sequence of whole words, when it has at least four
+    /// letters or digits.
+    fn phrase(&mut self, spaced: &str, category: Category) {
+        let letters = spaced.chars().filter(|c| *c != ' ').count();
+        if letters >= 4 && !PLACEHOLDERS.contains(&spaced) {
+            self.insert(spaced, Kind::Words, category);
         }
     }
-}
-
-/// Whether the plan keeps this attribute by Table E.1-1 or an option, so that its value
-/// is not identifying under the plan.
-fn kept_by_profile(decider: &Decider, tag: Tag, vr: VR, facts: &Facts) -> bool {
-    // Whether the profile keeps it does not depend on the attribute's neighbours.
-    let d = decider.decide(
-        tag,
-        vr,
-        PrivateKind::Standard,
-        facts,
-        &crate::presence::Siblings::default(),
-    );
-    d.action == Action::Keep && matches!(d.rule.source, Source::Table | Source::Option)
 }
 
 const MONTHS: [&str; 12] = [
@@ -288,35 +373,35 @@ const MONTHS: [&str; 12] = [
 
 /// A DA birth date as people write it, squeezed: 19600412, 12041960 (12/04/1960,
 /// 12.04.1960), 04121960 (04/12/1960), the same without leading zeros, and with the
-/// month's name (12 Apr 1960, April 12, 1960).
-fn date_spellings(da: &str) -> Vec<String> {
-    let da = da.trim();
+/// month's name (12 Apr 1960, April 12, 1960). Each spelling is given to `add`.
+fn date_spellings(da: &str, add: &mut dyn FnMut(&str)) {
     if da.len() != 8 || !da.bytes().all(|b| b.is_ascii_digit()) {
-        return Vec::new();
+        return;
     }
     let (y, m, d) = (&da[..4], &da[4..6], &da[6..8]);
     let Ok(month) = m.parse::<usize>() else {
-        return Vec::new();
+        return;
     };
     let (m1, d1) = (m.trim_start_matches('0'), d.trim_start_matches('0'));
-    let mut out = vec![
-        da.to_string(),
-        format!("{d}{m}{y}"),
-        format!("{m}{d}{y}"),
-        format!("{d1}{m1}{y}"),
-        format!("{m1}{d1}{y}"),
-    ];
+    let mut s = String::with_capacity(16);
+    let mut put = |parts: [&str; 3]| {
+        s.clear();
+        for p in parts {
+            s.push_str(p);
+        }
+        add(&s);
+    };
+    for parts in [[y, m, d], [d, m, y], [m, d, y], [d1, m1, y], [m1, d1, y]] {
+        put(parts);
+    }
     if let Some(name) = month.checked_sub(1).and_then(|i| MONTHS.get(i)) {
         for mon in [&name[..3], name] {
             for day in [d, d1] {
-                out.push(format!("{day}{mon}{y}"));
-                out.push(format!("{mon}{day}{y}"));
+                put([day, mon, y]);
+                put([mon, day, y]);
             }
         }
     }
-    out.sort();
-    out.dedup();
-    out
 }
 
 #[cfg(test)]
@@ -329,11 +414,11 @@ mod tests {
     use dicom_dictionary_std::tags;
 
     fn collect(obj: &InMemDicomObject, plan: &Plan) -> Identifying {
-        Identifying::collect(obj, &Decider::new(plan), &Facts::default())
+        Identifying::collect(obj, &Decider::new(plan))
     }
 
     fn has(ids: &Identifying, p: &str) -> bool {
-        ids.patterns.contains_key(p)
+        ids.has(p)
     }
 
     #[test]
@@ -403,6 +488,17 @@ mod tests {
         let mut plan = Plan::builtin(ProfileId::Basic);
         plan.options = vec![ProfileOption::RetainInstitutionIdentity];
         assert!(collect(&obj, &plan).is_empty());
+    }
+
+    #[test]
+    fn a_site_named_like_the_maker_is_not_identifying() {
+        let obj = InMemDicomObject::from_element_iter([
+            DataElement::new(tags::INSTITUTION_NAME, VR::LO, "TOSHIBA"),
+            DataElement::new(tags::MANUFACTURER, VR::LO, "TOSHIBA_MEC"),
+            DataElement::new(tags::STATION_NAME, VR::SH, "WENCESLASCT7"),
+        ]);
+        let ids = collect(&obj, &Plan::builtin(ProfileId::Basic));
+        assert!(!has(&ids, "toshiba") && has(&ids, "wenceslasct7"));
     }
 
     #[test]

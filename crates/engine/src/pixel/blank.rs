@@ -7,7 +7,7 @@ use dicom_core::value::Value;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
-use dicom_pixeldata::{PixelDecoder, PlanarConfiguration};
+use dicom_pixeldata::PlanarConfiguration;
 
 /// Explicit VR Little Endian, the transfer syntax of every cleaned object.
 pub const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
@@ -39,7 +39,13 @@ pub fn clip(boxes: &[PixelBox], rows: u32, columns: u32) -> Vec<PixelBox> {
 /// (clipped to the image). When none is left after clipping, the object is untouched
 /// (not even decoded). Fails with [`Error::Pixel`] when the pixels cannot be decoded:
 /// the caller must then not pass the file on as cleaned.
+/// The decoding and the blanking run isolated ([`super::decode`]): a panic on damaged
+/// pixel data is that error.
 pub fn blank_boxes(obj: &mut DefaultDicomObject, boxes: &[PixelBox]) -> Result<Vec<PixelBox>> {
+    super::decode::isolated("blanking regions", || blank(obj, boxes))
+}
+
+fn blank(obj: &mut DefaultDicomObject, boxes: &[PixelBox]) -> Result<Vec<PixelBox>> {
     let dim = |t| obj.get(t).and_then(|e| e.to_int::<u32>().ok());
     let (Some(rows), Some(cols)) = (dim(tags::ROWS), dim(tags::COLUMNS)) else {
         return Ok(Vec::new());
@@ -65,10 +71,9 @@ pub fn blank_boxes(obj: &mut DefaultDicomObject, boxes: &[PixelBox]) -> Result<V
         .map(|s| s.trim_matches(['\0', ' ']).to_ascii_uppercase())
         .unwrap_or_default();
 
-    let decoded = obj.decode_pixel_data().map_err(|e| {
-        Error::Pixel(format!(
-            "cannot decode the pixel data (transfer syntax {ts}): {e}; burned-in text was not removed"
-        ))
+    let decoded = super::decode::all(obj).map_err(|e| match e {
+        Error::Pixel(m) => Error::Pixel(format!("{m}; burned-in text was not removed")),
+        other => other,
     })?;
     let frames = decoded.number_of_frames().max(1) as usize;
     let spp = decoded.samples_per_pixel() as usize;

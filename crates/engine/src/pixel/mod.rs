@@ -7,6 +7,7 @@
 //! instead of claiming it clean.
 
 pub mod blank;
+pub mod decode;
 pub mod detect;
 pub mod jpegls;
 pub mod regions;

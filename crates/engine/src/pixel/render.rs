@@ -14,20 +14,24 @@ use super::detect::GrayImage;
 use crate::error::{Error, Result};
 use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
-use dicom_pixeldata::{ConvertOptions, DecodedPixelData, PixelDecoder};
+use dicom_pixeldata::{ConvertOptions, DecodedPixelData};
 
-/// Decodes one frame: the one place text detection decodes pixels.
-fn decode_frame(obj: &DefaultDicomObject, frame: u32) -> Result<DecodedPixelData<'_>> {
-    obj.decode_pixel_data_frame(frame).map_err(|e| {
-        Error::Pixel(format!(
-            "cannot decode frame {frame} for text detection: {e}"
-        ))
+/// The frame as displayed, then (when a window may hide values) at its stored range.
+/// The frame is decoded and converted through [`super::decode`]: bounded and with a
+/// decoder's panic an error for this object.
+pub fn text_views(obj: &DefaultDicomObject, frame: u32) -> Result<Vec<GrayImage>> {
+    let decoded = super::decode::frame(obj, frame)?;
+    super::decode::isolated("reading a frame for text detection", || {
+        views(&decoded, obj, frame)
     })
 }
 
-/// The frame as displayed, then (when a window may hide values) at its stored range.
-pub fn text_views(obj: &DefaultDicomObject, frame: u32) -> Result<Vec<GrayImage>> {
-    let decoded = decode_frame(obj, frame)?;
+/// The views of one decoded frame.
+fn views(
+    decoded: &DecodedPixelData,
+    obj: &DefaultDicomObject,
+    frame: u32,
+) -> Result<Vec<GrayImage>> {
     let image = decoded
         .to_dynamic_image_with_options(0, &ConvertOptions::new().force_8bit())
         .map_err(|e| Error::Pixel(format!("cannot convert frame {frame} to grey: {e}")))?
@@ -49,7 +53,7 @@ pub fn text_views(obj: &DefaultDicomObject, frame: u32) -> Result<Vec<GrayImage>
     .any(|&t| obj.get(t).is_some());
     let pi = decoded.photometric_interpretation().as_str().to_string();
     if decoded.samples_per_pixel() == 1 && pi.starts_with("MONOCHROME") {
-        let values = stored_values(&decoded)?;
+        let values = stored_values(decoded)?;
         let invert = pi == "MONOCHROME1";
         let (w, h) = (decoded.columns(), decoded.rows());
         if windowed {

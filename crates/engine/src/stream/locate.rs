@@ -10,6 +10,8 @@
 //! Everything read from the start of the input is kept ([`Recorded`]): the header is then
 //! parsed from those bytes without reading the input twice.
 
+use crate::error::Error;
+use crate::precheck::Walk;
 use dicom_core::header::{DataElementHeader, Length, SequenceItemHeader};
 use dicom_core::VR;
 use dicom_dictionary_std::tags;
@@ -27,10 +29,25 @@ use std::io::{Read, Seek, SeekFrom};
 
 /// Bytes read from the input at a time while looking for the Pixel Data element.
 const CHUNK: u64 = 32 * 1024;
-const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
+use dicom_dictionary_std::uids::IMPLICIT_VR_LITTLE_ENDIAN as IMPLICIT_VR_LE;
 
-/// Why the pixel data could not be located: the caller falls back to the in-memory path.
-pub(super) type Scan<T> = std::result::Result<T, &'static str>;
+/// Why the pixel data was not located.
+pub(super) enum Stop {
+    /// Something the streaming path does not handle: the caller falls back to the
+    /// in-memory path, which reads (or refuses) the file whole.
+    Fallback(&'static str),
+    /// The header is refused by [`crate::precheck`]: reading the file whole would not
+    /// change that, only cost its size in memory.
+    Refuse(Error),
+}
+
+impl From<&'static str> for Stop {
+    fn from(why: &'static str) -> Stop {
+        Stop::Fallback(why)
+    }
+}
+
+pub(super) type Scan<T> = std::result::Result<T, Stop>;
 
 /// A reader over the input that keeps every byte read sequentially from the start in
 /// `buf`. Reads after a seek past the kept bytes (over pixel fragments) go straight to the
@@ -155,14 +172,13 @@ pub(super) struct Located {
 /// Finds the top-level Pixel Data element of a file whose meta group starts at
 /// `body_start` (with `DICM`).
 pub(super) fn locate<R: Read + Seek>(rec: &mut Recorded<'_, R>, body_start: u64) -> Scan<Located> {
-    // FileMetaTable allocates what an element declares: a damaged length is refused first
-    // (the in-memory path then reports it).
+    // FileMetaTable allocates what an element declares: a damaged length is refused first.
     let meta_at = (body_start + 4) as usize;
-    if !rec.ensure(meta_at as u64 + 1)
-        || crate::io::check_meta_lengths(&rec.buf[meta_at..], rec.len - meta_at as u64).is_err()
-    {
-        return Err("the file meta group declares more bytes than the file has");
+    if !rec.ensure(meta_at as u64 + 1) {
+        return Err("the file meta group declares more bytes than the file has".into());
     }
+    crate::io::check_meta_lengths(&rec.buf[meta_at..], rec.len - meta_at as u64)
+        .map_err(|r| Stop::Refuse(crate::io::refused_header(r, "file meta group: ", rec.len)))?;
     rec.seek(SeekFrom::Start(body_start))
         .map_err(|_| "the input could not be read")?;
     let meta =
@@ -172,7 +188,7 @@ pub(super) fn locate<R: Read + Seek>(rec: &mut Recorded<'_, R>, body_start: u64)
         .ok_or("unknown transfer syntax")?;
     let ts_uid = ts.uid();
     if matches!(ts.codec(), Codec::Dataset(_)) || !ts.can_decode_dataset() {
-        return Err("deflated or otherwise encoded data set");
+        return Err("deflated or otherwise encoded data set".into());
     }
     let (header, value_at) = find_pixel_data(rec, ts)?;
     let encoder = ts
@@ -182,12 +198,12 @@ pub(super) fn locate<R: Read + Seek>(rec: &mut Recorded<'_, R>, body_start: u64)
     let (pixel_vr, value_len, closing, pixel_end);
     if let Some(len) = header.len.get() {
         if len % 2 != 0 {
-            return Err("pixel data of odd length");
+            return Err("pixel data of odd length".into());
         }
         pixel_vr = match (ts.uid(), header.vr) {
             (IMPLICIT_VR_LE, _) => VR::OW,
             (_, vr @ (VR::OB | VR::OW)) => vr,
-            _ => return Err("pixel data with a VR other than OB or OW"),
+            _ => return Err("pixel data with a VR other than OB or OW".into()),
         };
         value_len = u64::from(len);
         pixel_end = value_at + value_len;
@@ -202,7 +218,7 @@ pub(super) fn locate<R: Read + Seek>(rec: &mut Recorded<'_, R>, body_start: u64)
         if ts.uid() == IMPLICIT_VR_LE
             || ts.endianness() != dicom_encoding::transfer_syntax::Endianness::Little
         {
-            return Err("encapsulated pixel data outside Explicit VR Little Endian");
+            return Err("encapsulated pixel data outside Explicit VR Little Endian".into());
         }
         // dicom-object writes encapsulated pixel data as OB whatever the input said.
         pixel_vr = VR::OB;
@@ -222,7 +238,7 @@ pub(super) fn locate<R: Read + Seek>(rec: &mut Recorded<'_, R>, body_start: u64)
             .map_err(|_| "the pixel data header could not be encoded")?;
     }
     if pixel_end > rec.len {
-        return Err("the pixel data runs past the end of the input");
+        return Err("the pixel data runs past the end of the input".into());
     }
     Ok(Located {
         ts_uid,
@@ -245,24 +261,29 @@ fn find_pixel_data<R: Read + Seek>(
     let file_len = rec.len;
     let mut reader =
         LazyDataSetReader::new_with_ts(&mut *rec, ts).map_err(|_| "the data set does not parse")?;
+    // The same checks as the in-memory path's, on the same walk: the header parsed next
+    // holds only what passed them.
+    let mut walk = Walk::new(ts, file_len);
     // Sequences (and nested encapsulated pixel data) currently open.
     let mut depth = 0usize;
     let mut pixel_header = None;
     loop {
         let token = match reader.advance() {
-            None => return Err("no pixel data"),
-            Some(Err(_)) => return Err("the data set does not parse"),
+            None => return Err("no pixel data".into()),
+            Some(Err(_)) => return Err("the data set does not parse".into()),
             Some(Ok(token)) => token,
         };
+        walk.observe(&token)
+            .map_err(|r| Stop::Refuse(crate::io::refused_header(r, "", file_len)))?;
         match token {
             LazyDataToken::ElementHeader(h) if depth == 0 && h.tag == tags::PIXEL_DATA => {
                 pixel_header = Some(h);
             }
             LazyDataToken::ElementHeader(h) if depth == 0 && h.tag > tags::PIXEL_DATA => {
-                return Err("no pixel data (elements after its place)");
+                return Err("no pixel data (elements after its place)".into());
             }
             LazyDataToken::SequenceStart { tag, .. } if depth == 0 && tag > tags::PIXEL_DATA => {
-                return Err("no pixel data (elements after its place)");
+                return Err("no pixel data (elements after its place)".into());
             }
             LazyDataToken::LazyValue { header, decoder } if pixel_header.is_some() => {
                 // The value starts here; it is never read.
@@ -276,7 +297,7 @@ fn find_pixel_data<R: Read + Seek>(
                     .ok_or("a sequence delimiter outside a sequence")?;
             }
             LazyDataToken::ItemStart { .. } | LazyDataToken::ItemEnd if depth == 0 => {
-                return Err("an item or delimiter outside a sequence");
+                return Err("an item or delimiter outside a sequence".into());
             }
             LazyDataToken::LazyValue { header, decoder } => skip(decoder, header.len.0, file_len)?,
             LazyDataToken::LazyItemValue { len, decoder } => skip(decoder, len, file_len)?,
@@ -293,11 +314,11 @@ fn find_pixel_data<R: Read + Seek>(
 /// in-memory path then reports the damaged or cut file).
 fn skip<D: StatefulDecode>(decoder: &mut D, len: u32, file_len: u64) -> Scan<()> {
     if decoder.position() + u64::from(len) > file_len {
-        return Err("an element's value runs past the end of the input");
+        return Err("an element's value runs past the end of the input".into());
     }
     decoder
         .skip_bytes(len)
-        .map_err(|_| "an element's value could not be read")
+        .map_err(|_| "an element's value could not be read".into())
 }
 
 /// Steps over the items of encapsulated pixel data (each of defined length) to the
@@ -318,16 +339,16 @@ fn fragments_end<R: Read + Seek>(rec: &mut Recorded<'_, R>, mut pos: u64) -> Sca
                     .get()
                     .ok_or("a pixel data fragment of undefined length")?;
                 if first && len % 4 != 0 {
-                    return Err("a basic offset table whose length is not a multiple of 4");
+                    return Err("a basic offset table whose length is not a multiple of 4".into());
                 }
                 pos += 8 + u64::from(len);
                 if pos > rec.len {
-                    return Err("encapsulated pixel data runs past the end of the input");
+                    return Err("encapsulated pixel data runs past the end of the input".into());
                 }
                 rec.seek(SeekFrom::Start(pos))
                     .map_err(|_| "the input could not be read")?;
             }
-            _ => return Err("encapsulated pixel data holds something other than fragments"),
+            _ => return Err("encapsulated pixel data holds something other than fragments".into()),
         }
         first = false;
     }
@@ -384,7 +405,9 @@ mod tests {
         let bytes = crate::io::to_bytes(&ds.with_exact_meta(meta)).unwrap();
         let mut cur = Cursor::new(bytes.clone());
         let mut rec = Recorded::new(&mut cur, bytes.len() as u64);
-        let err = locate(&mut rec, 128).err().unwrap();
-        assert!(err.starts_with("no pixel data"), "{err}");
+        let Err(Stop::Fallback(why)) = locate(&mut rec, 128) else {
+            panic!("not a fallback");
+        };
+        assert!(why.starts_with("no pixel data"), "{why}");
     }
 }

@@ -45,7 +45,7 @@ use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
-use locate::{locate, Located, Recorded};
+use locate::{locate, Located, Recorded, Stop};
 use std::io::{Read, Seek, SeekFrom, Write};
 
 mod locate;
@@ -152,6 +152,11 @@ impl Prepared {
     /// files) and its Patient ID. Originals: keep in memory or in the linkage only.
     pub fn identifying(&self) -> (&Identifying, Option<&str>) {
         (&self.outcome.identifying, self.outcome.patient.as_deref())
+    }
+
+    /// The text the leak guard checked, as written (see [`Outcome::guarded_text`]).
+    pub fn guarded_text(&self) -> Option<&str> {
+        self.outcome.guarded_text.as_deref()
     }
 
     /// Record and mappings, without writing (a dry run).
@@ -304,7 +309,8 @@ pub fn prepare_with_related<R: Read + Seek>(
     let located = match locate(&mut rec, body_start) {
         Ok(l) if rec.buf.len() as u64 >= l.value_at => l,
         Ok(_) => return in_memory(input, &ctx, "the header was not read whole"),
-        Err(why) => return in_memory(input, &ctx, why),
+        Err(Stop::Fallback(why)) => return in_memory(input, &ctx, why),
+        Err(Stop::Refuse(e)) => return Err(e),
     };
     // What follows the pixel data (often Data Set Trailing Padding) goes through the
     // engine like the header: read it, small as it must be.
@@ -401,6 +407,7 @@ fn stream_header(
         let cs = charset_of(&obj).ok_or(StreamError::Fallback(
             "data after the pixel data, and a character set other than one known term",
         ))?;
+        io::check_dataset(bytes, registered).map_err(StreamError::Engine)?;
         let elements = InMemDicomObject::read_dataset_with_ts_cs(bytes, registered, cs)
             .map_err(|_| StreamError::Fallback("the data after the pixel data does not parse"))?;
         for e in elements {
@@ -488,7 +495,12 @@ pub fn read_header<R: Read + Seek>(input: &mut R) -> Result<Header> {
     };
     match body_start {
         Some(body_start) => {
-            if let Ok(l) = locate(&mut rec, body_start) {
+            let located = match locate(&mut rec, body_start) {
+                Ok(l) => Some(l),
+                Err(Stop::Refuse(e)) => return Err(e),
+                Err(Stop::Fallback(_)) => None,
+            };
+            if let Some(l) = located {
                 let parsed = (rec.buf.len() as u64 >= l.value_at)
                     .then(|| {
                         OpenFileOptions::new()
@@ -639,7 +651,12 @@ mod tests {
     #[test]
     fn read_header_stops_before_the_pixel_data_and_says_where_it_is() {
         for encapsulated in [false, true] {
-            let bytes = object("1.2.840.10008.1.2.1", encapsulated);
+            let ts = if encapsulated {
+                "1.2.840.10008.1.2.5"
+            } else {
+                "1.2.840.10008.1.2.1"
+            };
+            let bytes = object(ts, encapsulated);
             let h = read_header(&mut Cursor::new(&bytes)).unwrap();
             assert!(h.object.get(tags::PIXEL_DATA).is_none());
             assert_eq!(

@@ -2,6 +2,9 @@
 //! panics escaping, re-reading outputs with dicom-rs, and the checks every output must pass.
 #![allow(dead_code)]
 
+#[path = "../../../../tests/support/corpus.rs"]
+mod corpus;
+
 use dcmask_engine::code::Code;
 use dcmask_engine::plan::AutoShift;
 use dcmask_engine::table::table;
@@ -44,42 +47,14 @@ pub fn skip_or_fail(why: &str) {
     eprintln!();
 }
 
-/// The real-world corpus: `DCMASK_CORPUS`, else `/work/shared/corpus` next to the repo.
+/// The real-world corpus ([`corpus::dir`]).
 pub fn corpus_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("DCMASK_CORPUS") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
-    };
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        skip_or_fail(&format!(
-            "the DICOM corpus is missing at {} (set DCMASK_CORPUS)",
-            dir.display()
-        ));
-        None
-    }
+    corpus::dir()
 }
 
 /// Every corpus file but the README and the checksums, sorted.
 pub fn corpus_files(dir: &Path) -> Vec<PathBuf> {
-    fn visit(d: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                visit(&p, out);
-            } else if !matches!(
-                p.file_name().and_then(|n| n.to_str()),
-                Some("README.md" | "SHA256SUMS")
-            ) {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    visit(dir, &mut out);
-    out.sort();
-    out
+    corpus::files(dir)
 }
 
 /// A path relative to the corpus, with `/` separators.

@@ -1,0 +1,230 @@
+//! The leak guard across files: identifying values of a patient seen in one file are
+//! looked for in the outputs of the patient's other files.
+//!
+//! Files are de-identified in parallel, each guarded by its own identifying values, and
+//! those values are pooled per patient (by original Patient ID, keyed). Once every file is
+//! done, a file whose patient turned out to have identifying values the file itself did
+//! not hold is checked against them: the text its guard let through was kept in memory
+//! for this ([`dcmask_engine::stream::Prepared::guarded_text`]), so no output is read
+//! again. Only a file whose text holds one of them, or whose text was too long to keep,
+//! is de-identified again with the patient's values. Its journal line then carries a
+//! keyed digest of those values, so that a resumed run does not do it a third time.
+//!
+//! What is kept here are originals, in memory only; the journal holds the digest alone.
+
+use dcmask_engine::guard::{self, Identifying};
+use dcmask_engine::Key;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// What the run learned of each patient and each file.
+#[derive(Default)]
+pub struct Patients {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Keyed patient → the union of the identifying values of its files.
+    pooled: HashMap<String, Identifying>,
+    /// Item index → what its de-identification showed.
+    files: HashMap<usize, Seen>,
+}
+
+struct Seen {
+    patient: String,
+    /// How many identifying values the file held itself (a subset of its patient's).
+    own: usize,
+    /// The text its guard let through, when it was short enough to keep.
+    text: Option<String>,
+    /// The digest of the patient's values it was last de-identified with, if any.
+    related: Option<String>,
+}
+
+/// A file to de-identify again, with its patient's identifying values.
+pub struct Redo {
+    pub idx: usize,
+    pub related: Identifying,
+    /// [`digest`] of `related`, for the journal line.
+    pub digest: String,
+}
+
+impl Patients {
+    /// Notes a de-identified (or resumed) file: its patient (`None` without a Patient ID,
+    /// when there is nothing to group by), its own identifying values, the text its
+    /// guard let through (`None`: unknown or too long) and the digest of the values of
+    /// other files it was de-identified with.
+    pub fn note(
+        &self,
+        key: &Key,
+        idx: usize,
+        patient: Option<&str>,
+        own: &Identifying,
+        text: Option<String>,
+        related: Option<String>,
+    ) {
+        let Some(patient) = patient else {
+            return;
+        };
+        let patient = patient_key(key, patient);
+        let mut state = self.state.lock().expect("lock");
+        state
+            .pooled
+            .entry(patient.clone())
+            .and_modify(|p| {
+                if !p.covers(own) {
+                    p.merge(own)
+                }
+            })
+            .or_insert_with(|| own.clone());
+        state.files.insert(
+            idx,
+            Seen {
+                patient,
+                own: own.len(),
+                text,
+                related,
+            },
+        );
+    }
+
+    /// The files whose output may hold an identifying value of their patient that only
+    /// other files showed, in walk order.
+    pub fn into_redo(self, key: &Key) -> Vec<Redo> {
+        let state = self.state.into_inner().expect("lock");
+        let mut digests: HashMap<&str, String> = HashMap::new();
+        let mut redo: Vec<Redo> = state
+            .files
+            .iter()
+            .filter_map(|(&idx, seen)| {
+                let pooled = &state.pooled[&seen.patient];
+                if pooled.len() <= seen.own {
+                    return None;
+                }
+                let d = digests
+                    .entry(seen.patient.as_str())
+                    .or_insert_with(|| digest(key, pooled))
+                    .clone();
+                if seen.related.as_deref() == Some(d.as_str()) {
+                    return None;
+                }
+                if seen
+                    .text
+                    .as_deref()
+                    .is_some_and(|t| !guard::holds_any(pooled, t))
+                {
+                    return None;
+                }
+                Some(Redo {
+                    idx,
+                    related: pooled.clone(),
+                    digest: d,
+                })
+            })
+            .collect();
+        redo.sort_by_key(|r| r.idx);
+        redo
+    }
+}
+
+fn patient_key(key: &Key, patient_id: &str) -> String {
+    super::journal::hex(&key.mac_in("dcmask batch patient", patient_id.trim().as_bytes())[..16])
+}
+
+/// A keyed digest of a set of identifying values: names the set in the journal without
+/// holding it.
+fn digest(key: &Key, ids: &Identifying) -> String {
+    let bytes = serde_json::to_vec(ids).expect("identifying values serialise");
+    super::journal::hex(&key.mac_in("dcmask batch related", &bytes)[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dcmask_engine::{Decider, Plan, ProfileId};
+    use dicom_core::{DataElement, VR};
+    use dicom_dictionary_std::tags;
+    use dicom_object::InMemDicomObject;
+
+    fn ids(name: &str) -> Identifying {
+        let obj = InMemDicomObject::from_element_iter([DataElement::new(
+            tags::PATIENT_NAME,
+            VR::PN,
+            name,
+        )]);
+        Identifying::collect(&obj, &Decider::new(&Plan::builtin(ProfileId::Basic)))
+    }
+
+    #[test]
+    fn only_files_whose_text_holds_another_files_values_are_redone() {
+        let key = Key::from_file_contents(b"00112233445566778899aabbccddeeff").unwrap();
+        let p = Patients::default();
+        // Same patient: file 0 knew only the name, file 1 also the birth name.
+        p.note(
+            &key,
+            0,
+            Some("P1"),
+            &ids("Doe^Jane"),
+            Some("CT of Roe".into()),
+            None,
+        );
+        p.note(
+            &key,
+            1,
+            Some("P1"),
+            &ids("Doe^Jane\\Roe^Jane"),
+            Some("".into()),
+            None,
+        );
+        p.note(
+            &key,
+            2,
+            Some("P1"),
+            &ids("Doe^Jane"),
+            Some("CT head".into()),
+            None,
+        );
+        p.note(&key, 3, Some("P1"), &ids("Doe^Jane"), None, None);
+        // Another patient with one file, and a file without a Patient ID.
+        p.note(
+            &key,
+            4,
+            Some("P2"),
+            &ids("Poe^Ed"),
+            Some("Roe".into()),
+            None,
+        );
+        p.note(&key, 5, None, &ids("Roe^Ann"), Some("Doe".into()), None);
+        let redo: Vec<usize> = p.into_redo(&key).iter().map(|r| r.idx).collect();
+        // 0 holds "Roe"; 3's text is unknown; 2 holds nothing of the pool.
+        assert_eq!(redo, [0, 3]);
+    }
+
+    #[test]
+    fn a_file_redone_with_these_values_is_not_redone_again() {
+        let key = Key::from_file_contents(b"00112233445566778899aabbccddeeff").unwrap();
+        let first = Patients::default();
+        first.note(&key, 0, Some("P1"), &ids("Doe^Jane"), None, None);
+        first.note(&key, 1, Some("P1"), &ids("Roe^Jane"), None, None);
+        let redo = first.into_redo(&key);
+        assert_eq!(redo.len(), 2);
+        let again = Patients::default();
+        again.note(
+            &key,
+            0,
+            Some("P1"),
+            &ids("Doe^Jane"),
+            None,
+            Some(redo[0].digest.clone()),
+        );
+        again.note(
+            &key,
+            1,
+            Some("P1"),
+            &ids("Roe^Jane"),
+            None,
+            Some(redo[1].digest.clone()),
+        );
+        assert!(again.into_redo(&key).is_empty());
+    }
+}
