@@ -93,11 +93,7 @@ pub fn deidentify_with_related(
     if meta.media_storage_sop_class_uid().trim_end_matches('\0')
         == uids::MEDIA_STORAGE_DIRECTORY_STORAGE
     {
-        return Err(Error::Unsupported(
-            "DICOMDIR: its records point into the original file set; it is not copied \
-             (regenerate it from the de-identified files)"
-                .into(),
-        ));
+        return Err(Error::Dicomdir);
     }
     let incomplete = crate::complete::missing(&obj, meta.media_storage_sop_class_uid());
     if let Some(what) = &incomplete {

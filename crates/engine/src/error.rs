@@ -19,6 +19,13 @@ pub enum Error {
     /// ([`crate::precheck`], [`crate::io::inflated_limit`], [`crate::pixel::decode`]).
     #[error("beyond dcmask's limits: {0}")]
     Limit(String),
+    /// A DICOMDIR: its records repeat identifiers and point into the original file set,
+    /// so it is never copied; a batch regenerates it from the de-identified files.
+    #[error(
+        "not supported: DICOMDIR: its records point into the original file set; it is not \
+         copied (regenerate it from the de-identified files)"
+    )]
+    Dicomdir,
     /// Attributes the SOP class requires are missing (names and tags, no values).
     #[error("incomplete: {0} missing; the file may be truncated")]
     Incomplete(String),

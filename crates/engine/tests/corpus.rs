@@ -113,6 +113,7 @@ fn kind(e: &Error) -> &'static str {
         Error::Write(_) => "Write",
         Error::Pixel(_) => "Pixel",
         Error::Incomplete(_) => "Incomplete",
+        Error::Dicomdir => "Unsupported",
         Error::Limit(_) => "Limit",
     }
 }

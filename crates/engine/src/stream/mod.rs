@@ -244,7 +244,7 @@ pub fn deidentify_stream<R: Read + Seek, W: Write>(
 /// Whether an error from [`prepare`] or [`deidentify`] means the input is a DICOMDIR
 /// (never copied: it must be regenerated from the de-identified files).
 pub fn is_dicomdir_error(e: &Error) -> bool {
-    matches!(e, Error::Unsupported(m) if m.starts_with("DICOMDIR"))
+    matches!(e, Error::Dicomdir)
 }
 
 /// Reads the input up to its Pixel Data and de-identifies the header; or, when streaming
