@@ -411,16 +411,17 @@ pub fn word_boxes(
         }
         (words, classes)
     } else {
-        // A line is named by the first identifying word in it.
+        // A line is named by the most telling identifying value in it (a name before an
+        // ID, a date or a long number), the glued ones included: OCR often reads a name
+        // and an ID as one token, which alone would only be a long number.
         let classes = lines
             .iter()
             .map(|l| {
                 let words = split_words(l);
-                let mut c = classify(&words, ids).into_iter().flatten().next();
-                if c.is_none() {
-                    c = glued_values(l, ids).into_iter().map(|(_, c)| c).next();
-                }
-                c
+                let found = classify(&words, ids).into_iter().flatten();
+                found
+                    .chain(glued_values(l, ids).into_iter().map(|(_, c)| c))
+                    .min()
             })
             .collect();
         (lines.to_vec(), classes)
@@ -803,6 +804,19 @@ mod tests {
             b.iter().map(|b| (b.x0, b.x1, b.source.as_str())).collect();
         // Characters 2..13, 8 px each, widened by 4 and padded by 2 + 12/4 on the sides.
         assert_eq!(spans, [(7, 113, "ocr: identifying word (name)")]);
+    }
+
+    #[test]
+    fn a_line_is_named_by_its_most_telling_value() {
+        // The ultrasound banner read as one token: a name glued to a long number is
+        // named a name, not a number.
+        let line = word(0, 0, "ZZZTESTPATIENTFI..00079241539");
+        let b = word_boxes(&[line], &ids(), TextMode::Text, 300, 400);
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].source, "ocr: identifying word (name)");
+        let date = word(0, 20, "03/02/2017");
+        let b = word_boxes(&[date], &ids(), TextMode::Text, 300, 400);
+        assert_eq!(b[0].source, "ocr: identifying word (date)");
     }
 
     #[test]
