@@ -482,10 +482,13 @@ fn clearest(views: &[GrayImage], (x0, y0, x1, y1): (u32, u32, u32, u32)) -> &Gra
 
 /// A detector that remembers the words of the images it saw, so that the workbench's box
 /// list and its Apply read the same words without running OCR twice. Bounded; in memory
-/// only, like the session's files.
+/// only, like the session's files. Runs one image at a time: an inference's working
+/// memory (tens of MiB for a 1024² tile) is outside the server's memory budget, and the
+/// runtime already spreads one inference over the cores.
 pub struct Cached {
     inner: Arc<dyn TextDetector>,
     seen: Mutex<Seen>,
+    running: Mutex<()>,
 }
 
 /// Words by image hash and reading, and the keys oldest first.
@@ -498,6 +501,7 @@ impl Cached {
         Cached {
             inner,
             seen: Mutex::default(),
+            running: Mutex::default(),
         }
     }
 }
@@ -510,8 +514,15 @@ impl TextDetector for Cached {
         }
         read.hash(&mut h);
         let key = h.finish();
-        if let Some(w) = self.seen.lock().expect("cache lock").0.get(&key) {
-            return Ok(w.clone());
+        let cached = |seen: &Mutex<Seen>| seen.lock().expect("cache lock").0.get(&key).cloned();
+        if let Some(w) = cached(&self.seen) {
+            return Ok(w);
+        }
+        // A panicking detector poisons nothing that matters: the guard only orders runs.
+        let _running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        // The same image may have been read while this one waited.
+        if let Some(w) = cached(&self.seen) {
+            return Ok(w);
         }
         let words = self.inner.words(views, read)?;
         let mut seen = self.seen.lock().expect("cache lock");
