@@ -11,7 +11,7 @@
 //! - with SECONDS (the run's wall time), seconds per image.
 //!
 //! With `MISSES=1` in the environment, each missed box is listed (file, kind, box,
-//! share of its samples changed). An input that failed counts all its boxes as missed. Prints no recognised text: there
+//! share of its samples changed), and each image with more than 1 % collateral. An input that failed counts all its boxes as missed. Prints no recognised text: there
 //! is none here, only boxes.
 
 use dicom_pixeldata::PixelDecoder;
@@ -200,6 +200,14 @@ fn main() {
                 }
             }
             _ => s.failed = 1,
+        }
+        if std::env::var_os("MISSES").is_some() && s.changed * 100 > s.outside {
+            eprintln!(
+                "collateral {} {} {:.1} %",
+                t.file,
+                t.modality,
+                100.0 * s.changed as f64 / s.outside.max(1) as f64
+            );
         }
         by.entry(t.modality.clone()).or_default().add(&s);
     }

@@ -2,9 +2,9 @@
 //!
 //! Text is burned in at whatever value the device chose, often the stored maximum or
 //! minimum, and a header window can show it as the same white or black as the anatomy
-//! around it. So a monochrome frame is read as it is displayed; with a window (or VOI
-//! LUT), also at its stored range (the frame's lowest to highest stored value, linearly,
-//! MONOCHROME1 inverted), where every value stays distinct; and at its extremes: the
+//! around it. So a monochrome frame is read as it is displayed; also at its stored range
+//! (the frame's lowest to highest stored value, linearly, MONOCHROME1 inverted), where
+//! every value stays distinct, unless that is what is displayed; and at its extremes: the
 //! frame's highest values white, its lowest black, everything else mid-grey, so that
 //! text drawn at an extreme over anatomy of nearly the same brightness stands out as
 //! clearly as on a black background. Colour and palette frames are read as displayed,
@@ -16,22 +16,18 @@ use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::{ConvertOptions, DecodedPixelData};
 
-/// The frame as displayed, then (when a window may hide values) at its stored range.
-/// The frame is decoded and converted through [`super::decode`]: bounded and with a
+/// The frame as displayed, at its stored range (unless that is what is displayed) and at
+/// its extremes. The frame is decoded and converted through [`super::decode`]: bounded and with a
 /// decoder's panic an error for this object.
 pub fn text_views(obj: &DefaultDicomObject, frame: u32) -> Result<Vec<GrayImage>> {
     let decoded = super::decode::frame(obj, frame)?;
     super::decode::isolated("reading a frame for text detection", || {
-        views(&decoded, obj, frame)
+        views(&decoded, frame)
     })
 }
 
 /// The views of one decoded frame.
-fn views(
-    decoded: &DecodedPixelData,
-    obj: &DefaultDicomObject,
-    frame: u32,
-) -> Result<Vec<GrayImage>> {
+fn views(decoded: &DecodedPixelData, frame: u32) -> Result<Vec<GrayImage>> {
     let image = decoded
         .to_dynamic_image_with_options(0, &ConvertOptions::new().force_8bit())
         .map_err(|e| Error::Pixel(format!("cannot convert frame {frame} to grey: {e}")))?
@@ -41,23 +37,16 @@ fn views(
         height: image.height(),
         pixels: image.into_raw(),
     }];
-    // A window or VOI LUT, in the header or in the functional groups of an enhanced
-    // object.
-    let windowed = [
-        tags::WINDOW_CENTER,
-        tags::VOILUT_SEQUENCE,
-        tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE,
-        tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
-    ]
-    .iter()
-    .any(|&t| obj.get(t).is_some());
     let pi = decoded.photometric_interpretation().as_str().to_string();
     if decoded.samples_per_pixel() == 1 && pi.starts_with("MONOCHROME") {
         let values = stored_values(decoded)?;
         let invert = pi == "MONOCHROME1";
         let (w, h) = (decoded.columns(), decoded.rows());
-        if windowed {
-            views.push(stored_range(&values, w, h, invert));
+        // Also without a window: the decoder's default display may leave text a few grey
+        // levels from the anatomy (a CT whose window is only in a private tag).
+        let stored = stored_range(&values, w, h, invert);
+        if stored.pixels != views[0].pixels {
+            views.push(stored);
         }
         views.push(extremes(&values, w, h, invert));
     } else {
@@ -211,6 +200,14 @@ mod tests {
         assert_eq!(views[0].pixels[2], views[0].pixels[3], "window: both white");
         assert_eq!(&views[1].pixels[..4], &[0, 128, 221, 255]);
         assert_eq!(&views[2].pixels[..4], &[0, 128, 128, 255], "extremes");
+        // Without a window the stored range is read too, where the default display
+        // differs from it.
+        let mut plain = ct("MONOCHROME2", &[-2048, 0, 1500, 2047, 40, 40, 1500, 2047]);
+        plain.remove_element(tags::WINDOW_CENTER);
+        plain.remove_element(tags::WINDOW_WIDTH);
+        let views = text_views(&plain, 0).unwrap();
+        assert_eq!(views.len(), 3);
+        assert_eq!(&views[1].pixels[..4], &[0, 128, 221, 255]);
         let inverted =
             text_views(&ct("MONOCHROME1", &[-2048, 0, 1500, 2047, 0, 0, 0, 0]), 0).unwrap();
         assert_eq!(&inverted[1].pixels[..4], &[255, 127, 34, 0]);
