@@ -41,6 +41,12 @@ const OVERLAP: usize = 64;
 const REC_HEIGHT: usize = 48;
 /// Widest recognition input; longer lines are read in pieces of this width.
 const REC_MAX_WIDTH: usize = 960;
+/// A region taller than the recogniser's input that it reads with less mean confidence
+/// than this is not text: on large radiographs the detector also marks bone edges and
+/// trabeculae, hundreds of pixels high, which it reads as nothing or a stray glyph. On
+/// the development set no region over an identifying or safe text was that tall and
+/// unread (`bench/PIXEL.md`).
+const NOT_TEXT_CONFIDENCE: f32 = 0.3;
 
 /// Post-processing thresholds of the DB detector.
 #[derive(Debug, Clone, Copy)]
@@ -432,6 +438,9 @@ impl TextDetector for Ocr {
             } else {
                 line.conf.iter().sum::<f32>() / line.conf.len() as f32
             };
+            if y1 - y0 > REC_HEIGHT as u32 && conf < NOT_TEXT_CONFIDENCE {
+                continue;
+            }
             words.push(Word {
                 x0,
                 y0,

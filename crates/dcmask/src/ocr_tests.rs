@@ -261,10 +261,12 @@ fn check(s: Spec) {
     let out = deidentify_with(obj, &Plan::builtin(ProfileId::Pixel), &key, &tools).unwrap();
     let after = stored(&out.object, &s);
     assert_eq!(after.len(), before.len(), "{}: frames kept", s.pi);
+    // Away from the text: 12 px above and below, 28 px (two characters) to the sides,
+    // where a box is padded by its line's height.
     let near = |x: usize, y: usize| {
         boxes
             .iter()
-            .any(|b| x + 12 >= b[0] && x < b[2] + 12 && y + 12 >= b[1] && y < b[3] + 12)
+            .any(|b| x + 28 >= b[0] && x < b[2] + 28 && y + 12 >= b[1] && y < b[3] + 12)
     };
     let frame = W * H * s.spp;
     for f in 0..s.frames {

@@ -438,11 +438,12 @@ pub fn word_boxes(
             }
             (TextMode::Text | TextMode::AllText, None) => "ocr: text".to_string(),
         };
-        // Padded so the whole glyphs go: a detector's box can end inside the first or
-        // last character, so the sides get a quarter of the line height more.
+        // Padded so the whole glyphs go: a detector's box can end inside, or just
+        // before, the first or last character, so the sides get about a character (the
+        // line height) more.
         let h = w.y1.saturating_sub(w.y0);
         let pad = (h / 6).max(2);
-        let side = pad + h / 4;
+        let side = pad + h;
         let b = PixelBox {
             x0: w.x0.saturating_sub(side),
             y0: w.y0.saturating_sub(pad),
@@ -725,8 +726,8 @@ mod tests {
         let b = word_boxes(&words, &ids(), TextMode::Identifying, 300, 400);
         assert_eq!(b.len(), 1);
         assert_eq!(b[0].source, "ocr: identifying word (name)");
-        // Padded by two pixels, and a quarter of the height more on the sides.
-        assert_eq!((b[0].x0, b[0].y0, b[0].x1, b[0].y1), (5, 8, 39, 24));
+        // Padded by two pixels, and the line height more on the sides.
+        assert_eq!((b[0].x0, b[0].y0, b[0].x1, b[0].y1), (0, 8, 48, 24));
         let all = word_boxes(&words, &ids(), TextMode::AllText, 300, 400);
         let sources: Vec<&str> = all.iter().map(|b| b.source.as_str()).collect();
         assert_eq!(
@@ -802,8 +803,8 @@ mod tests {
         let b = word_boxes(&[line], &ids(), TextMode::Identifying, 300, 400);
         let spans: Vec<(u32, u32, &str)> =
             b.iter().map(|b| (b.x0, b.x1, b.source.as_str())).collect();
-        // Characters 2..13, 8 px each, widened by 4 and padded by 2 + 12/4 on the sides.
-        assert_eq!(spans, [(7, 113, "ocr: identifying word (name)")]);
+        // Characters 2..13, 8 px each, widened by 4 and padded by 2 + 12 on the sides.
+        assert_eq!(spans, [(0, 122, "ocr: identifying word (name)")]);
     }
 
     #[test]

@@ -12,7 +12,6 @@
 
 use super::detect::GrayImage;
 use crate::error::{Error, Result};
-use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::{ConvertOptions, DecodedPixelData};
 
@@ -155,6 +154,7 @@ fn stored_values(decoded: &DecodedPixelData) -> Result<Vec<i64>> {
 mod tests {
     use super::*;
     use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
     use dicom_object::InMemDicomObject;
 
     /// A 4×2 MONOCHROME signed 12-bit frame with a narrow window.
