@@ -505,7 +505,7 @@ async function apply() {
   clearError();
   info(`Applying ${label} profile…`, { sticky: true });
   try {
-    if (store.pixelText && store.pixelText !== 'identifying') plan.pixel_text = store.pixelText;
+    if (store.pixelText && store.pixelText !== 'text') plan.pixel_text = store.pixelText;
     const r = await api(sessionPath('/apply'), { json: plan });
     setState(r.state);
     const n = files().length;

@@ -26,9 +26,9 @@ const b = {
   detector: true,
 };
 
-/** Which detected text Apply blanks: 'identifying' or 'all_text' (sent with the plan). */
+/** Which detected text Apply blanks: 'text' (the default), 'identifying' or 'all_text' (sent with the plan). */
 export function pixelTextMode() {
-  return store.pixelText || 'identifying';
+  return store.pixelText || 'text';
 }
 
 export function initBoxes() {
@@ -222,7 +222,7 @@ function renderList() {
     : !b.cols ? 'This object has no image.'
       : `${plural(all.length, 'box', 'boxes')}, ${all.filter((x) => x.enabled).length} enabled${b.dirty ? ' · not saved' : ''}`;
   $('#redact-warn').textContent = [
-    b.detector ? '' : 'Text detection (Tesseract) is not available: only rules and drawn boxes apply.',
+    b.detector ? '' : 'Text detection is not available: only rules and drawn boxes apply.',
     ...b.warnings,
   ].filter(Boolean).join(' ');
   $('#redact-save').disabled = !b.fid || !b.cols;

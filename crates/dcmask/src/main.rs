@@ -4,6 +4,9 @@ mod audit;
 mod batch;
 mod keystore;
 mod ocr;
+#[cfg(test)]
+mod ocr_tests;
+mod pixel_tools;
 mod profile_cmd;
 mod report_cmd;
 mod risk_cmd;

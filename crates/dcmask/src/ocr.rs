@@ -1,153 +1,504 @@
-//! The text detector behind Clean Pixel Data: Tesseract 5 (Debian's `libtesseract`,
-//! language data `tesseract-ocr-eng`) through `tesseract-plumbing`, in-process.
+//! The text detector behind Clean Pixel Data: PaddleOCR PP-OCRv4 mobile models (a DB text
+//! detector and an SVTR/CTC recogniser, Apache-2.0, `models/README.md`) run in-process by
+//! `rten`, a pure-Rust ONNX runtime. The models are embedded in the binary and loaded
+//! from memory the first time pixels are read; `--ocr-models DIR` loads a site's own.
 //!
-//! Small images are upscaled before recognition (Tesseract reads glyphs of 20–30 px best;
-//! burned-in annotations are often 10–13 px) and the boxes mapped back. Page segmentation
-//! is "sparse text" (PSM 11): annotations are scattered words, not paragraphs. Nothing
-//! recognised is logged: words are patient data.
+//! Detection (DB): the grey image is processed at its own scale, in tiles of at most
+//! [`TILE`] pixels a side (a multiple of 32, overlapping so a line cut by a tile edge is
+//! whole in the next), each normalised to [-1, 1] on three equal channels; the
+//! probability maps are joined, thresholded at `thresh`, and each connected region whose
+//! mean probability reaches `box_thresh` becomes a box grown by the DB "unclip" offset
+//! (area × ratio / perimeter). Burned-in annotation is horizontal, so boxes are
+//! axis-aligned. Tiles without any sharp, strong edge (uniform background, smooth
+//! anatomy) cannot hold text and are not run.
+//!
+//! Recognition (CTC): each box is cut out, resized to 48 px high, read by the recogniser,
+//! and decoded greedily (best class per step, repeats and blanks dropped) with the
+//! dictionary from the model's metadata. The step of each character gives its column, so
+//! a line can be split into words. Nothing recognised is logged: text is patient data.
 
-use dcmask_engine::pixel::{GrayImage, TextDetector, Word};
+use dcmask_engine::pixel::{GrayImage, Read, TextDetector, Word};
 use dcmask_engine::{Error, Result};
-use image::imageops::{resize, FilterType};
+use rten::Model;
+use rten_tensor::prelude::*;
+use rten_tensor::NdTensor;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
-use std::ffi::CString;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
-use tesseract_plumbing::tesseract_sys::TessPageSegMode_PSM_SPARSE_TEXT;
-use tesseract_plumbing::TessBaseApi;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
 
-/// Tesseract with a pool of initialised engines, one per thread using it at a time.
-pub struct Tesseract {
-    language: CString,
-    pool: Mutex<Vec<TessBaseApi>>,
+/// The embedded models (`models/README.md`: package, version, sha256, licence).
+static DET_ONNX: &[u8] = include_bytes!("../models/ch_PP-OCRv4_det_infer.onnx");
+static REC_ONNX: &[u8] = include_bytes!("../models/ch_PP-OCRv4_rec_infer.onnx");
+
+/// The side of a detection tile: large enough for a whole banner line, small enough to
+/// skip empty parts of a large radiograph.
+pub const TILE: usize = 1024;
+/// Overlap of neighbouring tiles: more than the height of any annotation line.
+const OVERLAP: usize = 64;
+/// Recognition input height (the model's).
+const REC_HEIGHT: usize = 48;
+/// Widest recognition input; longer lines are read in pieces of this width.
+const REC_MAX_WIDTH: usize = 960;
+/// A region taller than the recogniser's input that it reads with less mean confidence
+/// than this is not text: on large radiographs the detector also marks bone edges and
+/// trabeculae, hundreds of pixels high, which it reads as nothing or a stray glyph. On
+/// the development set no region over an identifying or safe text was that tall and
+/// unread (`bench/PIXEL.md`).
+const NOT_TEXT_CONFIDENCE: f32 = 0.3;
+
+/// Post-processing thresholds of the DB detector.
+#[derive(Debug, Clone, Copy)]
+pub struct DetParams {
+    /// Probability above which a pixel is text.
+    pub thresh: f32,
+    /// Mean probability a region needs to be a box.
+    pub box_thresh: f32,
+    /// How far a region is grown back to the glyphs' extent (DB unclip ratio).
+    pub unclip: f32,
+    /// Up to three views of an image go through the detector in one pass, as its colour
+    /// channels, instead of one pass each.
+    pub combine: bool,
 }
 
-impl Tesseract {
-    /// Starts one engine to check that the library and the English data are there.
-    pub fn new() -> Result<Tesseract> {
-        let t = Tesseract {
-            language: CString::new("eng").expect("no NUL"),
-            pool: Mutex::new(Vec::new()),
-        };
-        let api = t.engine()?;
-        t.pool.lock().expect("pool lock").push(api);
-        Ok(t)
-    }
-
-    fn engine(&self) -> Result<TessBaseApi> {
-        if let Some(api) = self.pool.lock().expect("pool lock").pop() {
-            return Ok(api);
+impl Default for DetParams {
+    /// PaddleOCR's defaults except `box_thresh`, lowered from 0.6 because a missed name
+    /// costs more than a blanked texture (`bench/PIXEL.md`).
+    fn default() -> Self {
+        DetParams {
+            thresh: 0.3,
+            box_thresh: 0.5,
+            unclip: 1.5,
+            combine: true,
         }
-        let mut api = TessBaseApi::create();
-        api.init_2(None, Some(&self.language)).map_err(|_| {
-            Error::pixel(
-                "Tesseract could not start: is the English language data installed \
-                 (Debian package tesseract-ocr-eng)?",
-            )
-        })?;
-        // Tesseract's own diagnostics go nowhere; they never carry recognised text, but
-        // they would clutter the user's terminal.
-        let quiet = |api: &mut TessBaseApi, k: &str, v: &str| {
-            let (k, v) = (
-                CString::new(k).expect("no NUL"),
-                CString::new(v).expect("no NUL"),
-            );
-            let _ = api.set_variable(&k, &v);
-        };
-        quiet(&mut api, "debug_file", "/dev/null");
-        api.set_page_seg_mode(TessPageSegMode_PSM_SPARSE_TEXT);
-        Ok(api)
-    }
-
-    fn recognise(&self, api: &mut TessBaseApi, image: &GrayImage) -> Result<Vec<Word>> {
-        let scale = upscale_factor(image.width, image.height);
-        let scaled;
-        let (w, h, data) = if scale > 1 {
-            let src = image::GrayImage::from_raw(image.width, image.height, image.pixels.clone())
-                .ok_or_else(|| Error::pixel("grey image of the wrong size"))?;
-            scaled = resize(
-                &src,
-                image.width * scale,
-                image.height * scale,
-                FilterType::Triangle,
-            );
-            (scaled.width(), scaled.height(), scaled.as_raw().as_slice())
-        } else {
-            (image.width, image.height, image.pixels.as_slice())
-        };
-        api.set_image(data, w as i32, h as i32, 1, w as i32)
-            .map_err(|e| Error::pixel(format!("Tesseract refused the image: {e:?}")))?;
-        api.set_source_resolution(300);
-        api.recognize()
-            .map_err(|_| Error::pixel("Tesseract could not recognise the image"))?;
-        let tsv = api
-            .get_tsv_text(0)
-            .map_err(|_| Error::pixel("Tesseract gave no result"))?;
-        let tsv = tsv.as_ref().to_string_lossy();
-        Ok(parse_tsv(&tsv, scale, image.width, image.height))
     }
 }
 
-impl TextDetector for Tesseract {
-    fn words(&self, image: &GrayImage) -> Result<Vec<Word>> {
-        if image.width == 0 || image.height == 0 {
+/// A detected text box: columns `x0..x1`, rows `y0..y1`, mean probability.
+pub type TextBox = (u32, u32, u32, u32, f32);
+
+/// The detector and recogniser with their dictionary.
+pub struct Ocr {
+    det: Model,
+    rec: Model,
+    /// Index 0 is the CTC blank; then the dictionary; the last class is a space.
+    chars: Vec<String>,
+    pub params: DetParams,
+}
+
+impl Ocr {
+    /// The embedded models.
+    pub fn embedded() -> Result<Ocr> {
+        Ocr::from_models(
+            Model::load_static_slice(DET_ONNX),
+            Model::load_static_slice(REC_ONNX),
+        )
+    }
+
+    /// A site's models: `DIR/det.onnx` and `DIR/rec.onnx` (PP-OCR layout, the dictionary
+    /// in the recogniser's `character` metadata or in `DIR/dict.txt`, one entry a line).
+    pub fn from_dir(dir: &Path) -> Result<Ocr> {
+        let load = |name: &str| {
+            let p = dir.join(name);
+            std::fs::read(&p)
+                .map_err(|e| Error::pixel(format!("cannot read OCR model {}: {e}", p.display())))
+                .map(Model::load)
+        };
+        let mut ocr = Ocr::from_models(load("det.onnx")?, load("rec.onnx")?);
+        if let Ok(dict) = std::fs::read_to_string(dir.join("dict.txt")) {
+            if let Ok(o) = &mut ocr {
+                o.chars = dictionary(dict.lines());
+            }
+        }
+        ocr
+    }
+
+    fn from_models(
+        det: std::result::Result<Model, rten::LoadError>,
+        rec: std::result::Result<Model, rten::LoadError>,
+    ) -> Result<Ocr> {
+        let bad = |e: rten::LoadError| Error::pixel(format!("cannot load an OCR model: {e}"));
+        let (det, rec) = (det.map_err(bad)?, rec.map_err(bad)?);
+        let chars = rec
+            .metadata()
+            .fields()
+            .find(|(k, _)| *k == "character")
+            .map(|(_, v)| dictionary(v.lines()))
+            .unwrap_or_default();
+        Ok(Ocr {
+            det,
+            rec,
+            chars,
+            params: DetParams::default(),
+        })
+    }
+
+    /// Text boxes (x0, y0, x1, y1, score) of the views of one image (the same size), in
+    /// its pixels. With `combine`, up to three views go through the detector together as
+    /// its three colour channels (one pass); otherwise each view is a pass of its own and
+    /// the probability maps are joined by their maximum.
+    pub fn detect(&self, views: &[GrayImage]) -> Result<Vec<TextBox>> {
+        let first = views.first().ok_or_else(|| Error::pixel("no image"))?;
+        let (w, h) = (first.width as usize, first.height as usize);
+        if views
+            .iter()
+            .any(|v| v.width as usize != w || v.height as usize != h)
+        {
+            return Err(Error::pixel("views of different sizes"));
+        }
+        let groups: Vec<Vec<&GrayImage>> = if self.params.combine {
+            views.chunks(3).map(|c| c.iter().collect()).collect()
+        } else {
+            views.iter().map(|v| vec![v]).collect()
+        };
+        let mut prob = vec![0f32; w * h];
+        for (tx, ty, tw, th) in tiles(w, h) {
+            for group in &groups {
+                if !group.iter().any(|v| has_sharp_edges(v, tx, ty, tw, th)) {
+                    continue;
+                }
+                self.detect_tile(group, (tx, ty, tw, th), &mut prob)?;
+            }
+        }
+        Ok(db_boxes(&prob, w, h, &self.params))
+    }
+
+    /// One detector pass over a tile of up to three views (as the R, G, B channels; one
+    /// view fills all three), its probabilities joined into `prob`.
+    fn detect_tile(
+        &self,
+        views: &[&GrayImage],
+        (tx, ty, tw, th): (usize, usize, usize, usize),
+        prob: &mut [f32],
+    ) -> Result<()> {
+        let w = views[0].width as usize;
+        let (pw, ph) = (tw.div_ceil(32) * 32, th.div_ceil(32) * 32);
+        // The padding is black (-1).
+        let mut input = vec![-1f32; 3 * ph * pw];
+        for c in 0..3 {
+            let v = views[c % views.len()];
+            let plane = &mut input[c * ph * pw..(c + 1) * ph * pw];
+            for y in 0..th {
+                let row = &v.pixels[(ty + y) * w + tx..(ty + y) * w + tx + tw];
+                for (d, &g) in plane[y * pw..y * pw + tw].iter_mut().zip(row) {
+                    *d = f32::from(g) / 127.5 - 1.0;
+                }
+            }
+        }
+        let input = NdTensor::from_data([1, 3, ph, pw], input);
+        let out = self
+            .det
+            .run_one(input.view().into(), None)
+            .map_err(|e| Error::pixel(format!("text detection failed: {e}")))?;
+        let map: NdTensor<f32, 4> = out
+            .try_into()
+            .map_err(|_| Error::pixel("text detector gave no probability map"))?;
+        let map = map.to_contiguous();
+        let map = map.data();
+        let mw = map.len() / ph;
+        for y in 0..th {
+            let src = &map[y * mw..y * mw + tw];
+            for (p, &v) in prob[(ty + y) * w + tx..(ty + y) * w + tx + tw]
+                .iter_mut()
+                .zip(src)
+            {
+                *p = p.max(v);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one line: its text, mean confidence (0–1) and, per character, its column
+    /// span in the box's own pixels.
+    fn recognise(&self, image: &GrayImage, b: (u32, u32, u32, u32)) -> Result<Line> {
+        let (x0, y0, x1, y1) = (b.0 as usize, b.1 as usize, b.2 as usize, b.3 as usize);
+        let (bw, bh) = (x1 - x0, y1 - y0);
+        let scale = REC_HEIGHT as f32 / bh as f32;
+        let full = ((bw as f32 * scale).ceil() as usize).max(REC_HEIGHT / 4);
+        let mut line = Line::default();
+        // Long lines in pieces, each read alone.
+        let mut start = 0usize;
+        while start < full {
+            let width = (full - start).min(REC_MAX_WIDTH);
+            let mut plane = vec![0f32; REC_HEIGHT * width];
+            for y in 0..REC_HEIGHT {
+                let sy =
+                    (y0 as f32 + (y as f32 + 0.5) / scale - 0.5).clamp(y0 as f32, (y1 - 1) as f32);
+                for x in 0..width {
+                    let sx = (x0 as f32 + ((start + x) as f32 + 0.5) / scale - 0.5)
+                        .clamp(x0 as f32, (x1 - 1) as f32);
+                    plane[y * width + x] = f32::from(bilinear(image, sx, sy)) / 127.5 - 1.0;
+                }
+            }
+            let input = NdTensor::from_data([1, 3, REC_HEIGHT, width], plane.repeat(3));
+            let out = self
+                .rec
+                .run_one(input.view().into(), None)
+                .map_err(|e| Error::pixel(format!("text recognition failed: {e}")))?;
+            let probs: NdTensor<f32, 3> = out
+                .try_into()
+                .map_err(|_| Error::pixel("text recogniser gave no output"))?;
+            let (steps, classes) = (probs.size(1), probs.size(2));
+            let probs = probs.to_contiguous();
+            let probs = probs.data();
+            let step_px = width as f32 / steps.max(1) as f32 / scale;
+            let mut prev = 0;
+            for s in 0..steps {
+                let (mut best, mut p) = (0, f32::MIN);
+                for (c, &v) in probs[s * classes..(s + 1) * classes].iter().enumerate() {
+                    if v > p {
+                        (best, p) = (c, v);
+                    }
+                }
+                if best != 0 && best != prev {
+                    let ch = self.chars.get(best).map(String::as_str).unwrap_or(" ");
+                    let cx = (start as f32 / scale + s as f32 * step_px) as u32;
+                    line.text.push_str(ch);
+                    for _ in ch.chars() {
+                        line.columns.push((cx, cx + step_px.ceil() as u32));
+                    }
+                    line.conf.push(p);
+                }
+                prev = best;
+            }
+            start += width;
+        }
+        Ok(line)
+    }
+}
+
+#[derive(Default)]
+struct Line {
+    text: String,
+    conf: Vec<f32>,
+    columns: Vec<(u32, u32)>,
+}
+
+/// The recogniser's classes: blank, the dictionary, a space.
+fn dictionary<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut v = vec![String::new()];
+    v.extend(lines.map(|l| l.trim_end_matches('\r').to_string()));
+    v.push(" ".into());
+    v
+}
+
+fn bilinear(image: &GrayImage, x: f32, y: f32) -> u8 {
+    let w = image.width as usize;
+    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(image.height as usize - 1));
+    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    let p = |x: usize, y: usize| f32::from(image.pixels[y * w + x]);
+    let top = p(x0, y0) * (1.0 - fx) + p(x1, y0) * fx;
+    let bottom = p(x0, y1) * (1.0 - fx) + p(x1, y1) * fx;
+    (top * (1.0 - fy) + bottom * fy).round() as u8
+}
+
+/// Tiles (x, y, width, height) covering the image, overlapping by [`OVERLAP`].
+fn tiles(w: usize, h: usize) -> Vec<(usize, usize, usize, usize)> {
+    let starts = |n: usize| -> Vec<usize> {
+        if n <= TILE {
+            return vec![0];
+        }
+        let step = TILE - OVERLAP;
+        let mut v: Vec<usize> = (0..)
+            .map(|i| i * step)
+            .take_while(|&s| s + TILE < n)
+            .collect();
+        v.push(n - TILE);
+        v
+    };
+    let mut out = Vec::new();
+    for &y in &starts(h) {
+        for &x in &starts(w) {
+            out.push((x, y, TILE.min(w - x), TILE.min(h - y)));
+        }
+    }
+    out
+}
+
+/// Whether a tile has the step edges glyphs make: neighbouring pixels differing by more
+/// than a fifth of the range, in both directions. Smooth anatomy and flat background
+/// have none; text at any contrast a reader can see has many.
+fn has_sharp_edges(image: &GrayImage, tx: usize, ty: usize, tw: usize, th: usize) -> bool {
+    const STEP: i16 = 48;
+    const NEEDED: usize = 12;
+    let w = image.width as usize;
+    let (mut horizontal, mut vertical) = (0usize, 0usize);
+    for y in ty..ty + th - 1 {
+        let row = &image.pixels[y * w + tx..y * w + tx + tw];
+        let below = &image.pixels[(y + 1) * w + tx..(y + 1) * w + tx + tw];
+        for x in 0..tw - 1 {
+            let v = i16::from(row[x]);
+            if (v - i16::from(row[x + 1])).abs() > STEP {
+                horizontal += 1;
+            }
+            if (v - i16::from(below[x])).abs() > STEP {
+                vertical += 1;
+            }
+        }
+        if horizontal >= NEEDED && vertical >= NEEDED {
+            return true;
+        }
+    }
+    false
+}
+
+/// DB post-processing: connected regions (4-neighbour) of `prob > thresh`, kept when
+/// their mean probability reaches `box_thresh`, grown by the unclip offset.
+fn db_boxes(prob: &[f32], w: usize, h: usize, p: &DetParams) -> Vec<TextBox> {
+    let mut seen = vec![false; w * h];
+    let mut out = Vec::new();
+    let mut stack = Vec::new();
+    for start in 0..w * h {
+        if seen[start] || prob[start] <= p.thresh {
+            continue;
+        }
+        seen[start] = true;
+        stack.push(start);
+        let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+        let (mut sum, mut n) = (0f32, 0usize);
+        while let Some(i) = stack.pop() {
+            let (x, y) = (i % w, i / w);
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            sum += prob[i];
+            n += 1;
+            let mut push = |j: usize| {
+                if !seen[j] && prob[j] > p.thresh {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            };
+            if x > 0 {
+                push(i - 1);
+            }
+            if x + 1 < w {
+                push(i + 1);
+            }
+            if y > 0 {
+                push(i - w);
+            }
+            if y + 1 < h {
+                push(i + w);
+            }
+        }
+        let score = sum / n as f32;
+        let (bw, bh) = ((x1 - x0 + 1) as f32, (y1 - y0 + 1) as f32);
+        if score < p.box_thresh || bw.min(bh) < 3.0 {
+            continue;
+        }
+        let d = bw * bh * p.unclip / (2.0 * (bw + bh));
+        out.push((
+            (x0 as f32 - d).max(0.0) as u32,
+            (y0 as f32 - d).max(0.0) as u32,
+            ((x1 + 1) as f32 + d).min(w as f32) as u32,
+            ((y1 + 1) as f32 + d).min(h as f32) as u32,
+            score,
+        ));
+    }
+    out
+}
+
+impl TextDetector for Ocr {
+    fn words(&self, views: &[GrayImage], read: Read) -> Result<Vec<Word>> {
+        let Some(image) = views.first() else {
+            return Ok(Vec::new());
+        };
+        if image.width < 8 || image.height < 8 {
             return Ok(Vec::new());
         }
-        let mut api = self.engine()?;
-        let out = self.recognise(&mut api, image);
-        self.pool.lock().expect("pool lock").push(api);
-        out
+        let started = std::time::Instant::now();
+        let found = self.detect(views)?;
+        let detected = started.elapsed();
+        let mut words = Vec::new();
+        for (x0, y0, x1, y1, score) in found {
+            let want = match read {
+                Read::All => true,
+                Read::Short(max_aspect) => (x1 - x0) <= max_aspect * (y1 - y0),
+            };
+            if !want {
+                words.push(Word {
+                    x0,
+                    y0,
+                    x1,
+                    y1,
+                    text: String::new(),
+                    confidence: score * 100.0,
+                    columns: Vec::new(),
+                });
+                continue;
+            }
+            // Read from the view where the line stands out most.
+            let view = clearest(views, (x0, y0, x1, y1));
+            let line = self.recognise(view, (x0, y0, x1, y1))?;
+            let conf = if line.conf.is_empty() {
+                0.0
+            } else {
+                line.conf.iter().sum::<f32>() / line.conf.len() as f32
+            };
+            if y1 - y0 > REC_HEIGHT as u32 && conf < NOT_TEXT_CONFIDENCE {
+                continue;
+            }
+            words.push(Word {
+                x0,
+                y0,
+                x1,
+                y1,
+                text: line.text,
+                confidence: conf * 100.0,
+                columns: line
+                    .columns
+                    .iter()
+                    .map(|&(a, b)| (x0 + a, (x0 + b).min(x1)))
+                    .collect(),
+            });
+        }
+        tracing::debug!(
+            width = image.width,
+            height = image.height,
+            lines = words.len(),
+            detect_ms = detected.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "text detection"
+        );
+        Ok(words)
     }
 }
 
-/// ×3 for small images, ×2 for ordinary ones, none for large ones (cost grows with area).
-pub fn upscale_factor(width: u32, height: u32) -> u32 {
-    match width.max(height) {
-        0..=640 => 3,
-        641..=1400 => 2,
-        _ => 1,
-    }
-}
-
-/// Words (level 5 rows) from Tesseract's TSV, boxes scaled back to the original image.
-/// Columns: level page block par line word left top width height conf text.
-pub fn parse_tsv(tsv: &str, scale: u32, width: u32, height: u32) -> Vec<Word> {
-    let scale = scale.max(1);
-    tsv.lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split('\t').collect();
-            if f.len() < 12 || f[0] != "5" {
-                return None;
+/// The view with the widest spread of grey values inside a box.
+fn clearest(views: &[GrayImage], (x0, y0, x1, y1): (u32, u32, u32, u32)) -> &GrayImage {
+    let spread = |v: &GrayImage| {
+        let w = v.width as usize;
+        let (mut n, mut sum, mut sq) = (0f64, 0f64, 0f64);
+        for y in y0 as usize..y1 as usize {
+            for &g in &v.pixels[y * w + x0 as usize..y * w + x1 as usize] {
+                let g = f64::from(g);
+                n += 1.0;
+                sum += g;
+                sq += g * g;
             }
-            let n = |i: usize| f[i].trim().parse::<u32>().ok();
-            let (left, top, w, h) = (n(6)?, n(7)?, n(8)?, n(9)?);
-            let text = f[11..].join("\t");
-            if text.trim().is_empty() {
-                return None;
-            }
-            Some(Word {
-                x0: left / scale,
-                y0: top / scale,
-                x1: (left + w).div_ceil(scale).min(width),
-                y1: (top + h).div_ceil(scale).min(height),
-                text: text.trim().to_string(),
-                confidence: f[10].trim().parse().unwrap_or(0.0),
-            })
-        })
-        .filter(|w| w.x1 > w.x0 && w.y1 > w.y0)
-        .collect()
+        }
+        let mean = sum / n.max(1.0);
+        sq / n.max(1.0) - mean * mean
+    };
+    views
+        .iter()
+        .max_by(|a, b| spread(a).total_cmp(&spread(b)))
+        .expect("at least one view")
 }
 
 /// A detector that remembers the words of the images it saw, so that the workbench's box
 /// list and its Apply read the same words without running OCR twice. Bounded; in memory
-/// only, like the session's files.
+/// only, like the session's files. Runs one image at a time: an inference's working
+/// memory (tens of MiB for a 1024² tile) is outside the server's memory budget, and the
+/// runtime already spreads one inference over the cores.
 pub struct Cached {
     inner: Arc<dyn TextDetector>,
     seen: Mutex<Seen>,
+    running: Mutex<()>,
 }
 
-/// Words by image hash, and the hashes oldest first.
+/// Words by image hash and reading, and the keys oldest first.
 type Seen = (HashMap<u64, Vec<Word>>, VecDeque<u64>);
 
 const CACHE_IMAGES: usize = 512;
@@ -157,19 +508,30 @@ impl Cached {
         Cached {
             inner,
             seen: Mutex::default(),
+            running: Mutex::default(),
         }
     }
 }
 
 impl TextDetector for Cached {
-    fn words(&self, image: &GrayImage) -> Result<Vec<Word>> {
+    fn words(&self, views: &[GrayImage], read: Read) -> Result<Vec<Word>> {
         let mut h = DefaultHasher::new();
-        (image.width, image.height, &image.pixels).hash(&mut h);
-        let key = h.finish();
-        if let Some(w) = self.seen.lock().expect("cache lock").0.get(&key) {
-            return Ok(w.clone());
+        for v in views {
+            (v.width, v.height, &v.pixels).hash(&mut h);
         }
-        let words = self.inner.words(image)?;
+        read.hash(&mut h);
+        let key = h.finish();
+        let cached = |seen: &Mutex<Seen>| seen.lock().expect("cache lock").0.get(&key).cloned();
+        if let Some(w) = cached(&self.seen) {
+            return Ok(w);
+        }
+        // A panicking detector poisons nothing that matters: the guard only orders runs.
+        let _running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        // The same image may have been read while this one waited.
+        if let Some(w) = cached(&self.seen) {
+            return Ok(w);
+        }
+        let words = self.inner.words(views, read)?;
         let mut seen = self.seen.lock().expect("cache lock");
         let (map, order) = &mut *seen;
         if map.insert(key, words.clone()).is_none() {
@@ -184,15 +546,68 @@ impl TextDetector for Cached {
     }
 }
 
-/// The detector to use, or why there is none (the caller warns and goes on with rules
-/// and manual boxes only).
-pub fn detector() -> std::result::Result<Arc<dyn TextDetector>, String> {
-    static SHARED: std::sync::OnceLock<std::result::Result<Arc<Tesseract>, String>> =
-        std::sync::OnceLock::new();
-    SHARED
-        .get_or_init(|| Tesseract::new().map(Arc::new).map_err(|e| e.to_string()))
-        .clone()
-        .map(|t| t as Arc<dyn TextDetector>)
+/// A detector loaded on first use, so that a run that never reads pixels never loads the
+/// models.
+pub struct Lazy {
+    dir: Option<std::path::PathBuf>,
+    ocr: OnceLock<std::result::Result<Ocr, String>>,
+}
+
+impl Lazy {
+    pub fn new(dir: Option<std::path::PathBuf>) -> Lazy {
+        Lazy {
+            dir,
+            ocr: OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> Result<&Ocr> {
+        self.ocr
+            .get_or_init(|| {
+                match &self.dir {
+                    Some(d) => Ocr::from_dir(d),
+                    None => Ocr::embedded(),
+                }
+                .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| Error::pixel(e.clone()))
+    }
+}
+
+impl TextDetector for Lazy {
+    fn words(&self, views: &[GrayImage], read: Read) -> Result<Vec<Word>> {
+        self.get()?.words(views, read)
+    }
+}
+
+/// The process's detector: the embedded models, or those of `--ocr-models DIR` when
+/// [`use_models_from`] was called first. Loaded on first use.
+pub fn detector() -> Arc<dyn TextDetector> {
+    shared().clone()
+}
+
+/// Loads the process's detector now. The batch tool does so before its worker pool
+/// starts: a worker waiting for inference may take another file, which must not find
+/// the models half-loaded by its own thread.
+pub fn preload() -> Result<()> {
+    shared().get().map(|_| ())
+}
+
+fn shared() -> &'static Arc<Lazy> {
+    static SHARED: OnceLock<Arc<Lazy>> = OnceLock::new();
+    SHARED.get_or_init(|| Arc::new(Lazy::new(MODELS_DIR.get().cloned())))
+}
+
+static MODELS_DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+
+/// Makes [`detector`] load the models of `dir` instead of the embedded ones, checking
+/// now that they load. Call before the first [`detector`].
+pub fn use_models_from(dir: &Path) -> Result<()> {
+    Ocr::from_dir(dir)?;
+    MODELS_DIR
+        .set(dir.to_path_buf())
+        .map_err(|_| Error::pixel("the OCR models were already chosen"))
 }
 
 #[cfg(test)]
@@ -200,99 +615,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tsv_words_scaled_back() {
-        let tsv = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n\
-                   4\t1\t1\t1\t1\t0\t18\t12\t160\t26\t-1\t\n\
-                   5\t1\t1\t1\t1\t1\t18\t12\t52\t26\t96.5\tDOB:\n\
-                   5\t1\t1\t1\t1\t2\t80\t12\t164\t26\t86.6\t08/29/1951\n\
-                   5\t1\t1\t1\t1\t3\t300\t12\t10\t26\t10\t \n";
-        let w = parse_tsv(tsv, 2, 100, 100);
-        assert_eq!(w.len(), 2);
-        assert_eq!((w[0].x0, w[0].y0, w[0].x1, w[0].y1), (9, 6, 35, 19));
-        assert_eq!(w[1].text, "08/29/1951");
-        assert_eq!(w[1].x1, 100, "clipped to the image");
-        assert!((w[0].confidence - 96.5).abs() < 0.01);
+    fn tiles_cover_with_overlap() {
+        assert_eq!(tiles(512, 300), [(0, 0, 512, 300)]);
+        let t = tiles(2000, 1100);
+        assert!(t.iter().all(|&(_, _, w, h)| w <= TILE && h <= TILE));
+        let xs: Vec<usize> = t.iter().filter(|t| t.1 == 0).map(|t| t.0).collect();
+        assert_eq!(xs, [0, 960, 976]);
+        assert_eq!(t.last(), Some(&(976, 76, 1024, 1024)));
     }
 
-    fn corpus() -> std::path::PathBuf {
-        std::env::var_os("DCMASK_CORPUS")
-            .map(Into::into)
-            .unwrap_or_else(|| {
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
-            })
-    }
-
-    /// A real ultrasound with a fictitious patient burned in (`ZZZ TEST PATIENTFI..`,
-    /// `DOB: 08/29/1951`, the study date): the identifying words are blanked, the
-    /// technical labels and every pixel outside the boxes stay.
     #[test]
-    fn tesseract_blanks_the_burned_in_patient() {
-        use dcmask_engine::pixel::{PixelTools, RegionRules, TextMode};
-        use dcmask_engine::{deidentify_with, Key, Plan, ProfileId};
-        use dicom_pixeldata::PixelDecoder;
-        let path = corpus().join("deid-data/ultrasounds/GREYSCALE_IMAGE.dcm");
-        let original = dicom_object::open_file(&path).expect("corpus ultrasound");
-        let before = original
-            .decode_pixel_data()
-            .unwrap()
-            .to_vec::<u16>()
-            .unwrap();
-        let tess = Tesseract::new().expect("Tesseract installed");
-        let tools = PixelTools {
-            detector: Some(&tess),
-            ..PixelTools::rules(RegionRules::shipped())
-        };
-        let key = Key::from_file_contents(b"000102030405060708090a0b0c0d0e0f").unwrap();
-        let plan = Plan::builtin(ProfileId::Pixel);
-        let out = deidentify_with(original.clone(), &plan, &key, &tools).unwrap();
-        let boxes = &out.record.pixel_boxes;
-        let has = |s: &str| boxes.iter().any(|b| b.source == s);
-        assert!(has("ocr: identifying word (name)"), "{boxes:?}");
-        assert!(has("ocr: identifying word (date)"), "{boxes:?}");
-        assert!(boxes
-            .iter()
-            .all(|b| b.source.starts_with("ocr: identifying word (")));
-        let after = out
-            .object
-            .decode_pixel_data()
-            .unwrap()
-            .to_vec::<u16>()
-            .unwrap();
-        let cols = 1024usize;
-        let inside = |x: usize, y: usize| {
-            boxes.iter().any(|b| {
-                (b.x0 as usize..b.x1 as usize).contains(&x)
-                    && (b.y0 as usize..b.y1 as usize).contains(&y)
-            })
-        };
-        // The banner's name ("ZZZ TEST" at about x 9..80, y 6..19) is black.
-        for (x, y) in [(20, 12), (50, 12)] {
-            assert!(inside(x, y), "({x},{y}) not in a box: {boxes:?}");
-            assert_eq!(after[y * cols + x], 0);
-        }
-        let mut changed_outside = 0;
-        for (i, (a, b)) in before.iter().zip(&after).enumerate() {
-            if a != b && !inside(i % cols, i / cols) {
-                changed_outside += 1;
+    fn db_boxes_unclip_and_score() {
+        let (w, h) = (40, 20);
+        let mut prob = vec![0f32; w * h];
+        for y in 8..12 {
+            for x in 5..25 {
+                prob[y * w + x] = 0.9;
             }
         }
-        assert_eq!(changed_outside, 0);
-        // "Adv Breast" (x 14..138, y 26..43) is not identifying: kept.
-        assert!(!inside(100, 34), "{boxes:?}");
-
-        // All text: the label goes too.
-        let mut plan = plan;
-        plan.pixel_text = TextMode::AllText;
-        let out = deidentify_with(original, &plan, &key, &tools).unwrap();
-        let all = &out.record.pixel_boxes;
-        assert!(all.len() > boxes.len());
-        assert!(all.iter().any(|b| b.source == "ocr: text"));
+        // A faint blob below the box threshold.
+        prob[18 * w + 35] = 0.35;
+        let b = db_boxes(&prob, w, h, &DetParams::default());
+        assert_eq!(b.len(), 1);
+        // 20×4 region, offset 20·4·1.5/48 = 2.5.
+        assert_eq!((b[0].0, b[0].1, b[0].2, b[0].3), (2, 5, 27, 14));
     }
 
     #[test]
-    fn scale_by_size() {
-        assert_eq!(upscale_factor(512, 512), 3);
-        assert_eq!(upscale_factor(1024, 768), 2);
-        assert_eq!(upscale_factor(3000, 2000), 1);
+    fn flat_and_smooth_tiles_are_skipped() {
+        let (w, h) = (64usize, 64usize);
+        let smooth: Vec<u8> = (0..w * h).map(|i| ((i % w) * 3) as u8).collect();
+        let img = GrayImage {
+            width: w as u32,
+            height: h as u32,
+            pixels: smooth,
+        };
+        assert!(!has_sharp_edges(&img, 0, 0, w, h));
+        let mut text = img.clone();
+        for y in 20..30 {
+            for x in (10..40).step_by(4) {
+                text.pixels[y * w + x] = 255;
+            }
+        }
+        for x in 10..40 {
+            text.pixels[20 * w + x] = 255;
+        }
+        assert!(has_sharp_edges(&text, 0, 0, w, h));
     }
 }

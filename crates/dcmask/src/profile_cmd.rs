@@ -4,8 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use dcmask_engine::pixel::PixelTools;
-use dcmask_engine::{rule_list, stream, Plan, ProfileId, ProfileOption};
+use dcmask_engine::{rule_list, stream, Plan, ProfileId};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -88,19 +87,8 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     // The same pixel tools as `anonymize`: region rules (with --region-rules) and, when
     // pixels are cleaned, the text detector.
-    let regions = args.plan.regions(&plan)?;
-    let detector = if plan
-        .effective_options()
-        .contains(&ProfileOption::CleanPixelData)
-    {
-        crate::ocr::detector()
-            .map_err(|e| tracing::warn!("text detection unavailable: {e}"))
-            .ok()
-    } else {
-        None
-    };
-    let mut tools = PixelTools::rules(&regions.rules);
-    tools.detector = detector.as_deref();
+    let tools = args.plan.tools(&plan)?;
+    let tools = tools.pixel();
     let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         stream::prepare_with(&mut file, &plan, &key, &tools)
     }))

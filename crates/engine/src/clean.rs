@@ -214,6 +214,37 @@ impl Identifiers {
     }
 }
 
+impl Identifiers {
+    /// Where identifying values of at least 4 characters occur inside a text read from an
+    /// image, ignoring case, spaces and punctuation (OCR often glues words: a name and an
+    /// ID read as one token): ranges of `text`'s characters, with their category.
+    pub fn spans_in(&self, text: &str) -> Vec<(std::ops::Range<usize>, Category)> {
+        let mut folded = String::new();
+        let mut at = Vec::new();
+        for (i, c) in text.chars().enumerate() {
+            if c.is_alphanumeric() {
+                for l in c.to_lowercase() {
+                    folded.push(l);
+                    at.push(i);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (v, &c) in &self.0 {
+            if v.chars().count() < 4 {
+                continue;
+            }
+            for (start, _) in folded.match_indices(v.as_str()) {
+                let first = folded[..start].chars().count();
+                let last = first + v.chars().count() - 1;
+                out.push((at[first]..at[last] + 1, c));
+            }
+        }
+        out.sort_by_key(|(r, c)| (r.start, r.end, *c));
+        out
+    }
+}
+
 impl Category {
     /// The category as records name it.
     pub fn label(self) -> &'static str {

@@ -113,7 +113,7 @@ impl Plan {
             options: Vec::new(),
             date_shift: None,
             custom_rules: Vec::new(),
-            pixel_text: TextMode::Identifying,
+            pixel_text: TextMode::Text,
             allow_incomplete: false,
         }
     }

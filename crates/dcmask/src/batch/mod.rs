@@ -222,7 +222,7 @@ fn process(
 ) -> Result<Processed> {
     let setup::Setup {
         plan,
-        regions,
+        tools,
         key,
         outdir,
         items,
@@ -230,22 +230,10 @@ fn process(
         ..
     } = setup;
     let claims = setup::claims(resumable, args.name_by_uid);
-    // OCR only matters when pixels are cleaned; without Tesseract the files that may
-    // carry text get a pixel warning in the report.
-    let detector = plan
-        .effective_options()
-        .contains(&dcmask_engine::ProfileOption::CleanPixelData)
-        .then(crate::ocr::detector)
-        .and_then(|d| {
-            d.map_err(|e| tracing::warn!("text detection unavailable: {e}"))
-                .ok()
-        });
-    let mut pixel = PixelTools::rules(&regions.rules);
-    pixel.detector = detector.as_deref();
     let ctx = Ctx {
         plan,
         key,
-        pixel,
+        pixel: tools.pixel(),
         outdir: outdir.clone(),
         name_by_uid: args.name_by_uid,
         require_clean_pixels: args.require_clean_pixels,
@@ -329,7 +317,7 @@ fn finish(
 ) -> Result<Finished> {
     let setup::Setup {
         plan,
-        regions,
+        tools,
         risk,
         key,
         outdir,
@@ -380,8 +368,8 @@ fn finish(
             .effective_options()
             .contains(&dcmask_engine::ProfileOption::CleanPixelData)
             .then(|| report::RegionRuleCount {
-                shipped: regions.rules.len() - regions.user,
-                user: regions.user,
+                shipped: tools.regions.rules.len() - tools.regions.user,
+                user: tools.regions.user,
             }),
         summary: &counts,
         actions: &totals.actions,

@@ -43,6 +43,15 @@ pub struct PlanArgs {
     /// with the shipped rules.
     #[arg(long, value_name = "CSV")]
     pub region_rules: Option<PathBuf>,
+    /// Clean Pixel Data: which detected text is blanked: `text` (every line but short
+    /// safe annotations, the default), `identifying` (only words matching the header's
+    /// identifying values or date, ID and phone patterns) or `all_text`.
+    #[arg(long, value_name = "MODE", default_value = "text")]
+    pub pixel_text: String,
+    /// Clean Pixel Data: OCR models to use instead of the embedded ones (`det.onnx`,
+    /// `rec.onnx`, optional `dict.txt`, PP-OCR layout).
+    #[arg(long, value_name = "DIR")]
+    pub ocr_models: Option<PathBuf>,
     /// Write objects that lack what their SOP class requires (SOP, Study or Series
     /// Instance UID, the pixel data of an image), which are refused otherwise as probably
     /// truncated; the report marks each such file.
@@ -109,6 +118,13 @@ impl PlanArgs {
             })?)),
         };
         plan.allow_incomplete = self.allow_incomplete;
+        plan.pixel_text =
+            dcmask_engine::pixel::TextMode::from_id(&self.pixel_text).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--pixel-text is `text`, `identifying` or `all_text`, not `{}`",
+                    self.pixel_text
+                )
+            })?;
         plan.validate()?;
         if self.region_rules.is_some()
             && !plan
@@ -137,5 +153,10 @@ impl PlanArgs {
             });
         }
         Regions::load(self.region_rules.as_deref())
+    }
+
+    /// Region rules and, when `plan` cleans pixels, the text detector.
+    pub fn tools(&self, plan: &Plan) -> Result<crate::pixel_tools::Tools> {
+        crate::pixel_tools::Tools::for_plan(plan, self.regions(plan)?, self.ocr_models.as_deref())
     }
 }

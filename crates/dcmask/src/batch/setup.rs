@@ -4,7 +4,7 @@
 
 use super::journal::{self, Done, Journal};
 use super::layout::{self, Item, MediaRoot, WalkStats};
-use super::{linkage, progress, report, AnonymizeArgs, Regions};
+use super::{linkage, progress, report, AnonymizeArgs};
 use anyhow::{bail, Context, Result};
 use dcmask_engine::{Key, Plan};
 use std::collections::HashMap;
@@ -13,7 +13,8 @@ use std::path::PathBuf;
 /// What a run works with, fixed before the first file is read.
 pub(super) struct Setup {
     pub plan: Plan,
-    pub regions: Regions,
+    /// Region rules and, when pixels are cleaned, the text detector (loaded now).
+    pub tools: crate::pixel_tools::Tools,
     pub risk: Option<crate::risk_cmd::Setup>,
     pub key: Key,
     pub outdir: PathBuf,
@@ -30,7 +31,7 @@ pub(super) struct Setup {
 /// folder and opens the journal; returns the journal and the files it says are done.
 pub(super) fn prepare(args: &AnonymizeArgs) -> Result<(Setup, Journal, HashMap<String, Done>)> {
     let plan = args.plan.to_plan()?;
-    let regions = args.plan.regions(&plan)?;
+    let tools = args.plan.tools(&plan)?;
     let risk = crate::risk_cmd::Setup::for_batch(args.risk, &args.risk_options)?;
     if args.jobs == Some(0) {
         bail!("-j takes a number of threads of at least 1");
@@ -100,7 +101,7 @@ pub(super) fn prepare(args: &AnonymizeArgs) -> Result<(Setup, Journal, HashMap<S
             "naming": naming,
             "inputs": resolved_inputs,
             "output": layout::resolve(&outdir)?.to_string_lossy(),
-            "region_rules": regions.user_csv,
+            "region_rules": tools.regions.user_csv,
             "require_clean_pixels": args.require_clean_pixels,
         }),
     );
@@ -115,7 +116,7 @@ pub(super) fn prepare(args: &AnonymizeArgs) -> Result<(Setup, Journal, HashMap<S
     )?;
     let setup = Setup {
         plan,
-        regions,
+        tools,
         risk,
         key,
         outdir,

@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// pixel-regions.csv, applied with the shipped rules.
     #[arg(long, value_name = "CSV")]
     region_rules: Option<PathBuf>,
+    /// OCR models for +Pixel instead of the embedded ones (`det.onnx`, `rec.onnx`,
+    /// optional `dict.txt`, PP-OCR layout).
+    #[arg(long, value_name = "DIR")]
+    ocr_models: Option<PathBuf>,
     /// Where the server's private folder of open files is made [default: the system's
     /// temporary directory]
     #[arg(long, value_name = "DIR")]
@@ -69,7 +73,7 @@ pub struct App {
     allowed_hosts: Vec<String>,
     /// `http://` + each allowed host: the origins of our own page.
     allowed_origins: Vec<String>,
-    /// OCR for Clean Pixel Data; `None` when Tesseract could not start.
+    /// OCR for Clean Pixel Data, loaded on first use.
     detector: Option<Arc<dyn TextDetector>>,
     /// Region rules of Clean Pixel Data: the shipped ones and `--region-rules`.
     regions: Arc<RegionRules>,
@@ -232,6 +236,9 @@ pub fn run(args: ServeArgs) -> Result<()> {
             "region rules added to the shipped ones"
         );
     }
+    let detector = Arc::new(crate::ocr::Cached::new(crate::pixel_tools::detector(
+        args.ocr_models.as_deref(),
+    )?)) as Arc<dyn TextDetector>;
     let parent = args.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let limits = limits::Limits::from_flags(&args.limits, &parent);
     limits::raise_open_files(limits.max_connections);
@@ -251,7 +258,14 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .thread_stack_size(STACK)
         .max_blocking_threads(64)
         .build()?;
-    let result = runtime.block_on(serve(args.bind, key, regions.rules, store.clone(), limits));
+    let result = runtime.block_on(serve(
+        args.bind,
+        key,
+        regions.rules,
+        detector,
+        store.clone(),
+        limits,
+    ));
     runtime.shutdown_timeout(Duration::from_secs(5));
     store.remove();
     result
@@ -276,6 +290,7 @@ async fn serve(
     bind: SocketAddr,
     key: Key,
     regions: RegionRules,
+    detector: Arc<dyn TextDetector>,
     store: Arc<disk::Store>,
     limits: limits::Limits,
 ) -> Result<()> {
@@ -289,15 +304,6 @@ async fn serve(
     let mut token = [0u8; 16];
     getrandom::fill(&mut token).map_err(|e| anyhow::anyhow!("no randomness for the token: {e}"))?;
     let token: String = token.iter().map(|b| format!("{b:02x}")).collect();
-    let detector = match crate::ocr::detector() {
-        Ok(d) => Some(Arc::new(crate::ocr::Cached::new(d)) as Arc<dyn TextDetector>),
-        Err(e) => {
-            tracing::warn!(
-                "no text detection in images (+Pixel uses region rules and drawn boxes only): {e}"
-            );
-            None
-        }
-    };
     tracing::info!(
         "limits: files up to {}, {} on disk and {} of memory for all sessions, {} connections",
         limits::human(limits.max_upload),
@@ -309,7 +315,7 @@ async fn serve(
         token.clone(),
         key,
         allowed_hosts(addr.port(), Some(addr.to_string())),
-        detector,
+        Some(detector),
         regions,
         store,
         limits.clone(),

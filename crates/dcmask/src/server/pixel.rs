@@ -212,15 +212,15 @@ pub fn apply_one(cx: &ApplyContext, f: &FileState, original: &Stored) -> Result<
 
 #[derive(Deserialize)]
 pub struct BoxesQuery {
-    /// `identifying` (default) or `all_text`.
+    /// `text` (default: all text but safe annotations), `identifying` or `all_text`.
     text: Option<String>,
 }
 
 fn text_mode(q: &BoxesQuery) -> ApiResult<TextMode> {
     match q.text.as_deref() {
-        None | Some("") => Ok(TextMode::Identifying),
+        None | Some("") => Ok(TextMode::Text),
         Some(t) => TextMode::from_id(t)
-            .ok_or_else(|| ApiError::bad("text must be `identifying` or `all_text`")),
+            .ok_or_else(|| ApiError::bad("text must be `text`, `identifying` or `all_text`")),
     }
 }
 

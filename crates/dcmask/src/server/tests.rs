@@ -7,7 +7,7 @@ use super::session::lock;
 use super::*;
 use axum::body::{to_bytes, Body, Bytes};
 use axum::http::{HeaderMap, Request as HttpRequest};
-use dcmask_engine::pixel::{GrayImage, Word};
+use dcmask_engine::pixel::{GrayImage, Read, Word};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -720,7 +720,7 @@ async fn files_nested_too_deep_are_refused_when_read() {
 struct Panics;
 
 impl TextDetector for Panics {
-    fn words(&self, _: &GrayImage) -> dcmask_engine::Result<Vec<Word>> {
+    fn words(&self, _: &[GrayImage], _: Read) -> dcmask_engine::Result<Vec<Word>> {
         panic!("Quimby^Harriet")
     }
 }

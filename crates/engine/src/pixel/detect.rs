@@ -1,20 +1,22 @@
-//! Text detection: boxes of burned-in words found by a [`TextDetector`] (OCR), kept when
-//! they are, or may be, identifying.
+//! Text detection: boxes of burned-in text found by a [`TextDetector`] (OCR), blanked by
+//! the plan's [`TextMode`].
 //!
 //! The engine never runs OCR itself: the caller hands it a detector (the `dcmask` binary
-//! wraps Tesseract). The engine decodes frames to 8-bit grey, asks the detector for words,
-//! and classifies each word against the identifying values of the same header
-//! ([`Identifiers`]) and the patterns of free-text cleaning (dates, phone numbers, runs of
-//! digits). Recognised text is never written to a record, a log or an error: only the
-//! category of an identifying word is.
+//! runs learned text detection and recognition models). The engine renders frames to
+//! 8-bit grey ([`super::render`]: as displayed, and at the stored range), asks the
+//! detector for text lines, and decides per line: by default every line goes except
+//! short annotations known to be safe (`data/pixel-safe-text.csv`); in identifying mode
+//! only words that match the identifying values of the same header ([`Identifiers`]) or
+//! the patterns of free-text cleaning (dates, phone numbers, runs of digits). Recognised
+//! text is never written to a record, a log or an error: only the category of an
+//! identifying word is.
 
 use super::{is_text_prone_modality, RegionRules};
 use crate::clean::{pattern_category, pattern_spans, Category, Identifiers};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::record::PixelBox;
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
-use dicom_pixeldata::ConvertOptions;
 use serde::{Deserialize, Serialize};
 
 /// Modalities OCR always looks at, even when a region rule matched: those whose images
@@ -35,8 +37,9 @@ impl std::fmt::Debug for GrayImage {
     }
 }
 
-/// A word a detector recognised: its box (columns `x0..x1`, rows `y0..y1`, in the
-/// image's pixels), its text and the detector's confidence (0–100).
+/// A line of text a detector found: its box (columns `x0..x1`, rows `y0..y1`, in the
+/// image's pixels), its text (empty when it was not read), the detector's confidence
+/// (0–100) and, when read, the columns `x0..x1` of each character of `text`.
 ///
 /// `Debug` leaves the text out: it may be patient data.
 #[derive(Clone, PartialEq)]
@@ -47,6 +50,7 @@ pub struct Word {
     pub y1: u32,
     pub text: String,
     pub confidence: f32,
+    pub columns: Vec<(u32, u32)>,
 }
 
 impl std::fmt::Debug for Word {
@@ -64,26 +68,43 @@ impl std::fmt::Debug for Word {
     }
 }
 
-/// Finds words in an image. Implementations must not log the words they find.
+/// Which lines a detector should read (recognise) besides finding them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Read {
+    /// Every line.
+    All,
+    /// Only lines at most this many times as wide as high (the others come back with
+    /// empty text): enough to tell a short safe annotation from the rest.
+    Short(u32),
+}
+
+/// Finds lines of text in an image, given as one or more views of the same size (as
+/// displayed, at the stored range, …): a line found in any view counts. Implementations
+/// must not log the text they find.
 pub trait TextDetector: Send + Sync {
-    fn words(&self, image: &GrayImage) -> Result<Vec<Word>>;
+    fn words(&self, views: &[GrayImage], read: Read) -> Result<Vec<Word>>;
 }
 
 /// Which detected text is blanked.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TextMode {
-    /// Words that are, or may be, identifying (the default).
+    /// Every line found, except short annotations known to be safe
+    /// (`data/pixel-safe-text.csv`): the default.
     #[default]
+    Text,
+    /// Only words that are, or may be, identifying, for experts who need measurements
+    /// kept.
     Identifying,
-    /// Every word found.
+    /// Every line found, safe annotations too.
     AllText,
 }
 
 impl TextMode {
-    /// `identifying`, or `all` / `all_text`.
+    /// `text`, `identifying`, or `all` / `all_text`.
     pub fn from_id(s: &str) -> Option<TextMode> {
         match s {
+            "text" => Some(TextMode::Text),
             "identifying" => Some(TextMode::Identifying),
             "all" | "all_text" => Some(TextMode::AllText),
             _ => None,
@@ -92,13 +113,22 @@ impl TextMode {
 
     pub fn id(self) -> &'static str {
         match self {
+            TextMode::Text => "text",
             TextMode::Identifying => "identifying",
             TextMode::AllText => "all_text",
         }
     }
 
     pub fn is_default(&self) -> bool {
-        *self == TextMode::Identifying
+        *self == TextMode::Text
+    }
+
+    /// What the detector must read for this mode.
+    pub fn read(self) -> Read {
+        match self {
+            TextMode::Identifying => Read::All,
+            TextMode::Text | TextMode::AllText => Read::All,
+        }
     }
 }
 
@@ -204,23 +234,6 @@ pub fn ocr_frames(frames: u32) -> Vec<u32> {
     }
 }
 
-/// Decodes one frame to 8-bit grey as it is displayed (VOI window from the header, or
-/// the full range; colour converted to luma).
-pub fn frame_gray(obj: &DefaultDicomObject, frame: u32) -> Result<GrayImage> {
-    let decoded = super::decode::frame(obj, frame)?;
-    let image = super::decode::isolated("converting a frame to grey", || {
-        decoded
-            .to_dynamic_image_with_options(0, &ConvertOptions::new().force_8bit())
-            .map_err(|e| Error::pixel(format!("cannot convert frame {frame} to grey: {e}")))
-    })?
-    .to_luma8();
-    Ok(GrayImage {
-        width: image.width(),
-        height: image.height(),
-        pixels: image.into_raw(),
-    })
-}
-
 /// Proposes the boxes for an original (not yet de-identified) object: region-rule boxes,
 /// OCR word boxes when [`needs_ocr`] and a detector is given, and the manual boxes;
 /// boxes whose id is in `disabled_boxes` are proposed but not enabled.
@@ -251,7 +264,8 @@ pub fn propose(obj: &DefaultDicomObject, tools: &PixelTools, mode: TextMode) -> 
                 let ids = Identifiers::collect(ds);
                 let mut found: Vec<PixelBox> = Vec::new();
                 for f in ocr_frames(frames) {
-                    let words = frame_gray(obj, f).and_then(|img| detector.words(&img));
+                    let views = super::render::text_views(obj, f);
+                    let words = views.and_then(|views| detector.words(&views, mode.read()));
                     match words {
                         Ok(words) => {
                             p.ocr_frames.push(f);
@@ -303,7 +317,7 @@ pub fn propose(obj: &DefaultDicomObject, tools: &PixelTools, mode: TextMode) -> 
 }
 
 /// Adds a box, or widens an existing one with the same source it mostly overlaps (the
-/// same word found on several frames).
+/// same word found on several frames or in both views of a frame).
 fn merge_box(boxes: &mut Vec<PixelBox>, b: PixelBox) {
     let area = |b: &PixelBox| u64::from(b.x1 - b.x0) * u64::from(b.y1 - b.y0);
     for o in boxes.iter_mut() {
@@ -321,32 +335,119 @@ fn merge_box(boxes: &mut Vec<PixelBox>, b: PixelBox) {
     boxes.push(b);
 }
 
-/// Below this confidence a word that matches nothing is treated as noise, not text.
-pub const MIN_TEXT_CONFIDENCE: f32 = 50.0;
+/// A line is trusted to be a safe annotation only when read at least this confidently.
+pub const SAFE_CONFIDENCE: f32 = 85.0;
 
-/// The boxes to blank among the words, padded and clipped to the image, with their
-/// source: `ocr: identifying word (CATEGORY)`, or `ocr: text` (all-text mode).
+/// Short annotations the default mode keeps, with the reason for each
+/// (`data/pixel-safe-text.csv`): exact texts (any case) and patterns.
+const SAFE_TEXT_CSV: &str = include_str!("../../data/pixel-safe-text.csv");
+
+#[derive(Deserialize)]
+struct SafeRow {
+    kind: String,
+    text: String,
+    #[allow(dead_code)] // read by people: the table says why each row is there
+    reason: String,
+}
+
+struct SafeText {
+    exact: std::collections::HashSet<String>,
+    patterns: Vec<regex::Regex>,
+}
+
+fn safe_text() -> &'static SafeText {
+    static SAFE: std::sync::OnceLock<SafeText> = std::sync::OnceLock::new();
+    SAFE.get_or_init(|| {
+        let rows: Vec<SafeRow> = csv::Reader::from_reader(SAFE_TEXT_CSV.as_bytes())
+            .deserialize()
+            .collect::<std::result::Result<_, _>>()
+            .expect("data/pixel-safe-text.csv is valid");
+        SafeText {
+            exact: rows
+                .iter()
+                .filter(|r| r.kind == "exact")
+                .map(|r| r.text.to_uppercase())
+                .collect(),
+            patterns: rows
+                .iter()
+                .filter(|r| r.kind == "pattern")
+                .map(|r| regex::Regex::new(&format!("(?i){}", r.text)).expect("valid pattern"))
+                .collect(),
+        }
+    })
+}
+
+/// Whether a line's whole text is an annotation of the safe table. Spaces are collapsed
+/// and surrounding punctuation of one character (`[L]`, `R:`) ignored.
+pub fn is_safe_annotation(text: &str) -> bool {
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let t = collapsed.trim_matches(|c: char| matches!(c, '[' | ']' | '(' | ')' | ':' | '.' | '-'));
+    if t.is_empty() || t.chars().count() > 12 {
+        return false;
+    }
+    let safe = safe_text();
+    safe.exact.contains(&t.to_uppercase()) || safe.patterns.iter().any(|p| p.is_match(t))
+}
+
+/// The boxes to blank among the lines, padded and clipped to the image, with their
+/// source: `ocr: identifying word (CATEGORY)`, or `ocr: text` (a line blanked as text,
+/// default and all-text modes).
 pub fn word_boxes(
-    words: &[Word],
+    lines: &[Word],
     ids: &Identifiers,
     mode: TextMode,
     rows: u32,
     cols: u32,
 ) -> Vec<PixelBox> {
-    let classes = classify(words, ids);
+    let (words, classes) = if mode == TextMode::Identifying {
+        let words: Vec<Word> = lines.iter().flat_map(split_words).collect();
+        let mut classes = classify(&words, ids);
+        let mut words = words;
+        for line in lines {
+            for (w, c) in glued_values(line, ids) {
+                words.push(w);
+                classes.push(Some(c));
+            }
+        }
+        (words, classes)
+    } else {
+        // A line is named by the most telling identifying value in it (a name before an
+        // ID, a date or a long number), the glued ones included: OCR often reads a name
+        // and an ID as one token, which alone would only be a long number.
+        let classes = lines
+            .iter()
+            .map(|l| {
+                let words = split_words(l);
+                let found = classify(&words, ids).into_iter().flatten();
+                found
+                    .chain(glued_values(l, ids).into_iter().map(|(_, c)| c))
+                    .min()
+            })
+            .collect();
+        (lines.to_vec(), classes)
+    };
     let mut out = Vec::new();
     for (w, class) in words.iter().zip(classes) {
-        let source = match class {
-            Some(c) => format!("ocr: identifying word ({})", c.label()),
-            None if mode == TextMode::AllText && is_text(w, rows) => "ocr: text".to_string(),
-            None => continue,
+        let source = match (mode, class) {
+            (_, Some(c)) => format!("ocr: identifying word ({})", c.label()),
+            (TextMode::Identifying, None) => continue,
+            (TextMode::Text, None)
+                if w.confidence >= SAFE_CONFIDENCE && is_safe_annotation(&w.text) =>
+            {
+                continue
+            }
+            (TextMode::Text | TextMode::AllText, None) => "ocr: text".to_string(),
         };
+        // Padded so the whole glyphs go: a detector's box can end inside, or just
+        // before, the first or last character, so the sides get about a character (the
+        // line height) more.
         let h = w.y1.saturating_sub(w.y0);
         let pad = (h / 6).max(2);
+        let side = pad + h;
         let b = PixelBox {
-            x0: w.x0.saturating_sub(pad),
+            x0: w.x0.saturating_sub(side),
             y0: w.y0.saturating_sub(pad),
-            x1: (w.x1 + pad).min(cols),
+            x1: (w.x1 + side).min(cols),
             y1: (w.y1 + pad).min(rows),
             source,
         };
@@ -357,12 +458,57 @@ pub fn word_boxes(
     out
 }
 
-/// Whether an unmatched word looks like real text rather than noise read in the image.
-fn is_text(w: &Word, rows: u32) -> bool {
-    let h = w.y1.saturating_sub(w.y0);
-    w.confidence >= MIN_TEXT_CONFIDENCE
-        && w.text.chars().any(char::is_alphanumeric)
-        && (rows == 0 || h <= (rows / 5).max(40))
+/// Identifying values found inside a line's text even where OCR glued them to their
+/// neighbours, each boxed from its characters' columns like [`split_words`].
+fn glued_values(line: &Word, ids: &Identifiers) -> Vec<(Word, Category)> {
+    if line.text.chars().count() != line.columns.len() {
+        return Vec::new();
+    }
+    let slack = (line.y1 - line.y0) / 3;
+    ids.spans_in(&line.text)
+        .into_iter()
+        .map(|(r, c)| {
+            let w = Word {
+                x0: line.columns[r.start].0.saturating_sub(slack).max(line.x0),
+                x1: (line.columns[r.end - 1].1 + slack).min(line.x1),
+                text: line.text.chars().skip(r.start).take(r.len()).collect(),
+                columns: line.columns[r.clone()].to_vec(),
+                ..line.clone()
+            };
+            (w, c)
+        })
+        .collect()
+}
+
+/// The words of a read line, each boxed from the columns of its first and last
+/// character, widened by a third of the line height on each side (the recogniser places
+/// a character by the step it was read at, not by its ink). An unread line stays whole.
+fn split_words(line: &Word) -> Vec<Word> {
+    let chars: Vec<char> = line.text.chars().collect();
+    if chars.len() != line.columns.len() || chars.is_empty() {
+        return vec![line.clone()];
+    }
+    let slack = (line.y1 - line.y0) / 3;
+    let mut out = Vec::new();
+    let mut start = None;
+    for i in 0..=chars.len() {
+        let space = i == chars.len() || chars[i].is_whitespace();
+        match (start, space) {
+            (None, false) => start = Some(i),
+            (Some(s), true) => {
+                out.push(Word {
+                    x0: line.columns[s].0.saturating_sub(slack).max(line.x0),
+                    x1: (line.columns[i - 1].1 + slack).min(line.x1),
+                    text: chars[s..i].iter().collect(),
+                    columns: line.columns[s..i].to_vec(),
+                    ..line.clone()
+                });
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Words that introduce a patient value on the same line (`Name:`, `DOB:`, `ID:`).
@@ -488,6 +634,9 @@ mod tests {
             y1: y0 + 12,
             text: text.into(),
             confidence: 90.0,
+            columns: (0..text.chars().count() as u32)
+                .map(|i| (x0 + 8 * i, x0 + 8 * i + 8))
+                .collect(),
         }
     }
 
@@ -577,15 +726,98 @@ mod tests {
         let b = word_boxes(&words, &ids(), TextMode::Identifying, 300, 400);
         assert_eq!(b.len(), 1);
         assert_eq!(b[0].source, "ocr: identifying word (name)");
-        // Padded by two pixels.
-        assert_eq!((b[0].x0, b[0].y0, b[0].x1, b[0].y1), (8, 8, 36, 24));
+        // Padded by two pixels, and the line height more on the sides.
+        assert_eq!((b[0].x0, b[0].y0, b[0].x1, b[0].y1), (0, 8, 48, 24));
         let all = word_boxes(&words, &ids(), TextMode::AllText, 300, 400);
         let sources: Vec<&str> = all.iter().map(|b| b.source.as_str()).collect();
-        assert_eq!(sources, ["ocr: identifying word (name)", "ocr: text"]);
+        assert_eq!(
+            sources,
+            ["ocr: identifying word (name)", "ocr: text", "ocr: text"]
+        );
         for b in &all {
             assert!(!b.source.to_lowercase().contains("zzz"));
             assert!(!b.source.contains("Breast"));
         }
+    }
+
+    #[test]
+    fn default_mode_keeps_only_confident_safe_annotations() {
+        let lines = [
+            word(10, 10, "ZZZ TEST 00079241539"),
+            word(10, 40, "L"),
+            word(10, 60, "PORTABLE"),
+            word(10, 80, "5 cm"),
+            Word {
+                confidence: 60.0,
+                ..word(10, 100, "R")
+            },
+            word(10, 120, "Adv Breast"),
+            Word {
+                text: String::new(),
+                columns: Vec::new(),
+                ..word(10, 140, "unread line")
+            },
+        ];
+        let b = word_boxes(&lines, &ids(), TextMode::Text, 300, 400);
+        let at: Vec<(u32, &str)> = b.iter().map(|b| (b.y0 + 2, b.source.as_str())).collect();
+        assert_eq!(
+            at,
+            [
+                (10, "ocr: identifying word (name)"),
+                (100, "ocr: text"),
+                (120, "ocr: text"),
+                (140, "ocr: text")
+            ]
+        );
+        assert_eq!(
+            word_boxes(&lines, &ids(), TextMode::AllText, 300, 400).len(),
+            7
+        );
+    }
+
+    #[test]
+    fn safe_table() {
+        for t in [
+            "L", "r", "[R]", "PORTABLE", "Supine", "5 cm", "10mm", "RCC", "L MLO", "cm",
+        ] {
+            assert!(is_safe_annotation(t), "{t}");
+        }
+        for t in [
+            "",
+            "LX",
+            "DOE",
+            "1960 cm",
+            "12/04",
+            "PORTABLE CHEST ROOM 4",
+            "1234 mm",
+        ] {
+            assert!(!is_safe_annotation(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn glued_words_found_inside_a_line() {
+        // OCR read the banner without its spaces; the name is still found, boxed on its
+        // own characters.
+        let line = word(0, 0, "XXPATIENTFIVEGain");
+        let b = word_boxes(&[line], &ids(), TextMode::Identifying, 300, 400);
+        let spans: Vec<(u32, u32, &str)> =
+            b.iter().map(|b| (b.x0, b.x1, b.source.as_str())).collect();
+        // Characters 2..13, 8 px each, widened by 4 and padded by 2 + 12 on the sides.
+        assert_eq!(spans, [(0, 122, "ocr: identifying word (name)")]);
+    }
+
+    #[test]
+    fn a_line_is_named_by_its_most_telling_value() {
+        // The ultrasound banner read as one token: a name glued to a long number is
+        // named a name, not a number.
+        let line = word(0, 0, "ZZZTESTPATIENTFI..00079241539");
+        let b = word_boxes(&[line], &ids(), TextMode::Text, 300, 400);
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].source, "ocr: identifying word (name)");
+        let date = word(0, 20, "03/02/2017");
+        let b = word_boxes(&[date], &ids(), TextMode::Text, 300, 400);
+        assert_eq!(b[0].source, "ocr: identifying word (date)");
     }
 
     #[test]
@@ -616,7 +848,8 @@ mod tests {
     struct Fake(Vec<Word>, std::sync::Mutex<Vec<(u32, u32)>>);
 
     impl TextDetector for Fake {
-        fn words(&self, image: &GrayImage) -> Result<Vec<Word>> {
+        fn words(&self, views: &[GrayImage], _read: Read) -> Result<Vec<Word>> {
+            let image = &views[0];
             assert_eq!(image.pixels.len(), (image.width * image.height) as usize);
             self.1.lock().unwrap().push((image.width, image.height));
             Ok(self.0.clone())
@@ -661,7 +894,7 @@ mod tests {
     }
 
     #[test]
-    fn deidentify_with_a_detector_blanks_identifying_words_only() {
+    fn deidentify_with_a_detector_by_mode() {
         use crate::{deidentify_with, Key, Plan, ProfileId};
         let fake = Fake(
             vec![
@@ -672,6 +905,7 @@ mod tests {
                     y1: 22,
                     text: "DOE".into(),
                     confidence: 95.0,
+                    columns: Vec::new(),
                 },
                 Word {
                     x0: 40,
@@ -680,6 +914,7 @@ mod tests {
                     y1: 42,
                     text: "Gain".into(),
                     confidence: 95.0,
+                    columns: Vec::new(),
                 },
             ],
             Default::default(),
@@ -715,6 +950,7 @@ mod tests {
 
         let key = Key::from_file_contents(b"000102030405060708090a0b0c0d0e0f").unwrap();
         let mut plan = Plan::builtin(ProfileId::Pixel);
+        plan.pixel_text = TextMode::Identifying;
         let out = deidentify_with(us_image(), &plan, &key, &tools).unwrap();
         let sources: Vec<&str> = out
             .record
@@ -739,8 +975,8 @@ mod tests {
         let json = serde_json::to_string(&out.record).unwrap();
         assert!(!json.contains("DOE") && !json.contains("Gain"));
 
-        // All text, with the manual box switched off.
-        plan.pixel_text = TextMode::AllText;
+        // The default: all text, here with the manual box switched off.
+        plan.pixel_text = TextMode::Text;
         let disabled = ["manual-0".to_string()];
         let tools = PixelTools {
             disabled_boxes: &disabled,

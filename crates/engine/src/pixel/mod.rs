@@ -9,11 +9,14 @@
 pub mod blank;
 pub mod decode;
 pub mod detect;
+pub mod jpegls;
 pub mod regions;
+pub mod render;
 
 pub use blank::{blank_boxes, clip, EXPLICIT_VR_LE};
 pub use detect::{
-    propose, BoxKind, GrayImage, PixelTools, Proposal, ProposedBox, TextDetector, TextMode, Word,
+    is_safe_annotation, propose, BoxKind, GrayImage, PixelTools, Proposal, ProposedBox, Read,
+    TextDetector, TextMode, Word,
 };
 pub use regions::{Condition, RegionError, RegionRule, RegionRules};
 
