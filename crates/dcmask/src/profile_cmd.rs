@@ -82,7 +82,7 @@ pub struct InspectArgs {
 /// nor kept (unless the plan cleans pixels, which needs the decoded image).
 pub fn inspect(args: InspectArgs) -> Result<()> {
     let plan = args.plan.to_plan()?;
-    let key = crate::keystore::load_key(args.plan.key_file.as_deref())?;
+    let key = args.plan.tools.key()?;
     let mut file = std::fs::File::open(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     // The same pixel tools as `anonymize`: region rules (with --region-rules) and, when

@@ -35,23 +35,13 @@ pub struct PlanArgs {
     /// Shift dates by DAYS, or `auto` for a keyed per-patient offset.
     #[arg(long)]
     pub date_shift: Option<String>,
-    /// Key file; by default a key created on first use in the data directory.
-    #[arg(long)]
-    pub key_file: Option<PathBuf>,
-    /// More burned-in text regions for Clean Pixel Data: a CSV with the columns of the
-    /// shipped pixel-regions.csv (condition,x0,y0,x1,y1; rule and label optional), applied
-    /// with the shipped rules.
-    #[arg(long, value_name = "CSV")]
-    pub region_rules: Option<PathBuf>,
+    #[command(flatten)]
+    pub tools: crate::pixel_tools::ToolArgs,
     /// Clean Pixel Data: which detected text is blanked: `text` (every line but short
     /// safe annotations, the default), `identifying` (only words matching the header's
     /// identifying values or date, ID and phone patterns) or `all_text`.
     #[arg(long, value_name = "MODE", default_value = "text")]
     pub pixel_text: String,
-    /// Clean Pixel Data: OCR models to use instead of the embedded ones (`det.onnx`,
-    /// `rec.onnx`, optional `dict.txt`, PP-OCR layout).
-    #[arg(long, value_name = "DIR")]
-    pub ocr_models: Option<PathBuf>,
     /// Write objects that lack what their SOP class requires (SOP, Study or Series
     /// Instance UID, the pixel data of an image), which are refused otherwise as probably
     /// truncated; the report marks each such file.
@@ -126,7 +116,7 @@ impl PlanArgs {
                 )
             })?;
         plan.validate()?;
-        if self.region_rules.is_some()
+        if self.tools.region_rules.is_some()
             && !plan
                 .effective_options()
                 .contains(&ProfileOption::CleanPixelData)
@@ -152,11 +142,15 @@ impl PlanArgs {
                 user_csv: None,
             });
         }
-        Regions::load(self.region_rules.as_deref())
+        Regions::load(self.tools.region_rules.as_deref())
     }
 
     /// Region rules and, when `plan` cleans pixels, the text detector.
     pub fn tools(&self, plan: &Plan) -> Result<crate::pixel_tools::Tools> {
-        crate::pixel_tools::Tools::for_plan(plan, self.regions(plan)?, self.ocr_models.as_deref())
+        crate::pixel_tools::Tools::for_plan(
+            plan,
+            self.regions(plan)?,
+            self.tools.ocr_models.as_deref(),
+        )
     }
 }

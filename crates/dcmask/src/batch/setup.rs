@@ -66,7 +66,7 @@ pub(super) fn prepare(args: &AnonymizeArgs) -> Result<(Setup, Journal, HashMap<S
         );
     }
     linkage::check_places(&args.output, &linkage_dir, &args.inputs)?;
-    let key = crate::keystore::load_key(args.plan.key_file.as_deref())?;
+    let key = args.plan.tools.key()?;
     let layout::Walk {
         items,
         stats: walk_stats,

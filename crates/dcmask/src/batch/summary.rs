@@ -6,7 +6,6 @@ use super::report::{FileReport, Status};
 use super::setup::Setup;
 use super::{progress, shown, AnonymizeArgs, Finished, NOT_TRIED_FULL};
 use anyhow::Result;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -42,17 +42,8 @@ pub struct ServeArgs {
     /// Address to listen on; anything but loopback exposes patient data to the network.
     #[arg(long, default_value = "127.0.0.1:8484")]
     bind: SocketAddr,
-    /// Key file; by default a key created on first use in the data directory.
-    #[arg(long)]
-    key_file: Option<PathBuf>,
-    /// More burned-in text regions for +Pixel: a CSV with the columns of the shipped
-    /// pixel-regions.csv, applied with the shipped rules.
-    #[arg(long, value_name = "CSV")]
-    region_rules: Option<PathBuf>,
-    /// OCR models for +Pixel instead of the embedded ones (`det.onnx`, `rec.onnx`,
-    /// optional `dict.txt`, PP-OCR layout).
-    #[arg(long, value_name = "DIR")]
-    ocr_models: Option<PathBuf>,
+    #[command(flatten)]
+    tools: crate::pixel_tools::ToolArgs,
     /// Where the server's private folder of open files is made [default: the system's
     /// temporary directory]
     #[arg(long, value_name = "DIR")]
@@ -228,8 +219,8 @@ pub fn clip(msg: &str) -> String {
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
-    let key = crate::keystore::load_key(args.key_file.as_deref())?;
-    let regions = crate::batch::Regions::load(args.region_rules.as_deref())?;
+    let key = args.tools.key()?;
+    let regions = crate::batch::Regions::load(args.tools.region_rules.as_deref())?;
     if regions.user > 0 {
         tracing::info!(
             rules = regions.user,
@@ -237,7 +228,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         );
     }
     let detector = Arc::new(crate::ocr::Cached::new(crate::pixel_tools::detector(
-        args.ocr_models.as_deref(),
+        args.tools.ocr_models.as_deref(),
     )?)) as Arc<dyn TextDetector>;
     let parent = args.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let limits = limits::Limits::from_flags(&args.limits, &parent);
