@@ -3,6 +3,38 @@
 //! Input: a DICOM object and a [`Plan`] (profile, options, custom rules) with a [`Key`].
 //! Output: the de-identified object, a [`Record`] of every decision (no original values)
 //! and the identifier [`Mappings`]. No web, terminal or filesystem code lives here.
+//!
+//! ```
+//! use dcmask_engine::{deidentify, Key, Plan, ProfileId, Source};
+//! use dicom_core::{DataElement, VR};
+//! use dicom_dictionary_std::{tags, uids};
+//! use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+//!
+//! // A structured report (no pixel data) whose description repeats the patient's name.
+//! let mut ds = InMemDicomObject::new_empty();
+//! let text = |tag, vr, v: &str| DataElement::new(tag, vr, v);
+//! ds.put(text(tags::SOP_CLASS_UID, VR::UI, uids::BASIC_TEXT_SR_STORAGE));
+//! ds.put(text(tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.4.5"));
+//! ds.put(text(tags::STUDY_INSTANCE_UID, VR::UI, "1.2.3.4"));
+//! ds.put(text(tags::SERIES_INSTANCE_UID, VR::UI, "1.2.3.4.1"));
+//! ds.put(text(tags::PATIENT_NAME, VR::PN, "Abernathy^Douglas"));
+//! ds.put(text(tags::PATIENT_ID, VR::LO, "MRN51544914"));
+//! ds.put(text(tags::STUDY_DESCRIPTION, VR::LO, "CT chest for Abernathy"));
+//! let meta = FileMetaTableBuilder::new()
+//!     .media_storage_sop_class_uid(uids::BASIC_TEXT_SR_STORAGE)
+//!     .media_storage_sop_instance_uid("1.2.3.4.5")
+//!     .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN);
+//! let original = ds.with_meta(meta).unwrap();
+//!
+//! let key = Key::generate().unwrap();
+//! let out = deidentify(original, &Plan::builtin(ProfileId::Basic), &key).unwrap();
+//! let value = |tag| out.object.get(tag).map(|e| e.to_str().unwrap().to_string());
+//! assert_ne!(value(tags::PATIENT_NAME).as_deref(), Some("Abernathy^Douglas"));
+//! assert_ne!(value(tags::PATIENT_ID).as_deref(), Some("MRN51544914"));
+//! assert!(value(tags::STUDY_DESCRIPTION).is_none_or(|d| !d.contains("Abernathy")));
+//! // Every decision is in the record, with the layer that made it and never a value.
+//! assert!(out.record.entries.iter().any(|e| e.rule.source == Source::Table));
+//! ```
 
 pub mod apply;
 pub mod audit;
