@@ -3,6 +3,9 @@
 //! for holding none of those values; the run's audit log in the linkage folder, and
 //! `dcmask audit verify` finding a changed, removed or reordered entry.
 
+#[path = "../../../tests/support/cli.rs"]
+mod cli;
+
 use dcmask_engine::io;
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
@@ -10,7 +13,6 @@ use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::InMemDicomObject;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const CT: &str = "1.2.840.10008.5.1.4.1.1.2";
@@ -86,44 +88,28 @@ fn file(n: usize) -> Vec<u8> {
     io::to_bytes(&ds.with_exact_meta(meta)).unwrap()
 }
 
+/// The sandbox with this test's inputs.
 struct Env {
-    dir: tempfile::TempDir,
+    sandbox: cli::Sandbox,
+}
+
+impl std::ops::Deref for Env {
+    type Target = cli::Sandbox;
+    fn deref(&self) -> &cli::Sandbox {
+        &self.sandbox
+    }
 }
 
 impl Env {
     fn new(files: usize) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("key.hex"), KEY_HEX).unwrap();
-        let env = Env { dir };
+        let sandbox = cli::Sandbox::new();
+        std::fs::write(sandbox.path("key.hex"), KEY_HEX).unwrap();
+        let env = Env { sandbox };
         std::fs::create_dir_all(env.path("in")).unwrap();
         for n in 0..files {
             std::fs::write(env.path(&format!("in/{n}.dcm")), file(n)).unwrap();
         }
         env
-    }
-
-    fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
-    }
-
-    fn dcmask(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_dcmask"))
-            .env("DCMASK_DATA_DIR", self.path("data"))
-            .env_remove("DCMASK_LOG")
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> Output {
-        let r = self.dcmask(args);
-        assert_eq!(
-            r.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&r.stderr)
-        );
-        r
     }
 
     fn anonymize(&self) {

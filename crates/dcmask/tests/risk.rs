@@ -2,6 +2,8 @@
 //! originals and their batch output (ages generalised to bands of 10 years by a rule
 //! file), with figures computed by hand; and on the shared corpus.
 
+#[path = "../../../tests/support/cli.rs"]
+mod cli;
 #[path = "../../../tests/support/corpus.rs"]
 mod corpus;
 
@@ -11,8 +13,8 @@ use dicom_dictionary_std::tags;
 use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::InMemDicomObject;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const CT: &str = "1.2.840.10008.5.1.4.1.1.2";
@@ -71,16 +73,24 @@ fn file(patient: &str, age: &str, sex: &str, modality: &str, n: usize, i: u8) ->
     io::to_bytes(&ds.with_exact_meta(meta)).unwrap()
 }
 
+/// The sandbox with this test's inputs.
 struct Env {
-    dir: tempfile::TempDir,
+    sandbox: cli::Sandbox,
+}
+
+impl std::ops::Deref for Env {
+    type Target = cli::Sandbox;
+    fn deref(&self) -> &cli::Sandbox {
+        &self.sandbox
+    }
 }
 
 impl Env {
     fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("key.hex"), KEY_HEX).unwrap();
-        std::fs::write(dir.path().join("rules.json"), RULES).unwrap();
-        let env = Env { dir };
+        let sandbox = cli::Sandbox::new();
+        std::fs::write(sandbox.path("key.hex"), KEY_HEX).unwrap();
+        std::fs::write(sandbox.path("rules.json"), RULES).unwrap();
+        let env = Env { sandbox };
         for (n, (p, age, sex, modality, files)) in PATIENTS.iter().enumerate() {
             for i in 0..*files {
                 let path = env.path(&format!("in/{p}/{i}.dcm"));
@@ -90,19 +100,6 @@ impl Env {
         }
         std::fs::write(env.path("in/notes.txt"), "not DICOM").unwrap();
         env
-    }
-
-    fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
-    }
-
-    fn dcmask(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_dcmask"))
-            .env("DCMASK_DATA_DIR", self.path("data"))
-            .env_remove("DCMASK_LOG")
-            .args(args)
-            .output()
-            .unwrap()
     }
 
     fn anonymize(&self, extra: &[&str]) -> Output {
@@ -130,14 +127,7 @@ impl Env {
     fn risk_json(&self, dir: &Path, extra: &[&str]) -> Value {
         let mut args = vec!["risk", dir.to_str().unwrap(), "--json"];
         args.extend(extra);
-        let r = self.dcmask(&args);
-        assert_eq!(
-            r.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&r.stderr)
-        );
-        serde_json::from_slice(&r.stdout).unwrap()
+        serde_json::from_slice(&self.ok(&args).stdout).unwrap()
     }
 }
 
