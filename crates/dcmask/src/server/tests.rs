@@ -384,13 +384,7 @@ async fn every_response_has_the_security_headers_and_patient_data_is_not_stored(
     let t = start(&[], None);
     let sid = t.session().await;
     t.upload(&sid, &[sample(2, 2)]).await;
-    let applied = t
-        .json(
-            "POST",
-            &format!("/api/sessions/{sid}/apply"),
-            r#"{"profile":"basic"}"#,
-        )
-        .await;
+    let applied = t.apply(&sid, r#"{"profile":"basic"}"#).await;
     assert_eq!(applied.status, 200);
     let page = t.call("GET", "/", &[], Body::empty()).await;
     let csp = page.header("content-security-policy").to_string();
@@ -753,13 +747,7 @@ async fn a_panic_is_a_500_and_every_session_goes_on() {
     assert_eq!(r.status, 500);
     // Both sessions go on, the one that panicked included.
     for sid in [&a, &b] {
-        let r = t
-            .json(
-                "POST",
-                &format!("/api/sessions/{sid}/apply"),
-                r#"{"profile":"basic"}"#,
-            )
-            .await;
+        let r = t.apply(sid, r#"{"profile":"basic"}"#).await;
         assert_eq!(r.status, 200, "{:?}", r.json());
         assert_eq!(r.json()["state"]["files"].as_array().unwrap().len(), 1);
     }

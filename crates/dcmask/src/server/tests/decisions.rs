@@ -120,13 +120,7 @@ async fn changes_by_hand_are_decisions_in_the_report() {
         state["modified_by"],
         serde_json::json!({"profile": 0, "hand": 1})
     );
-    let r = t
-        .json(
-            "POST",
-            &format!("/api/sessions/{sid}/apply"),
-            r#"{"profile":"basic"}"#,
-        )
-        .await;
+    let r = t.apply(&sid, r#"{"profile":"basic"}"#).await;
     assert_eq!(r.status, 200);
     let applied = r.json();
     let by = &applied["changed_by"];

@@ -13,21 +13,10 @@ async fn export_zip_is_safe_to_share_and_linkage_is_apart() {
     let linkage = format!("/api/sessions/{sid}/linkage.zip?token={TOKEN}");
     let r = t.json("GET", &linkage, "").await;
     assert_eq!(r.status, 400, "no linkage before Apply: {}", r.json());
-    let r = t
-        .json(
-            "POST",
-            &format!("/api/sessions/{sid}/apply"),
-            r#"{"profile":"basic"}"#,
-        )
-        .await;
+    let r = t.apply(&sid, r#"{"profile":"basic"}"#).await;
     assert_eq!(r.status, 200);
 
-    let r = t
-        .bare(
-            &format!("/api/sessions/{sid}/export.zip?token={TOKEN}"),
-            &[],
-        )
-        .await;
+    let r = t.export(&sid).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("cache-control"), "no-store");
     // The raw archive and every entry decompressed: no original identifier anywhere.
@@ -116,20 +105,9 @@ async fn the_guard_knows_what_other_files_of_the_patient_say() {
     ]);
     t.upload_named(&sid, &[("a.dcm", first), ("b.dcm", second)])
         .await;
-    let r = t
-        .json(
-            "POST",
-            &format!("/api/sessions/{sid}/apply"),
-            r#"{"profile":"basic"}"#,
-        )
-        .await;
+    let r = t.apply(&sid, r#"{"profile":"basic"}"#).await;
     assert_eq!(r.status, 200);
-    let zip = t
-        .bare(
-            &format!("/api/sessions/{sid}/export.zip?token={TOKEN}"),
-            &[],
-        )
-        .await;
+    let zip = t.export(&sid).await;
     assert_eq!(zip.status, 200);
     for (name, content) in zip_entries(&zip.body) {
         assert!(!contains(&content, "Fairweather"), "in {name}");
@@ -151,13 +129,7 @@ async fn apply_edit_and_export_are_in_the_audit_trail_the_report_cites() {
     let t = start(&[], None);
     let sid = t.session().await;
     t.upload_named(&sid, &[("a.dcm", with_ids(&[]))]).await;
-    let r = t
-        .json(
-            "POST",
-            &format!("/api/sessions/{sid}/apply"),
-            r#"{"profile":"basic"}"#,
-        )
-        .await;
+    let r = t.apply(&sid, r#"{"profile":"basic"}"#).await;
     assert_eq!(r.status, 200);
     let r = t
         .json(
@@ -167,12 +139,7 @@ async fn apply_edit_and_export_are_in_the_audit_trail_the_report_cites() {
         )
         .await;
     assert_eq!(r.status, 200);
-    let zip = t
-        .bare(
-            &format!("/api/sessions/{sid}/export.zip?token={TOKEN}"),
-            &[],
-        )
-        .await;
+    let zip = t.export(&sid).await;
     assert_eq!(zip.status, 200);
     let log_path = t.audit_log();
     let log = std::fs::read_to_string(&log_path).unwrap();

@@ -10,13 +10,7 @@ async fn the_risk_view_shows_no_value_of_a_field_the_profile_removed() {
     let risk = format!("/api/sessions/{sid}/risk");
     t.upload_named(&sid, &[("a.dcm", with_ids(&[])), ("b.dcm", with_ids(&[]))])
         .await;
-    let r = t
-        .json(
-            "POST",
-            &format!("/api/sessions/{sid}/apply"),
-            r#"{"profile":"basic"}"#,
-        )
-        .await;
+    let r = t.apply(&sid, r#"{"profile":"basic"}"#).await;
     assert_eq!(r.status, 200);
     let r = t
         .json(

@@ -67,6 +67,21 @@ pub(super) fn region_rules(dir: &std::path::Path, rows: &str) -> RegionRules {
 }
 
 impl Test {
+    /// POSTs `body` (the page's Apply request) to the session's apply.
+    pub(super) async fn apply(&self, sid: &str, body: &str) -> Answer {
+        self.json("POST", &format!("/api/sessions/{sid}/apply"), body)
+            .await
+    }
+
+    /// The export zip, fetched as the page's download link does.
+    pub(super) async fn export(&self, sid: &str) -> Answer {
+        self.bare(
+            &format!("/api/sessions/{sid}/export.zip?token={TOKEN}"),
+            &[],
+        )
+        .await
+    }
+
     /// Opens `files` (name, bytes) as the page uploads them; the answer must be 200.
     pub(super) async fn upload_named(&self, sid: &str, files: &[(&str, Vec<u8>)]) -> Value {
         let boundary = "dcmaskboundary7";
