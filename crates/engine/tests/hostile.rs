@@ -355,13 +355,7 @@ fn a_panicking_pixel_decoder_is_the_files_error() {
     rle.extend([0, 5, 0, 0]);
     // JPEG bytes under RLE: the RLE header reads nonsense offsets.
     let jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 1];
-    let boxes = [PixelBox {
-        x0: 0,
-        y0: 0,
-        x1: 2,
-        y1: 2,
-        source: "manual".into(),
-    }];
+    let boxes = [corner_box()];
     let regions = RegionRules::shipped();
     let mut tools = PixelTools::rules(regions);
     tools.manual_boxes = &boxes;
@@ -378,17 +372,22 @@ fn a_panicking_pixel_decoder_is_the_files_error() {
     }
 }
 
-/// A deflated frame (Deflated Image Frame Compression) inflating far past the frame's
-/// size: dicom-rs would inflate all of it. Refused before decoding; a true frame works.
-#[test]
-fn a_deflated_frame_bomb_is_refused_before_decoding() {
-    let boxes = [PixelBox {
+/// A drawn box over the image's top-left 2 × 2 pixels: the pixels must be decoded.
+fn corner_box() -> PixelBox {
+    PixelBox {
         x0: 0,
         y0: 0,
         x1: 2,
         y1: 2,
         source: "manual".into(),
-    }];
+    }
+}
+
+/// A deflated frame (Deflated Image Frame Compression) inflating far past the frame's
+/// size: dicom-rs would inflate all of it. Refused before decoding; a true frame works.
+#[test]
+fn a_deflated_frame_bomb_is_refused_before_decoding() {
+    let boxes = [corner_box()];
     let regions = RegionRules::shipped();
     let mut tools = PixelTools::rules(regions);
     tools.manual_boxes = &boxes;
@@ -422,13 +421,7 @@ fn a_deflated_frame_bomb_is_refused_before_decoding() {
 /// declares, 65535 × 65535 after a damaged byte or two, whatever Rows and Columns say.
 #[test]
 fn a_jpeg_frame_larger_than_the_image_is_refused_before_decoding() {
-    let boxes = [PixelBox {
-        x0: 0,
-        y0: 0,
-        x1: 2,
-        y1: 2,
-        source: "manual".into(),
-    }];
+    let boxes = [corner_box()];
     let regions = RegionRules::shipped();
     let mut tools = PixelTools::rules(regions);
     tools.manual_boxes = &boxes;
