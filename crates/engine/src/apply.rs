@@ -1,19 +1,19 @@
 //! Applies a plan to an object: walks every element at every depth, asks the decider,
 //! carries out the decision and records it.
 
-use crate::clean::{clean_text, LazyIdentifiers};
-use crate::dates;
+use crate::actions::clean::{clean_text, LazyIdentifiers};
+use crate::actions::dates;
+use crate::actions::dummy::dummy;
+use crate::actions::key::Key;
+use crate::actions::pseudonym;
 use crate::decide::{Decider, Facts, PrivateKind};
-use crate::dummy::dummy;
 use crate::error::{Error, Result};
 use crate::guard::{self, Guard, Identifying};
-use crate::key::Key;
 use crate::markers::{add_markers, Temporal};
 use crate::options::ProfileOption;
 use crate::pixel::{self, PixelTools, RegionRules};
 use crate::plan::{DateShift, Plan};
 use crate::private::{block_of, is_creator, safe_private};
-use crate::pseudonym;
 use crate::record::{Entry, Leak, Mappings, Record};
 use crate::tag::{dictionary_vr, is_binary, keyword, tag_id};
 use crate::value::text;

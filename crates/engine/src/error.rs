@@ -207,7 +207,7 @@ pub enum PlanError {
     HipaaDates(&'static str),
     #[error("a date shift of 0 days would keep the dates; choose Retain Full Dates instead")]
     ZeroShift,
-    #[error("a date shift of {0} days is more than {max} days (100 years) either way", max = crate::dates::MAX_SHIFT_DAYS)]
+    #[error("a date shift of {0} days is more than {max} days (100 years) either way", max = crate::actions::dates::MAX_SHIFT_DAYS)]
     ShiftTooLarge(i64),
 }
 

@@ -36,21 +36,17 @@
 //! assert!(out.record.entries.iter().any(|e| e.rule.source == Source::Table));
 //! ```
 
+mod actions;
 pub mod apply;
 pub mod audit;
-pub mod clean;
 pub mod code;
 mod complete;
-pub mod dates;
 pub mod decide;
 pub mod dicomdir;
-mod dummy;
 pub mod error;
-pub mod generalize;
 pub mod guard;
 pub mod hipaa;
 pub mod io;
-pub mod key;
 mod layers;
 mod listing;
 pub mod markers;
@@ -60,7 +56,6 @@ pub mod plan;
 pub mod precheck;
 pub mod presence;
 pub mod private;
-pub mod pseudonym;
 pub mod record;
 pub mod report;
 pub mod risk;
@@ -72,12 +67,13 @@ pub mod value;
 pub mod verify;
 pub mod vocab;
 
+pub use actions::key::Key;
+pub use actions::{clean, dates, generalize, key, pseudonym};
 pub use apply::{
     deidentify, deidentify_with, deidentify_with_regions, deidentify_with_related, Outcome,
 };
 pub use decide::Decider;
 pub use error::{Error, Result};
-pub use key::Key;
 pub use listing::{rule_list, rule_list_with, RuleEntry};
 pub use options::ProfileOption;
 pub use plan::{DateShift, Plan, ProfileId};

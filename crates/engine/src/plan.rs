@@ -172,7 +172,9 @@ impl Plan {
         }
         match self.date_shift {
             Some(DateShift::Days(0)) => return Err(PlanError::ZeroShift),
-            Some(DateShift::Days(n)) if n.unsigned_abs() > crate::dates::MAX_SHIFT_DAYS as u64 => {
+            Some(DateShift::Days(n))
+                if n.unsigned_abs() > crate::actions::dates::MAX_SHIFT_DAYS as u64 =>
+            {
                 return Err(PlanError::ShiftTooLarge(n))
             }
             _ => {}

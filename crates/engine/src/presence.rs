@@ -279,8 +279,8 @@ impl Siblings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actions::key::Key;
     use crate::apply::deidentify;
-    use crate::key::Key;
     use crate::plan::{Plan, ProfileId};
     use crate::record::Record;
     use crate::rules::parse_rules;

@@ -1,6 +1,6 @@
 //! The decision record: what the engine did to each element, without any original value.
 
-use crate::clean::CleanCounts;
+use crate::actions::clean::CleanCounts;
 use crate::tag::{keyword, tag_id};
 use crate::vocab::{Action, Rule, Source};
 use dicom_core::Tag;

@@ -5,7 +5,7 @@
 //! a decision (no import cycle). Its only engine imports are two value types that import
 //! nothing back: profile options and generalisations.
 
-use crate::generalize::Generalization;
+use crate::actions::generalize::Generalization;
 use crate::options::ProfileOption;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;

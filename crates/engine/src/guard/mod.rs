@@ -24,7 +24,7 @@ pub use values::Identifying;
 
 use crate::vocab::{Category, Outcome};
 
-use crate::dummy::dummy;
+use crate::actions::dummy::dummy;
 use dicom_core::header::Header;
 use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::{DataElement, Tag, VR};

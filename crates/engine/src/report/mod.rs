@@ -16,7 +16,7 @@ mod html;
 
 pub use html::to_html;
 
-use crate::clean::CleanCounts;
+use crate::actions::clean::CleanCounts;
 use crate::record::{ManualAction, ManualChange, Record};
 use crate::risk::{self, QuasiIdentifier, RecordKind};
 use crate::vocab::{Rule, Source};

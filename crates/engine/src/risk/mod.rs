@@ -312,7 +312,7 @@ fn join<'a>(set: impl Iterator<Item = &'a str>) -> String {
 
 /// A record value coarsened component by component; what does not read as its VR is
 /// dropped, as the `generalize` action drops it.
-fn coarsen(g: &crate::generalize::Generalization, value: &str) -> String {
+fn coarsen(g: &crate::actions::generalize::Generalization, value: &str) -> String {
     value
         .split('\\')
         .map(|c| g.text(c).unwrap_or_default())

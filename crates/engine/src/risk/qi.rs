@@ -2,7 +2,7 @@
 //! out a patient to someone who knows them from elsewhere. The defaults and their reasons
 //! are data (`data/quasi-identifiers.csv`); the user changes the list by keyword or tag.
 
-use crate::generalize::Generalization;
+use crate::actions::generalize::Generalization;
 use crate::tag::{keyword, parse_tag, tag_id};
 use dicom_core::Tag;
 use serde::Deserialize;

@@ -26,11 +26,11 @@
 //! The streamed output is byte for byte the output of the in-memory path for well-formed
 //! files: same header encoding, and the pixel data element in its original encoding.
 
+use crate::actions::key::Key;
 use crate::apply::{deidentify_with_related, Outcome};
 use crate::error::{Error, Result};
 use crate::guard::Identifying;
 use crate::io;
-use crate::key::Key;
 use crate::options::ProfileOption;
 use crate::pixel::detect::PixelTools;
 use crate::plan::Plan;

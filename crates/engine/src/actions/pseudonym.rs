@@ -1,6 +1,6 @@
 //! Keyed pseudonyms: the same input and key give the same output on any machine.
 
-use crate::key::Key;
+use crate::actions::key::Key;
 use dicom_core::VR;
 
 /// `2.25.` + the decimal value of the first 128 bits of HMAC-SHA256(key, uid).

@@ -13,7 +13,7 @@
 //! A value that does not read as its VR (a malformed date) is dropped, as a date shift
 //! drops it: nothing unparsed is written as if it had been coarsened.
 
-use crate::dates;
+use crate::actions::dates;
 use dicom_core::value::PrimitiveValue;
 use dicom_core::VR;
 use serde::{Serialize, Serializer};
