@@ -10,14 +10,14 @@ use crate::decide::{Decider, Facts, PrivateKind};
 use crate::error::{Error, Result};
 use crate::guard::{self, Guard, Identifying};
 use crate::markers::{add_markers, Temporal};
-use crate::options::ProfileOption;
 use crate::pixel::{self, PixelTools, RegionRules};
 use crate::plan::{DateShift, Plan};
-use crate::private::{block_of, is_creator, safe_private};
+use crate::profile::options::ProfileOption;
+use crate::profile::private::{block_of, is_creator, safe_private};
+use crate::profile::tag::{dictionary_vr, is_binary, keyword, tag_id};
+use crate::profile::vocab::{Action, Decision, Source};
 use crate::record::{Entry, Leak, Mappings, Record};
-use crate::tag::{dictionary_vr, is_binary, keyword, tag_id};
 use crate::value::text;
-use crate::vocab::{Action, Decision, Source};
 use dicom_core::header::Header;
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Length, Tag, VR};
@@ -142,7 +142,7 @@ pub fn deidentify_with_related(
                 .iter()
                 .map(|o| o.id().to_string())
                 .collect(),
-            edition: crate::table::EDITION,
+            edition: crate::profile::table::EDITION,
             key_fingerprint: key.fingerprint(),
             date_shift: match plan.shift() {
                 Some(DateShift::Days(_)) => "fixed",
@@ -263,7 +263,7 @@ impl Walker<'_> {
             .filter(|e| is_creator(e.tag()))
             .filter_map(|e| Some(((e.tag().0, e.tag().1), e.to_str().ok()?.to_string())))
             .collect();
-        let siblings = crate::presence::Siblings::of(&ds);
+        let siblings = crate::profile::presence::Siblings::of(&ds);
         let mut out = InMemDicomObject::new_empty();
         let mut kept_blocks = HashSet::new();
         let mut creator_elems = Vec::new();
@@ -298,7 +298,7 @@ impl Walker<'_> {
             let keep = kept_blocks.contains(&(tag.0, tag.1));
             let decision = Decision {
                 action: if keep { Action::Keep } else { Action::Remove },
-                rule: crate::vocab::Rule {
+                rule: crate::profile::vocab::Rule {
                     source: Source::Private,
                     id: "gggg,0010-00FF".into(),
                     code: None,
@@ -330,7 +330,7 @@ impl Walker<'_> {
         let path = || {
             let mut p = String::with_capacity(prefix.len() + 9);
             p.push_str(prefix);
-            crate::tag::push_tag_digits(&mut p, tag);
+            crate::profile::tag::push_tag_digits(&mut p, tag);
             p
         };
         let vr = elem.vr();
@@ -422,7 +422,7 @@ impl Walker<'_> {
             // What became of this date, the guard's word included.
             let replaced = leak
                 .as_ref()
-                .is_some_and(|f| f.outcome != crate::vocab::Outcome::KeptByCustomRule);
+                .is_some_and(|f| f.outcome != crate::profile::vocab::Outcome::KeptByCustomRule);
             self.temporal.note(if replaced {
                 None
             } else {
@@ -435,7 +435,7 @@ impl Walker<'_> {
             && !changed;
         if !silent {
             let (action, rule, changed, leak) = match leak {
-                Some(f) if f.outcome == crate::vocab::Outcome::KeptByCustomRule => (
+                Some(f) if f.outcome == crate::profile::vocab::Outcome::KeptByCustomRule => (
                     decision.action.clone(),
                     decision.rule.clone(),
                     changed,
@@ -446,7 +446,7 @@ impl Walker<'_> {
                     }),
                 ),
                 Some(f) => (
-                    if f.outcome == crate::vocab::Outcome::Dummied {
+                    if f.outcome == crate::profile::vocab::Outcome::Dummied {
                         Action::Dummy
                     } else {
                         Action::Clean
@@ -561,13 +561,13 @@ fn guards(action: &Action) -> bool {
 }
 
 /// The rule of a leak-guard intervention.
-fn leak_guard_rule(outcome: crate::vocab::Outcome) -> crate::vocab::Rule {
-    crate::vocab::Rule {
+fn leak_guard_rule(outcome: crate::profile::vocab::Outcome) -> crate::profile::vocab::Rule {
+    crate::profile::vocab::Rule {
         source: Source::LeakGuard,
         id: "leak-guard".into(),
         code: None,
         option: None,
-        explanation: if outcome == crate::vocab::Outcome::Dummied {
+        explanation: if outcome == crate::profile::vocab::Outcome::Dummied {
             "held an identifying value of the patient and nothing valid was left without it: \
              replaced by a dummy"
         } else {

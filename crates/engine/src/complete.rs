@@ -3,7 +3,7 @@
 //! one element short: without this check it would be de-identified and written as if whole.
 
 use crate::error::{Error, Missing};
-use crate::tag::parse_tag;
+use crate::profile::tag::parse_tag;
 use crate::value::text;
 use dicom_core::dictionary::UidDictionary;
 use dicom_core::value::{PrimitiveValue, Value};

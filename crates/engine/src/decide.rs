@@ -6,20 +6,20 @@
 //! a presence rule for what the table does not list (`data/presence.csv`) → residual
 //! rule. Then, for a standard attribute the profile decided (not a custom rule, not a
 //! structural or private one), the presence rules may change the outcome where PS3.3
-//! ties it to others of its data set ([`crate::presence`]): it follows the removal of
+//! ties it to others of its data set ([`crate::profile::presence`]): it follows the removal of
 //! the attribute it depends on, or, Type 2C with its condition holding, it is emptied
 //! instead of removed.
 
-use crate::code::Code;
-use crate::hipaa::{safe_harbor, DEVICE_SERIAL_NUMBER, PATIENT_AGE, PATIENT_BIRTH_DATE};
-use crate::layers;
-use crate::options::ProfileOption;
 use crate::plan::Plan;
-use crate::presence::{presence_rules, Siblings};
-use crate::rules::{CustomAction, CustomRule};
-use crate::table::{table, Row};
+use crate::profile::code::Code;
+use crate::profile::hipaa::{safe_harbor, DEVICE_SERIAL_NUMBER, PATIENT_AGE, PATIENT_BIRTH_DATE};
+use crate::profile::layers;
+use crate::profile::options::ProfileOption;
+use crate::profile::presence::{presence_rules, Siblings};
+use crate::profile::rules::{CustomAction, CustomRule};
+use crate::profile::table::{table, Row};
 
-use crate::vocab::{Action, Decision, Rule, Source};
+use crate::profile::vocab::{Action, Decision, Rule, Source};
 use dicom_core::{Tag, VR};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -74,7 +74,8 @@ fn compound_type(tag: Tag) -> Option<u8> {
             .deserialize::<Row>()
             .map(|r| {
                 let r = r.expect("data/compound-types.csv is valid");
-                let tag = crate::tag::parse_tag(&r.tag).expect("data/compound-types.csv tag");
+                let tag =
+                    crate::profile::tag::parse_tag(&r.tag).expect("data/compound-types.csv tag");
                 (tag, r.r#type)
             })
             .collect()
@@ -150,7 +151,7 @@ pub fn needs_value(tag: Tag, vr: VR) -> bool {
 pub struct Decider {
     pub(crate) options: Vec<ProfileOption>,
     pub(crate) hipaa: bool,
-    pub(crate) custom: crate::tag::TagMap<CustomRule>,
+    pub(crate) custom: crate::profile::tag::TagMap<CustomRule>,
 }
 
 impl Decider {
@@ -423,7 +424,7 @@ pub(crate) fn layer_decision(r: &'static layers::LayerRule, source: Source) -> D
 mod tests {
     use super::*;
     use crate::plan::{DateShift, ProfileId};
-    use crate::rules::parse_rules;
+    use crate::profile::rules::parse_rules;
 
     fn decide(plan: &Plan, tag: Tag, vr: VR) -> Action {
         Decider::new(plan)

@@ -116,7 +116,7 @@ pub struct Missing {
 fn names(missing: &[Missing]) -> String {
     let names: Vec<String> = missing
         .iter()
-        .map(|m| format!("{} {}", m.name, crate::tag::tag_id(m.tag)))
+        .map(|m| format!("{} {}", m.name, crate::profile::tag::tag_id(m.tag)))
         .collect();
     names.join(", ")
 }

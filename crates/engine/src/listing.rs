@@ -2,15 +2,15 @@
 //! count), layer by layer in the order the decider consults them. It sits above the
 //! decider and the pixel code, which it both reads.
 use crate::decide::{custom_decision, layer_decision, Decider, Facts};
-use crate::hipaa::safe_harbor;
-use crate::layers;
-use crate::options::ProfileOption;
 use crate::pixel::regions::RegionRules;
 use crate::plan::{Plan, ProfileId};
-use crate::presence::presence_rules;
-use crate::table::{table, TagPattern};
-use crate::tag::{dictionary_vr, display_name, tag_id};
-use crate::vocab::{Action, Rule, Source};
+use crate::profile::hipaa::safe_harbor;
+use crate::profile::layers;
+use crate::profile::options::ProfileOption;
+use crate::profile::presence::presence_rules;
+use crate::profile::table::{table, TagPattern};
+use crate::profile::tag::{dictionary_vr, display_name, tag_id};
+use crate::profile::vocab::{Action, Rule, Source};
 use dicom_core::{Tag, VR};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -170,7 +170,7 @@ pub fn rule_list_with(plan: &Plan, regions: &RegionRules) -> Vec<RuleEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::parse_rules;
+    use crate::profile::rules::parse_rules;
 
     #[test]
     fn rule_counts_grow_by_layer() {

@@ -1,8 +1,8 @@
 //! The attributes that say an object was de-identified, and how (PS3.15 E.1.1, CID 7050).
 
-use crate::options::ProfileOption;
 use crate::plan::Plan;
-use crate::vocab::Action;
+use crate::profile::options::ProfileOption;
+use crate::profile::vocab::Action;
 use dicom_core::value::DataSetSequence;
 use dicom_core::{DataElement, Length, Tag, VR};
 use dicom_dictionary_std::tags;
@@ -84,7 +84,7 @@ pub fn add_markers(
     let mut method = vec![
         format!("dcmask {}", env!("CARGO_PKG_VERSION")),
         plan.label(),
-        crate::table::EDITION.to_string(),
+        crate::profile::table::EDITION.to_string(),
     ];
     if identity_kept {
         method.push("patient name or ID kept by a custom rule".into());

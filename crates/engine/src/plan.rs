@@ -1,9 +1,9 @@
 //! A plan: which profile, which options, how to shift dates, and the custom rules.
 
 use crate::error::PlanError;
-use crate::options::ProfileOption;
 use crate::pixel::TextMode;
-use crate::rules::CustomRule;
+use crate::profile::options::ProfileOption;
+use crate::profile::rules::CustomRule;
 use serde::{Deserialize, Serialize};
 
 /// The built-in profiles, plus Custom (a base profile with per-tag overrides).

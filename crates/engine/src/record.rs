@@ -1,8 +1,8 @@
 //! The decision record: what the engine did to each element, without any original value.
 
 use crate::actions::clean::CleanCounts;
-use crate::tag::{keyword, tag_id};
-use crate::vocab::{Action, Rule, Source};
+use crate::profile::tag::{keyword, tag_id};
+use crate::profile::vocab::{Action, Rule, Source};
 use dicom_core::Tag;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -31,8 +31,8 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Leak {
     /// What the value held: `name`, `id`, `date_of_birth`, ... (never the value).
-    pub categories: Vec<crate::vocab::Category>,
-    pub outcome: crate::vocab::Outcome,
+    pub categories: Vec<crate::profile::vocab::Category>,
+    pub outcome: crate::profile::vocab::Outcome,
     /// The profile's decision the guard overrode (the entry's `rule` is then the
     /// guard's); absent when a custom `keep` won and the entry's rule is that keep.
     #[serde(skip_serializing_if = "Option::is_none")]

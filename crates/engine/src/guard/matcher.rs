@@ -20,7 +20,7 @@
 //! original value, which the caller removes.
 
 use super::values::{normalise_into, Identifying, Kind};
-use crate::vocab::Category;
+use crate::profile::vocab::Category;
 use std::cell::RefCell;
 use std::ops::Range;
 

@@ -22,7 +22,7 @@ mod values;
 
 pub use values::Identifying;
 
-use crate::vocab::{Category, Outcome};
+use crate::profile::vocab::{Category, Outcome};
 
 use crate::actions::dummy::dummy;
 use dicom_core::header::Header;

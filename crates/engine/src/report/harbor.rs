@@ -4,8 +4,8 @@
 //! their values the outputs still hold (read from the outputs, at every depth). Counts
 //! and attribute names only.
 
-use crate::hipaa::safe_harbor;
-use crate::tag::{keyword, tag_id};
+use crate::profile::hipaa::safe_harbor;
+use crate::profile::tag::{keyword, tag_id};
 use dicom_core::header::Header;
 use dicom_core::value::Value;
 use dicom_core::Tag;

@@ -6,8 +6,8 @@
 //! script; printed, every group is open and each part starts a page.
 
 use super::{Determination, Evidence, ReportRow, RiskEvidence};
+use crate::profile::vocab::Source;
 use crate::risk::{Figures, RecordKind, Report};
-use crate::vocab::Source;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 

@@ -17,9 +17,9 @@ mod html;
 pub use html::to_html;
 
 use crate::actions::clean::CleanCounts;
+use crate::profile::vocab::{Rule, Source};
 use crate::record::{ManualAction, ManualChange, Record};
 use crate::risk::{self, QuasiIdentifier, RecordKind};
-use crate::vocab::{Rule, Source};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -238,7 +238,7 @@ pub fn summarize<'a>(files: impl IntoIterator<Item = ReportFile<'a>>) -> Determi
         dcmask_version: env!("CARGO_PKG_VERSION"),
         profile: first.profile,
         options: first.options,
-        edition: crate::table::EDITION,
+        edition: crate::profile::table::EDITION,
         key_fingerprint: first.key_fingerprint,
         date_shift: first.date_shift,
         files: files_n,
@@ -334,7 +334,7 @@ impl RiskEvidence {
                 .iter()
                 .map(|q| QiDescription {
                     id: q.id.clone(),
-                    tag: q.tag.map(crate::tag::tag_id),
+                    tag: q.tag.map(crate::profile::tag::tag_id),
                     reason: q.reason.clone(),
                 })
                 .collect(),
@@ -543,8 +543,8 @@ pub fn config_digest(plan: &serde_json::Value, key_fingerprint: &str) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::vocab::{Action, Source};
     use crate::record::{Entry, ManualAction, ManualChange};
-    use crate::vocab::{Action, Source};
     use dicom_core::Tag;
     use std::borrow::Cow;
 

@@ -501,7 +501,7 @@ impl Analysis {
                     i,
                     Contribution {
                         id: q.id.clone(),
-                        tag: q.tag.map(crate::tag::tag_id),
+                        tag: q.tag.map(crate::profile::tag::tag_id),
                         reason: q.reason.clone(),
                         distinct_values: self.distinct[i],
                         unique_because,

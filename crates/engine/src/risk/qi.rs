@@ -3,7 +3,7 @@
 //! are data (`data/quasi-identifiers.csv`); the user changes the list by keyword or tag.
 
 use crate::actions::generalize::Generalization;
-use crate::tag::{keyword, parse_tag, tag_id};
+use crate::profile::tag::{keyword, parse_tag, tag_id};
 use dicom_core::Tag;
 use serde::Deserialize;
 use std::sync::OnceLock;
@@ -166,7 +166,7 @@ fn resolve(name: &str) -> Result<QuasiIdentifier, String> {
         return Ok(q.clone());
     }
     let tag = parse_tag(name).map_err(|e| match e {
-        crate::tag::TagParseError::Unrecognised(_) => format!(
+        crate::profile::tag::TagParseError::Unrecognised(_) => format!(
             "`{}` is neither a quasi-identifier of the table nor a tag: write tags as (GGGG,EEEE), GGGGEEEE or a keyword",
             name.chars().take(40).collect::<String>()
         ),
@@ -188,7 +188,7 @@ fn resolve(name: &str) -> Result<QuasiIdentifier, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tag::dictionary_vr;
+    use crate::profile::tag::dictionary_vr;
     use dicom_core::VR;
 
     /// The VR a row's values are read as when coarsened (derived ones are numbers).

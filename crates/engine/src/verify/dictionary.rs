@@ -469,7 +469,7 @@ fn values(text: &str) -> impl Iterator<Item = &str> {
 /// dictionary VR (some writers give every element VR UN).
 pub(super) fn effective_vr(elem: &InMemElement) -> VR {
     match elem.vr() {
-        VR::UN => crate::tag::dictionary_vr(elem.tag()).unwrap_or(VR::UN),
+        VR::UN => crate::profile::tag::dictionary_vr(elem.tag()).unwrap_or(VR::UN),
         vr => vr,
     }
 }

@@ -153,7 +153,7 @@ impl Dictionary {
             let tag = elem.tag();
             let mut path = String::with_capacity(prefix.len() + 9);
             path.push_str(prefix);
-            crate::tag::push_tag_digits(&mut path, tag);
+            crate::profile::tag::push_tag_digits(&mut path, tag);
             match elem.value() {
                 Value::Sequence(seq) => {
                     for (i, item) in seq.items().iter().enumerate() {

@@ -1,7 +1,7 @@
 //! Custom per-tag rules and their JSON file format (`custom_anonymization_profile.json`).
 
 use crate::actions::generalize::Generalization;
-use crate::tag::{dictionary_vr, parse_tag, tag_id};
+use crate::profile::tag::{dictionary_vr, parse_tag, tag_id};
 use dicom_core::Tag;
 use serde::{Deserialize, Serialize};
 

@@ -1,14 +1,14 @@
 //! Table E.1-1 of PS3.15, embedded as data and indexed by tag.
 
-use crate::code::Code;
-use crate::options::ProfileOption;
+use crate::profile::code::Code;
+use crate::profile::options::ProfileOption;
 use dicom_core::Tag;
 use std::sync::OnceLock;
 
 /// The edition of the standard the embedded tables come from.
 pub const EDITION: &str = "DICOM PS3.15 2025e";
 
-const TABLE_CSV: &str = include_str!("../data/ps3.15-table-e1-1.csv");
+const TABLE_CSV: &str = include_str!("../../data/ps3.15-table-e1-1.csv");
 
 /// Which tags a row covers: one tag, a masked family (`60xx,3000`), or every private tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +94,7 @@ impl Row {
 /// Table E.1-1, with exact tags hashed and the few masked rows scanned.
 pub struct Table {
     pub rows: Vec<Row>,
-    exact: crate::tag::TagMap<usize>,
+    exact: crate::profile::tag::TagMap<usize>,
     masked: Vec<usize>,
 }
 
@@ -119,7 +119,7 @@ impl Table {
                 options,
             });
         }
-        let mut exact = crate::tag::TagMap::default();
+        let mut exact = crate::profile::tag::TagMap::default();
         let mut masked = Vec::new();
         for (i, row) in rows.iter().enumerate() {
             match row.pattern {

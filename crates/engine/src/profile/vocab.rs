@@ -6,7 +6,7 @@
 //! nothing back: profile options and generalisations.
 
 use crate::actions::generalize::Generalization;
-use crate::options::ProfileOption;
+use crate::profile::options::ProfileOption;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::sync::OnceLock;

@@ -4,11 +4,11 @@
 use dicom_core::Tag;
 use std::sync::OnceLock;
 
-const CSV: &str = include_str!("../data/hipaa-safe-harbor.csv");
+const CSV: &str = include_str!("../../data/hipaa-safe-harbor.csv");
 
 /// The Safe Harbor identifier types (A to R) of each mapped attribute.
 pub struct SafeHarbor {
-    by_tag: crate::tag::TagMap<Vec<char>>,
+    by_tag: crate::profile::tag::TagMap<Vec<char>>,
     categories: Vec<Category>,
 }
 
@@ -28,7 +28,7 @@ pub struct Category {
 
 impl SafeHarbor {
     fn load() -> SafeHarbor {
-        let mut by_tag: crate::tag::TagMap<Vec<char>> = Default::default();
+        let mut by_tag: crate::profile::tag::TagMap<Vec<char>> = Default::default();
         let mut categories: Vec<Category> = Vec::new();
         let mut reader = csv::Reader::from_reader(CSV.as_bytes());
         for rec in reader.records() {

@@ -10,15 +10,15 @@
 //! The decider consults these rules after the profile's layers; custom rules are the
 //! expert's explicit word and are not overridden.
 
-use crate::tag::dictionary_vr;
-use crate::vocab::{Action, Decision, Rule, Source};
+use crate::profile::tag::dictionary_vr;
+use crate::profile::vocab::{Action, Decision, Rule, Source};
 use dicom_core::value::Value;
 use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-const CSV: &str = include_str!("../data/presence.csv");
+const CSV: &str = include_str!("../../data/presence.csv");
 
 /// What a row does to its attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +88,7 @@ impl PresenceRule {
 /// The rules, indexed by the tag they decide.
 pub struct PresenceRules {
     pub rows: Vec<PresenceRule>,
-    by_tag: crate::tag::TagMap<Vec<usize>>,
+    by_tag: crate::profile::tag::TagMap<Vec<usize>>,
     /// Every tag a condition looks at: what [`Siblings::of`] collects from a data set.
     watched: Vec<Tag>,
 }
@@ -138,7 +138,7 @@ impl PresenceRules {
                 explanation: format!("{} ({})", &rec[5], &rec[6]),
             });
         }
-        let mut by_tag: crate::tag::TagMap<Vec<usize>> = Default::default();
+        let mut by_tag: crate::profile::tag::TagMap<Vec<usize>> = Default::default();
         let mut watched = Vec::new();
         for (i, row) in rows.iter().enumerate() {
             by_tag.entry(row.tag).or_default().push(i);
@@ -261,7 +261,7 @@ impl Siblings {
                     Value::PixelSequence(_) => true,
                     Value::Primitive(p) => {
                         p.multiplicity() > 0
-                            && (crate::tag::is_binary(vr)
+                            && (crate::profile::tag::is_binary(vr)
                                 || !p.to_str().trim_matches([' ', '\0', '\\']).is_empty())
                     }
                 };
@@ -282,9 +282,9 @@ mod tests {
     use crate::actions::key::Key;
     use crate::apply::deidentify;
     use crate::plan::{Plan, ProfileId};
+    use crate::profile::rules::parse_rules;
+    use crate::profile::table::table;
     use crate::record::Record;
-    use crate::rules::parse_rules;
-    use crate::table::table;
     use dicom_core::value::DataSetSequence;
     use dicom_core::{DataElement, Length};
     use dicom_dictionary_std::tags;

@@ -4,7 +4,7 @@ use dicom_core::Tag;
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
-const CSV: &str = include_str!("../data/ps3.15-table-e3.10-1.csv");
+const CSV: &str = include_str!("../../data/ps3.15-table-e3.10-1.csv");
 
 /// The safe private elements, keyed by (group, creator, low element byte).
 pub struct SafePrivate(HashSet<(u16, String, u8)>);

@@ -4,15 +4,15 @@
 //! (`data/residual-rules.csv`: overlays, dates, names, free text, unknown tags). Within a
 //! layer the first row that applies to the element and whose condition holds decides.
 
-use crate::options::ProfileOption;
-use crate::tag::dictionary_vr;
-use crate::vocab::Action;
+use crate::profile::options::ProfileOption;
+use crate::profile::tag::dictionary_vr;
+use crate::profile::vocab::Action;
 use dicom_core::{Tag, VR};
 use serde::Deserialize;
 use std::sync::OnceLock;
 
-const STRUCTURAL_CSV: &str = include_str!("../data/structural-rules.csv");
-const RESIDUAL_CSV: &str = include_str!("../data/residual-rules.csv");
+const STRUCTURAL_CSV: &str = include_str!("../../data/structural-rules.csv");
+const RESIDUAL_CSV: &str = include_str!("../../data/residual-rules.csv");
 
 /// One row of a layer.
 #[derive(Debug)]
