@@ -6,12 +6,12 @@ use crate::actions::dates;
 use crate::actions::dummy::dummy;
 use crate::actions::key::Key;
 use crate::actions::pseudonym;
+use crate::decide::plan::{DateShift, Plan};
 use crate::decide::{Decider, Facts, PrivateKind};
 use crate::error::{Error, Result};
 use crate::guard::{self, Guard, Identifying};
 use crate::markers::{add_markers, Temporal};
 use crate::pixel::{self, PixelTools, RegionRules};
-use crate::plan::{DateShift, Plan};
 use crate::profile::options::ProfileOption;
 use crate::profile::private::{block_of, is_creator, safe_private};
 use crate::profile::tag::{dictionary_vr, is_binary, keyword, tag_id};
@@ -667,7 +667,7 @@ fn replacement(vr: VR, v: &str) -> PrimitiveValue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::ProfileId;
+    use crate::decide::plan::ProfileId;
 
     #[test]
     fn dummied_code_sequences_lose_their_codes() {

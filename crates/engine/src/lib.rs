@@ -45,10 +45,8 @@ pub mod dicomdir;
 pub mod error;
 pub mod guard;
 pub mod io;
-mod listing;
 pub mod markers;
 pub mod pixel;
-pub mod plan;
 pub mod precheck;
 mod profile;
 pub mod record;
@@ -63,10 +61,11 @@ pub use actions::{clean, dates, generalize, key, pseudonym};
 pub use apply::{
     deidentify, deidentify_with, deidentify_with_regions, deidentify_with_related, Outcome,
 };
+pub use decide::listing::{rule_list, rule_list_with, RuleEntry};
+pub use decide::plan;
+pub use decide::plan::{DateShift, Plan, ProfileId};
 pub use decide::Decider;
 pub use error::{Error, Result};
-pub use listing::{rule_list, rule_list_with, RuleEntry};
-pub use plan::{DateShift, Plan, ProfileId};
 pub use profile::options::ProfileOption;
 pub use profile::rules::{parse_rules, rules_to_json, CustomAction, CustomRule};
 pub use profile::vocab::{Action, Decision, Rule, Source};

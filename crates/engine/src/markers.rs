@@ -1,6 +1,6 @@
 //! The attributes that say an object was de-identified, and how (PS3.15 E.1.1, CID 7050).
 
-use crate::plan::Plan;
+use crate::decide::plan::Plan;
 use crate::profile::options::ProfileOption;
 use crate::profile::vocab::Action;
 use dicom_core::value::DataSetSequence;

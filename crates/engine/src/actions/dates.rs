@@ -3,7 +3,7 @@
 use chrono::{Datelike, Duration, NaiveDate};
 
 /// The largest date shift, in days either way: 100 years. A plan with more is refused
-/// ([`crate::plan::Plan::validate`]); no real need moves dates further, and a shift of
+/// ([`crate::decide::plan::Plan::validate`]); no real need moves dates further, and a shift of
 /// millions of days would write dates past year 9999, which DA cannot hold.
 pub const MAX_SHIFT_DAYS: i64 = 36_500;
 

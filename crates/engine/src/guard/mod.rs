@@ -372,8 +372,8 @@ fn tidy(text: &str, vr: VR) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decide::plan::{Plan, ProfileId};
     use crate::decide::Decider;
-    use crate::plan::{Plan, ProfileId};
     use dicom_dictionary_std::tags;
 
     fn ids() -> Identifying {

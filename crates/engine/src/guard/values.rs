@@ -440,7 +440,7 @@ mod tests {
             assert_eq!(merged, union);
         }
     }
-    use crate::plan::{Plan, ProfileId};
+    use crate::decide::plan::{Plan, ProfileId};
     use crate::ProfileOption;
     use dicom_core::value::DataSetSequence;
     use dicom_core::DataElement;

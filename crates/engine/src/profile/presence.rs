@@ -281,7 +281,7 @@ mod tests {
     use super::*;
     use crate::actions::key::Key;
     use crate::apply::deidentify;
-    use crate::plan::{Plan, ProfileId};
+    use crate::decide::plan::{Plan, ProfileId};
     use crate::profile::rules::parse_rules;
     use crate::profile::table::table;
     use crate::record::Record;

@@ -28,11 +28,11 @@
 
 use crate::actions::key::Key;
 use crate::apply::{deidentify_with_related, Outcome};
+use crate::decide::plan::Plan;
 use crate::error::{Error, Result};
 use crate::guard::Identifying;
 use crate::io;
 use crate::pixel::detect::PixelTools;
-use crate::plan::Plan;
 use crate::profile::options::ProfileOption;
 use crate::profile::vocab::Action;
 use crate::record::{Mappings, Record};
@@ -577,7 +577,7 @@ impl<W: Write> Write for Counting<W> {
 mod tests {
     use super::*;
     use crate::apply::deidentify;
-    use crate::plan::ProfileId;
+    use crate::decide::plan::ProfileId;
     use dicom_core::value::PixelFragmentSequence;
     use dicom_core::VR;
     use dicom_object::meta::FileMetaTableBuilder;

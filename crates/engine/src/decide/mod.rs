@@ -9,8 +9,15 @@
 //! ties it to others of its data set ([`crate::profile::presence`]): it follows the removal of
 //! the attribute it depends on, or, Type 2C with its condition holding, it is emptied
 //! instead of removed.
+//!
+//! Beside it: the [`plan`] it carries out (profile, options, date shift, custom rules,
+//! pixel text mode; above the pixel code, whose text mode it names) and the [`listing`]
+//! of every rule of a plan in this order.
 
-use crate::plan::Plan;
+pub mod listing;
+pub mod plan;
+
+use crate::decide::plan::Plan;
 use crate::profile::code::Code;
 use crate::profile::hipaa::{safe_harbor, DEVICE_SERIAL_NUMBER, PATIENT_AGE, PATIENT_BIRTH_DATE};
 use crate::profile::layers;
@@ -70,7 +77,7 @@ fn compound_type(tag: Tag) -> Option<u8> {
             #[allow(dead_code)] // for people reading the table
             reason: String,
         }
-        csv::Reader::from_reader(include_str!("../data/compound-types.csv").as_bytes())
+        csv::Reader::from_reader(include_str!("../../data/compound-types.csv").as_bytes())
             .deserialize::<Row>()
             .map(|r| {
                 let r = r.expect("data/compound-types.csv is valid");
@@ -156,7 +163,7 @@ pub struct Decider {
 
 impl Decider {
     pub fn new(plan: &Plan) -> Decider {
-        let custom = if plan.profile == crate::plan::ProfileId::Custom {
+        let custom = if plan.profile == crate::decide::plan::ProfileId::Custom {
             plan.custom_rules
                 .iter()
                 .map(|r| (r.tag(), r.clone()))
@@ -423,7 +430,7 @@ pub(crate) fn layer_decision(r: &'static layers::LayerRule, source: Source) -> D
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{DateShift, ProfileId};
+    use crate::decide::plan::{DateShift, ProfileId};
     use crate::profile::rules::parse_rules;
 
     fn decide(plan: &Plan, tag: Tag, vr: VR) -> Action {

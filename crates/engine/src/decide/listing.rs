@@ -1,9 +1,9 @@
 //! Every rule of a plan as one listing (`dcmask profile show`, the workbench's rule
 //! count), layer by layer in the order the decider consults them. It sits above the
 //! decider and the pixel code, which it both reads.
+use crate::decide::plan::{Plan, ProfileId};
 use crate::decide::{custom_decision, layer_decision, Decider, Facts};
 use crate::pixel::regions::RegionRules;
-use crate::plan::{Plan, ProfileId};
 use crate::profile::hipaa::safe_harbor;
 use crate::profile::layers;
 use crate::profile::options::ProfileOption;
