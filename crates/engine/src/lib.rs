@@ -39,13 +39,11 @@
 mod actions;
 pub mod apply;
 pub mod audit;
-mod complete;
 pub mod decide;
 pub mod dicomdir;
 pub mod error;
 pub mod guard;
 pub mod io;
-pub mod markers;
 pub mod pixel;
 pub mod precheck;
 mod profile;
@@ -58,6 +56,7 @@ pub mod verify;
 
 pub use actions::key::Key;
 pub use actions::{clean, dates, generalize, key, pseudonym};
+pub use apply::markers;
 pub use apply::{
     deidentify, deidentify_with, deidentify_with_regions, deidentify_with_related, Outcome,
 };

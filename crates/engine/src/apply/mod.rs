@@ -1,16 +1,22 @@
 //! Applies a plan to an object: walks every element at every depth, asks the decider,
 //! carries out the decision and records it.
+//!
+//! Beside it: the check that an object holds what its SOP class requires ([`complete`])
+//! and the markers that say how it was de-identified ([`markers`]).
+
+mod complete;
+pub mod markers;
 
 use crate::actions::clean::{clean_text, LazyIdentifiers};
 use crate::actions::dates;
 use crate::actions::dummy::dummy;
 use crate::actions::key::Key;
 use crate::actions::pseudonym;
+use crate::apply::markers::{add_markers, Temporal};
 use crate::decide::plan::{DateShift, Plan};
 use crate::decide::{Decider, Facts, PrivateKind};
 use crate::error::{Error, Result};
 use crate::guard::{self, Guard, Identifying};
-use crate::markers::{add_markers, Temporal};
 use crate::pixel::{self, PixelTools, RegionRules};
 use crate::profile::options::ProfileOption;
 use crate::profile::private::{block_of, is_creator, safe_private};
@@ -97,7 +103,8 @@ pub fn deidentify_with_related(
     {
         return Err(Error::Dicomdir);
     }
-    let incomplete = match crate::complete::missing(&obj, meta.media_storage_sop_class_uid()) {
+    let incomplete = match crate::apply::complete::missing(&obj, meta.media_storage_sop_class_uid())
+    {
         Some(e) if !plan.allow_incomplete => return Err(e),
         found => found.and_then(|e| e.missing_names()),
     };
@@ -228,7 +235,7 @@ fn uses_enhanced_equipment(class_uid: &str) -> bool {
     use dicom_core::dictionary::UidDictionary;
     static FAMILIES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let families = FAMILIES.get_or_init(|| {
-        csv::Reader::from_reader(include_str!("../data/enhanced-equipment.csv").as_bytes())
+        csv::Reader::from_reader(include_str!("../../data/enhanced-equipment.csv").as_bytes())
             .records()
             .map(|r| r.expect("data/enhanced-equipment.csv is valid")[0].to_string())
             .collect()

@@ -13,7 +13,7 @@ use dicom_object::InMemDicomObject;
 use serde::Deserialize;
 use std::sync::OnceLock;
 
-const TABLE_CSV: &str = include_str!("../data/required-attributes.csv");
+const TABLE_CSV: &str = include_str!("../../data/required-attributes.csv");
 
 #[derive(Deserialize)]
 struct Row {
