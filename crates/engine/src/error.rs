@@ -37,7 +37,7 @@ pub enum Error {
         frame: Option<u32>,
     },
     /// The object is beyond one of dcmask's limits on what a file may hold
-    /// ([`crate::precheck`], [`crate::io::inflated_limit`], [`crate::pixel::decode`]).
+    /// ([`crate::io::precheck`], [`crate::io::inflated_limit`], [`crate::pixel::decode`]).
     #[error("beyond dcmask's limits: {detail}")]
     Limit { limit: Limit, detail: String },
     /// A DICOMDIR: its records repeat identifiers and point into the original file set,
@@ -91,7 +91,7 @@ impl std::fmt::Display for ErrorKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Limit {
-    /// Sequences nested deeper than [`crate::precheck::MAX_DEPTH`].
+    /// Sequences nested deeper than [`crate::io::precheck::MAX_DEPTH`].
     Depth,
     /// More data elements than the pre-check allows.
     Elements,

@@ -11,7 +11,7 @@
 //! parsed from those bytes without reading the input twice.
 
 use crate::error::Error;
-use crate::precheck::Walk;
+use crate::io::precheck::Walk;
 use dicom_core::header::{DataElementHeader, Length, SequenceItemHeader};
 use dicom_core::VR;
 use dicom_dictionary_std::tags;
@@ -36,7 +36,7 @@ pub(super) enum Stop {
     /// Something the streaming path does not handle: the caller falls back to the
     /// in-memory path, which reads (or refuses) the file whole.
     Fallback(&'static str),
-    /// The header is refused by [`crate::precheck`]: reading the file whole would not
+    /// The header is refused by [`crate::io::precheck`]: reading the file whole would not
     /// change that, only cost its size in memory.
     Refuse(Error),
 }

@@ -1,7 +1,15 @@
 //! Reading objects from bytes and writing them to any writer, with clear typed errors.
+//!
+//! Beside it: the structural checks every header passes first ([`precheck`]), the
+//! header-only path that copies pixel data through ([`stream`]) and the new DICOMDIR of
+//! de-identified files ([`dicomdir`]).
+
+pub mod dicomdir;
+pub mod precheck;
+pub mod stream;
 
 use crate::error::{Error, Limit, Result};
-use crate::precheck::{Refusal, Walk};
+use crate::io::precheck::{Refusal, Walk};
 use dicom_core::VR;
 use dicom_dictionary_std::tags;
 use dicom_encoding::transfer_syntax::Codec;
@@ -23,7 +31,7 @@ const EXPLICIT_VR_BE: &str = dicom_transfer_syntax_registry::entries::EXPLICIT_V
 
 /// Reads a DICOM object from a file's bytes: with or without the 128-byte preamble, and,
 /// for old files with no file meta group, as a bare Implicit VR Little Endian data set.
-/// Every data set passes [`crate::precheck`] before dicom-rs parses it.
+/// Every data set passes [`crate::io::precheck`] before dicom-rs parses it.
 pub fn read_object(bytes: &[u8]) -> Result<DefaultDicomObject> {
     let body = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
         &bytes[128..]
@@ -151,7 +159,7 @@ pub(crate) fn check_dataset(data: &[u8], ts: &TransferSyntax) -> Result<()> {
     check_lengths(data, ts, None, data.len() as u64).map_err(|r| refused(r, "", data.len()))
 }
 
-/// The error for a refusal of the walk over a file's header in [`crate::stream`], as
+/// The error for a refusal of the walk over a file's header in [`crate::io::stream`], as
 /// [`read_object`] words it.
 pub(crate) fn refused_header(r: Refusal, what: &str, file_len: u64) -> Error {
     refused(r, what, usize::try_from(file_len).unwrap_or(usize::MAX))
