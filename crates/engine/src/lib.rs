@@ -38,7 +38,6 @@
 
 mod actions;
 pub mod apply;
-pub mod audit;
 pub mod decide;
 pub mod error;
 pub mod guard;
@@ -46,7 +45,6 @@ pub mod io;
 pub mod pixel;
 mod profile;
 pub mod record;
-pub mod report;
 pub mod risk;
 pub mod value;
 pub mod verify;
@@ -67,4 +65,5 @@ pub use profile::options::ProfileOption;
 pub use profile::rules::{parse_rules, rules_to_json, CustomAction, CustomRule};
 pub use profile::vocab::{Action, Decision, Rule, Source};
 pub use profile::{code, hipaa, options, presence, private, rules, table, tag, vocab};
+pub use record::{audit, report};
 pub use record::{Mappings, Record};

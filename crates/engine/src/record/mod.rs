@@ -1,4 +1,10 @@
 //! The decision record: what the engine did to each element, without any original value.
+//!
+//! Beside it, what is made of records: the determination [`report`] and the format of
+//! the hash-chained [`audit`] trail.
+
+pub mod audit;
+pub mod report;
 
 use crate::actions::clean::CleanCounts;
 use crate::profile::tag::{keyword, tag_id};

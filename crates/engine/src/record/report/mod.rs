@@ -537,7 +537,7 @@ impl Evidence {
 /// and `dcmask report`.
 pub fn config_digest(plan: &serde_json::Value, key_fingerprint: &str) -> String {
     let v = serde_json::json!({ "plan": plan, "key_fingerprint": key_fingerprint });
-    crate::audit::sha256(&serde_json::to_vec(&v).expect("JSON serialises"))
+    crate::record::audit::sha256(&serde_json::to_vec(&v).expect("JSON serialises"))
 }
 
 #[cfg(test)]
@@ -671,7 +671,7 @@ mod tests {
         e.audit = Some(AuditHead {
             log: "the workbench's audit log".into(),
             entries: 3,
-            head: crate::audit::ANCHOR.into(),
+            head: crate::record::audit::ANCHOR.into(),
             problem: None,
             entry: Some("export".into()),
         });

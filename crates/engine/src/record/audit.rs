@@ -71,10 +71,10 @@ pub struct Entry {
     /// A short digest of the workbench session (never its id, which grants access).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
-    /// The configuration digest ([`crate::report::config_digest`]).
+    /// The configuration digest ([`crate::record::report::config_digest`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<String>,
-    /// A digest of the outputs ([`crate::report::dataset::manifest_digest`]); what it
+    /// A digest of the outputs ([`crate::record::report::dataset::manifest_digest`]); what it
     /// covers is said by `outputs_of`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outputs: Option<String>,

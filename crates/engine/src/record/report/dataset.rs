@@ -141,7 +141,7 @@ pub const DIGEST_DEFINITION: &str = "SHA-256 of the manifest: one line `SHA256  
 pub fn manifest_digest(entries: &[ManifestEntry]) -> String {
     let mut sorted: Vec<&ManifestEntry> = entries.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut h = crate::audit::Sha256Writer::default();
+    let mut h = crate::record::audit::Sha256Writer::default();
     for e in sorted {
         h.update(format!("{}  {}\n", e.sha256, e.name).as_bytes());
     }
@@ -205,7 +205,7 @@ mod tests {
             sha256: "11".repeat(32),
         };
         let text = format!("{}  a.dcm\n{}  b.dcm\n", "11".repeat(32), "00".repeat(32));
-        let mut h = crate::audit::Sha256Writer::default();
+        let mut h = crate::record::audit::Sha256Writer::default();
         h.update(text.as_bytes());
         let want = format!("sha256:{}", h.hex());
         assert_eq!(manifest_digest(&[a.clone(), b.clone()]), want);
