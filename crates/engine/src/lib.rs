@@ -36,34 +36,41 @@
 //! assert!(out.record.entries.iter().any(|e| e.rule.source == Source::Table));
 //! ```
 
+// The folders follow a file's flow (ARCHITECTURE.md): the actions' mechanics, the
+// profile, the decision, the application, input/output and the record. They are
+// private; what the binary and the tests use is re-exported below, at the root or
+// under a few namespaces named for what a caller does with them.
 mod actions;
-pub mod apply;
-pub mod decide;
-pub mod error;
+mod apply;
+mod decide;
+mod error;
 pub mod guard;
 pub mod io;
 pub mod pixel;
 mod profile;
-pub mod record;
+mod record;
 pub mod risk;
 pub mod value;
 pub mod verify;
 
+pub use actions::pseudonym;
+pub use profile::tag;
+pub use record::{audit, report};
+
+pub use actions::generalize::Generalization;
 pub use actions::key::Key;
-pub use actions::{clean, dates, generalize, key, pseudonym};
-pub use apply::markers;
 pub use apply::{
     deidentify, deidentify_with, deidentify_with_regions, deidentify_with_related, Outcome,
 };
 pub use decide::listing::{rule_list, rule_list_with, RuleEntry};
-pub use decide::plan;
-pub use decide::plan::{DateShift, Plan, ProfileId};
+pub use decide::plan::{AutoShift, DateShift, Plan, ProfileId};
 pub use decide::Decider;
-pub use error::{Error, Result};
-pub use io::{dicomdir, precheck, stream};
+pub use error::{Error, ErrorKind, Limit, Missing, PlanError, Result};
+pub use profile::code::Code;
 pub use profile::options::ProfileOption;
+pub use profile::presence::presence_rules;
+pub use profile::private::{block_of, is_creator, normalise_creator};
 pub use profile::rules::{parse_rules, rules_to_json, CustomAction, CustomRule};
+pub use profile::table::{table, TagPattern, EDITION as TABLE_EDITION};
 pub use profile::vocab::{Action, Decision, Rule, Source};
-pub use profile::{code, hipaa, options, presence, private, rules, table, tag, vocab};
-pub use record::{audit, report};
-pub use record::{Mappings, Record};
+pub use record::{inert, mapping_csv, ManualAction, ManualChange, Mappings, PixelBox, Record};

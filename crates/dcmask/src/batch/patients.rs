@@ -5,7 +5,7 @@
 //! those values are pooled per patient (by original Patient ID, keyed). Once every file is
 //! done, a file whose patient turned out to have identifying values the file itself did
 //! not hold is checked against them: the text its guard let through was kept in memory
-//! for this ([`dcmask_engine::stream::Prepared::guarded_text`]), so no output is read
+//! for this ([`dcmask_engine::io::stream::Prepared::guarded_text`]), so no output is read
 //! again. Only a file whose text holds one of them, or whose text was too long to keep,
 //! is de-identified again with the patient's values. Its journal line then carries a
 //! keyed digest of those values, so that a resumed run does not do it a third time.

@@ -72,13 +72,10 @@ impl SafeHarbor {
         self.by_tag.get(&tag).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// Number of attributes the mapping covers.
-    pub fn len(&self) -> usize {
+    /// Number of attributes the mapping covers (for the tests).
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.by_tag.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_tag.is_empty()
     }
 
     /// Attributes the HIPAA layer handles differently from the Basic Profile.

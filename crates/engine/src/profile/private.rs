@@ -29,12 +29,10 @@ impl SafePrivate {
             .contains(&(tag.0, normalise_creator(creator), (tag.1 & 0xFF) as u8))
     }
 
-    pub fn len(&self) -> usize {
+    /// Number of safe private attributes (for the tests).
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 
