@@ -36,6 +36,8 @@
 //! assert!(out.record.entries.iter().any(|e| e.rule.source == Source::Table));
 //! ```
 
+#![warn(missing_docs)]
+
 // The folders follow a file's flow (ARCHITECTURE.md): the actions' mechanics, the
 // profile, the decision, the application, input/output and the record. They are
 // private; what the binary and the tests use is re-exported below, at the root or
@@ -44,8 +46,14 @@ mod actions;
 mod apply;
 mod decide;
 mod error;
-pub mod guard;
+// guard/ is being optimised on another branch; two of its doc links point at items
+// that are private since it became private here.
+#[allow(rustdoc::private_intra_doc_links)]
+mod guard;
 pub mod io;
+// pixel/ is being reworked for OCR on another branch, which has the last word on its
+// items; their doc comments (43 fields, variants and methods) come after that merge.
+#[allow(missing_docs, rustdoc::private_intra_doc_links)]
 pub mod pixel;
 mod profile;
 mod record;
@@ -66,6 +74,7 @@ pub use decide::listing::{rule_list, rule_list_with, RuleEntry};
 pub use decide::plan::{AutoShift, DateShift, Plan, ProfileId};
 pub use decide::Decider;
 pub use error::{Error, ErrorKind, Limit, Missing, PlanError, Result};
+pub use guard::{holds_any, patient_of, pooled, Identifying};
 pub use profile::code::Code;
 pub use profile::options::ProfileOption;
 pub use profile::presence::presence_rules;
@@ -73,4 +82,6 @@ pub use profile::private::{block_of, is_creator, normalise_creator};
 pub use profile::rules::{parse_rules, rules_to_json, CustomAction, CustomRule};
 pub use profile::table::{table, TagPattern, EDITION as TABLE_EDITION};
 pub use profile::vocab::{Action, Decision, Rule, Source};
-pub use record::{inert, mapping_csv, ManualAction, ManualChange, Mappings, PixelBox, Record};
+pub use record::{
+    inert, mapping_csv, Entry, ManualAction, ManualChange, Mappings, PixelBox, Record,
+};

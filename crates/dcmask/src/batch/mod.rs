@@ -48,10 +48,10 @@ pub use plan_args::{PlanArgs, Regions};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use dcmask_engine::guard::Identifying;
 use dcmask_engine::io::stream::{self, Prepared};
 use dcmask_engine::pixel::PixelTools;
 use dcmask_engine::value;
+use dcmask_engine::Identifying;
 use dcmask_engine::{Decider, Error, Key, Mappings, Plan, Record};
 use dicom_dictionary_std::tags;
 use journal::{Done, Journal};

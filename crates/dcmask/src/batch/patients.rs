@@ -12,8 +12,8 @@
 //!
 //! What is kept here are originals, in memory only; the journal holds the digest alone.
 
-use dcmask_engine::guard::{self, Identifying};
 use dcmask_engine::Key;
+use dcmask_engine::{holds_any, Identifying};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -115,7 +115,7 @@ impl Patients {
                 if let Some(text) = seen.text.as_deref() {
                     let holds = holds
                         .entry(seen.patient.as_str())
-                        .or_insert_with(|| Box::new(guard::holds_any(pooled)));
+                        .or_insert_with(|| Box::new(holds_any(pooled)));
                     if !holds(text) {
                         return None;
                     }

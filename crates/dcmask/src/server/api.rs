@@ -429,7 +429,7 @@ async fn apply(
             key: app.key.clone(),
             choices: s.pixel.clone(),
             dir: s.dir.clone(),
-            related: dcmask_engine::guard::pooled(
+            related: dcmask_engine::pooled(
                 sources
                     .iter()
                     .map(|(f, _)| -> &dicom_object::InMemDicomObject { &f.source }),

@@ -24,11 +24,15 @@ use std::fmt;
 pub enum Generalization {
     /// Ages into bands of this many years.
     AgeBand(u8),
+    /// Dates (and date-times) cut to their month: `YYYYMM01`.
     Month,
+    /// Dates (and date-times) cut to their year: `YYYY0101`.
     Year,
     /// Numbers rounded to the nearest multiple of `units / 10^scale`.
     Multiple {
+        /// The step's digits.
         units: u64,
+        /// Decimal places of the step.
         scale: u8,
     },
 }

@@ -42,6 +42,7 @@ impl Key {
         Ok(Key(bytes))
     }
 
+    /// The key as a key file holds it: lowercase hex and a line break.
     pub fn to_file_contents(&self) -> String {
         format!("{}\n", hex::encode(&self.0))
     }

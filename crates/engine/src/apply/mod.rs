@@ -36,8 +36,11 @@ use std::collections::{HashMap, HashSet};
 
 /// The de-identified object with what was decided and the identifier mappings made.
 pub struct Outcome {
+    /// The de-identified object, file meta rebuilt.
     pub object: DefaultDicomObject,
+    /// What was decided for each element, without original values.
     pub record: Record,
+    /// The originals and replacements of UIDs and Patient IDs.
     pub mappings: Mappings,
     /// The identifying values of the original object, for the leak guard of other files
     /// of the same patient (see [`deidentify_with_related`]). Originals: keep in memory
@@ -46,7 +49,7 @@ pub struct Outcome {
     /// The original Patient ID, which groups files by patient for the guard. An original
     /// value: never write it outside the linkage.
     pub patient: Option<String>,
-    /// The text the leak guard checked, as written ([`guard::Guard::into_written`]): a
+    /// The text the leak guard checked, as written (what the guard let through): a
     /// batch that learns more identifying values of the patient from later files looks
     /// for them here ([`guard::holds_any`]) instead of reading the output again.
     pub guarded_text: Option<String>,

@@ -20,8 +20,11 @@ use std::borrow::Cow;
 pub struct RuleEntry {
     /// Tag id or table row id.
     pub id: String,
+    /// The attribute's name, or what a pattern or region rule covers, as people read it.
     pub name: String,
+    /// What the rule does, by the action's label.
     pub action: String,
+    /// The rule, with its layer and explanation.
     pub rule: Rule,
 }
 

@@ -162,6 +162,7 @@ pub struct Decider {
 }
 
 impl Decider {
+    /// The decider for a plan: its options and custom rules indexed once.
     pub fn new(plan: &Plan) -> Decider {
         let custom = if plan.profile == crate::decide::plan::ProfileId::Custom {
             plan.custom_rules
@@ -178,6 +179,7 @@ impl Decider {
         }
     }
 
+    /// Whether the plan has this option, including those its profile implies.
     pub fn has(&self, option: ProfileOption) -> bool {
         self.options.contains(&option)
     }
@@ -195,7 +197,7 @@ impl Decider {
 
     /// The decision for one element, wherever it sits in the object. `siblings` is what
     /// the presence rules need of the data set (top level or item) holding the element:
-    /// [`Siblings::of`] that data set, collected once before its elements are decided.
+    /// `Siblings::of` that data set, collected once before its elements are decided.
     pub fn decide(
         &self,
         tag: Tag,

@@ -10,15 +10,21 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProfileId {
+    /// The PS3.15 Basic Application Level Confidentiality Profile alone.
     Basic,
+    /// HIPAA Safe Harbor: Basic plus the 18 identifiers, dates to the year.
     Hipaa,
+    /// +Pixel: Basic plus Clean Pixel Data.
     Pixel,
+    /// The user's per-tag rules over a base profile.
     Custom,
 }
 
 impl ProfileId {
+    /// Every profile, in the order the workbench and `--help` list them.
     pub const ALL: [ProfileId; 4] = [Self::Basic, Self::Hipaa, Self::Pixel, Self::Custom];
 
+    /// The id in plans, flags and URLs (`basic`, `hipaa`, `pixel`, `custom`).
     pub fn id(self) -> &'static str {
         match self {
             Self::Basic => "basic",
@@ -28,12 +34,14 @@ impl ProfileId {
         }
     }
 
+    /// The profile with this id, in any case.
     pub fn from_id(s: &str) -> Option<ProfileId> {
         Self::ALL
             .into_iter()
             .find(|p| p.id() == s.to_ascii_lowercase())
     }
 
+    /// The name people read (`+Pixel`).
     pub fn label(self) -> &'static str {
         match self {
             Self::Basic => "Basic",
@@ -43,6 +51,7 @@ impl ProfileId {
         }
     }
 
+    /// One sentence on what the profile does.
     pub fn description(self) -> &'static str {
         match self {
             Self::Basic => "PS3.15 Basic Application Level Confidentiality Profile: every row of Table E.1-1",
@@ -72,24 +81,29 @@ pub enum DateShift {
     Auto(AutoShift),
 }
 
+/// The one spelling of a keyed shift in a plan file: `"auto"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AutoShift {
+    /// `"auto"`.
     Auto,
 }
 
 /// Everything the engine needs besides the object and the key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
+    /// The profile applied.
     pub profile: ProfileId,
     /// The profile Custom rules override; ignored for built-in profiles.
     #[serde(default = "basic")]
     pub base: ProfileId,
+    /// Options chosen (those the profile implies are added when applied).
     #[serde(default)]
     pub options: Vec<ProfileOption>,
     /// Setting a shift switches on Modified Dates.
     #[serde(default)]
     pub date_shift: Option<DateShift>,
+    /// Per-tag rules, consulted before any other layer.
     #[serde(default)]
     pub custom_rules: Vec<CustomRule>,
     /// With Clean Pixel Data: which text found by a detector is blanked.
@@ -106,6 +120,7 @@ fn basic() -> ProfileId {
 }
 
 impl Plan {
+    /// A built-in profile with no option, shift or custom rule.
     pub fn builtin(profile: ProfileId) -> Plan {
         Plan {
             profile,
@@ -127,6 +142,7 @@ impl Plan {
         }
     }
 
+    /// Whether the HIPAA layer applies (HIPAA itself, or Custom on HIPAA).
     pub fn is_hipaa(&self) -> bool {
         self.base_profile() == ProfileId::Hipaa
     }
@@ -154,6 +170,7 @@ impl Plan {
         opts
     }
 
+    /// Refuses a plan that contradicts itself, before any file is read.
     pub fn validate(&self) -> Result<(), PlanError> {
         if self.profile == ProfileId::Custom && self.base == ProfileId::Custom {
             return Err(PlanError::CustomBase);

@@ -6,7 +6,7 @@
 //! one from the de-identified headers only, so it holds what the de-identified files hold.
 //! The one exception: a Type 1 key that is empty in the file (the Basic Profile empties
 //! Study Date, Study Time and Study ID) gets the constant dummy the engine writes for a
-//! D action ([`placeholder`]), since a DICOMDIR record requires a value.
+//! D action (`placeholder`), since a DICOMDIR record requires a value.
 //!
 //! - **Hierarchy**: PATIENT → STUDY → SERIES → leaf (IMAGE, SR DOCUMENT, ...), grouped by
 //!   Patient ID and Patient's Name, Study Instance UID and Series Instance UID. Siblings
@@ -54,13 +54,28 @@ const ITEM_START_BYTES: [u8; 4] = [0xFE, 0xFF, 0x00, 0xE0];
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DirError {
     #[error("File ID of entry {entry}: {why} (PS3.10 8.5: 1 to 8 components of 1 to 8 characters A-Z, 0-9, _)")]
-    FileId { entry: usize, why: String },
+    /// A File ID that PS3.10 does not allow.
+    FileId {
+        /// The entry's index, from 0.
+        entry: usize,
+        /// What is wrong with it.
+        why: String,
+    },
     #[error("entries {first} and {second} have the same File ID")]
-    DuplicateFileId { first: usize, second: usize },
+    /// Two entries point at the same file.
+    DuplicateFileId {
+        /// The first entry's index.
+        first: usize,
+        /// The index of the entry that repeats it.
+        second: usize,
+    },
+    /// A File-set ID that is not a valid CS value (what is wrong with it).
     #[error("File-set ID: {0} (CS: at most 16 characters A-Z, 0-9, _ and space)")]
     FileSetId(String),
+    /// dicom-object could not encode the directory (its message).
     #[error("could not write the directory: {0}")]
     Write(String),
+    /// The written directory's records could not be located to fill in their offsets.
     #[error("directory record layout: {0}")]
     Layout(String),
 }

@@ -5,7 +5,7 @@
 //! sequences by recursion, and takes an end of input inside encapsulated pixel data as the
 //! end of the object. A hostile or damaged file could therefore cost gigabytes, overflow
 //! the stack, or pass as whole while cut short. Every data set is first walked with
-//! dicom-parser's lazy reader (headers decoded, values skipped unread), and [`Walk`] sees
+//! dicom-parser's lazy reader (headers decoded, values skipped unread), and `Walk` sees
 //! each token: the real parse only runs on what passed. The walk and the parse use the
 //! same decoder, so they read the same headers, provided every value is read exactly as
 //! long as declared; where dicom-rs would read less (a US value of 3 bytes is read as one

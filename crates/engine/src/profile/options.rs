@@ -6,20 +6,32 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProfileOption {
+    /// Retain Safe Private: private attributes of Table E.3.10-1 kept.
     RetainSafePrivate,
+    /// Retain UIDs: UIDs kept instead of replaced.
     RetainUids,
+    /// Retain Device Identity: device and station identifiers kept.
     RetainDeviceIdentity,
+    /// Retain Institution Identity: institution names and addresses kept.
     RetainInstitutionIdentity,
+    /// Retain Patient Characteristics: age, sex, size, weight and the like kept.
     RetainPatientCharacteristics,
+    /// Retain Longitudinal Temporal Information with Full Dates: dates kept.
     RetainLongFullDates,
+    /// Retain Longitudinal Temporal Information with Modified Dates: dates shifted.
     RetainLongModifiedDates,
+    /// Clean Descriptors: descriptions and comments cleaned instead of removed.
     CleanDescriptors,
+    /// Clean Structured Content: SR content cleaned instead of removed.
     CleanStructuredContent,
+    /// Clean Graphics: graphic annotations cleaned instead of removed.
     CleanGraphics,
+    /// Clean Pixel Data: burned-in text blanked in the image.
     CleanPixelData,
 }
 
 impl ProfileOption {
+    /// Every option, in the order of Table E.1-1's columns, Clean Pixel Data last.
     pub const ALL: [ProfileOption; 11] = [
         Self::RetainSafePrivate,
         Self::RetainUids,
@@ -57,6 +69,7 @@ impl ProfileOption {
         }
     }
 
+    /// The option with this id (`retain_uids`, `clean_pixel_data`, ...).
     pub fn from_id(id: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|o| o.id() == id)
     }

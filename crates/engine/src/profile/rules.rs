@@ -9,16 +9,22 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CustomAction {
+    /// The value kept as it is (also against the leak guard, on the record).
     Keep,
+    /// The element removed.
     Remove,
+    /// The value emptied (zero length).
     Empty,
+    /// The value replaced by the rule's `value`.
     Replace,
+    /// A keyed pseudonym valid for the VR.
     Pseudonymize,
     /// Coarsen the value (`to`: age bands, month, year, a rounding step).
     Generalize,
 }
 
 impl CustomAction {
+    /// Every action a rule file may name.
     pub const ALL: [CustomAction; 6] = [
         Self::Keep,
         Self::Remove,
@@ -28,6 +34,7 @@ impl CustomAction {
         Self::Generalize,
     ];
 
+    /// The action as the rule file spells it (`keep`, `pseudonymize`, ...).
     pub fn id(self) -> &'static str {
         match self {
             Self::Keep => "keep",
@@ -49,7 +56,9 @@ impl CustomAction {
 pub struct CustomRule {
     /// Always the canonical `(GGGG,EEEE)` spelling.
     pub id: String,
+    /// What the rule does.
     pub act: CustomAction,
+    /// The replacement of a `replace` rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     /// What `generalize` coarsens to, canonical spelling ([`Generalization`]).
@@ -61,12 +70,13 @@ pub struct CustomRule {
 }
 
 impl CustomRule {
+    /// The tag the rule is for.
     pub fn tag(&self) -> Tag {
         parse_tag(&self.id).expect("rule ids are validated on construction")
     }
 
     /// The parsed `to` of a `generalize` rule; `None` also for a rule deserialised
-    /// without [`new_rule`] whose `to` does not parse.
+    /// without `new_rule` whose `to` does not parse.
     pub fn generalization(&self) -> Option<Generalization> {
         self.to
             .as_deref()

@@ -13,8 +13,16 @@ const TABLE_CSV: &str = include_str!("../../data/ps3.15-table-e1-1.csv");
 /// Which tags a row covers: one tag, a masked family (`60xx,3000`), or every private tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TagPattern {
+    /// One tag.
     Exact(Tag),
-    Masked { value: u32, mask: u32 },
+    /// The tags whose bits under `mask` equal `value` (`x` digits are 0 in the mask).
+    Masked {
+        /// The tag's bits, `gggg << 16 | eeee`, with the `x` digits 0.
+        value: u32,
+        /// `F` for each fixed digit, `0` for each `x`.
+        mask: u32,
+    },
+    /// Every private tag (the table's `gggg,eeee` row).
     Private,
 }
 
@@ -43,6 +51,7 @@ impl TagPattern {
         })
     }
 
+    /// Whether the pattern covers this tag.
     pub fn matches(self, tag: Tag) -> bool {
         let v = ((tag.0 as u32) << 16) | tag.1 as u32;
         match self {

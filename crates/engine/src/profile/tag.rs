@@ -7,8 +7,10 @@ use dicom_dictionary_std::StandardDataDictionary;
 /// Why a tag id could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TagParseError {
+    /// Nothing was given.
     #[error("empty tag id")]
     Empty,
+    /// Neither a tag notation nor a dictionary keyword (what was given).
     #[error("`{0}` is not a tag: expected (GGGG,EEEE), GGGG,EEEE, GGGGEEEE or a keyword such as SeriesDescription")]
     Unrecognised(String),
 }

@@ -15,7 +15,9 @@ use std::sync::OnceLock;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "value")]
 pub enum Action {
+    /// The value kept as it is.
     Keep,
+    /// The element removed.
     Remove,
     /// Zero-length value (a sequence with no items).
     Empty,
@@ -40,6 +42,7 @@ pub enum Action {
 }
 
 impl Action {
+    /// How records, listings and reports name the action (`replace UID`).
     pub fn label(&self) -> &'static str {
         match self {
             Action::Keep => "keep",
@@ -90,6 +93,7 @@ pub enum Source {
 }
 
 impl Source {
+    /// Every source, each once.
     pub const ALL: [Source; 11] = [
         Source::Table,
         Source::Option,
@@ -126,6 +130,7 @@ impl Source {
 /// Why an element was treated as it was; printable and serialisable, never holding values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rule {
+    /// The layer that made the decision.
     pub source: Source,
     /// The rule's key: a table row id (`0010,0010`, `60xx,3000`), a tag id, or a residual rule name.
     /// Borrowed from the embedded tables where it can be: a decision is made per element.
@@ -133,8 +138,10 @@ pub struct Rule {
     /// The table code before resolution, e.g. `X/Z/D`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<&'static str>,
+    /// The option that changed the table's code, when one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub option: Option<ProfileOption>,
+    /// Why, in words people read.
     pub explanation: Cow<'static, str>,
     /// The expert's rationale of a custom rule.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -144,7 +151,9 @@ pub struct Rule {
 /// The outcome for one element.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
+    /// What is done to the element.
     pub action: Action,
+    /// Which rule decided it, and why.
     pub rule: Rule,
 }
 

@@ -27,6 +27,7 @@ pub const ANCHOR: &str = "sha256:00000000000000000000000000000000000000000000000
 pub struct Sha256Writer(Sha256);
 
 impl Sha256Writer {
+    /// Adds bytes to the digest.
     pub fn update(&mut self, bytes: &[u8]) {
         self.0.update(bytes);
     }
@@ -78,6 +79,7 @@ pub struct Entry {
     /// covers is said by `outputs_of`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outputs: Option<String>,
+    /// What the `outputs` digest covers, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outputs_of: Option<String>,
     /// Counts: files, changed elements, failures, ...
@@ -88,9 +90,12 @@ pub struct Entry {
 /// An entry as it sits in the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
+    /// The entry's number, from 1, in the order appended.
     pub seq: u64,
+    /// The event itself.
     #[serde(flatten)]
     pub entry: Entry,
+    /// The hash of the line before (`ANCHOR` for the first).
     pub prev: String,
 }
 
@@ -98,13 +103,16 @@ pub struct Line {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("entry {entry}: {problem}")]
 pub struct Broken {
+    /// The 1-based number of the first entry that does not verify.
     pub entry: u64,
+    /// What is wrong with it, in words.
     pub problem: String,
 }
 
 /// A log that verifies: how many entries, and the last one's hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Chain {
+    /// Entries in the log.
     pub entries: u64,
     /// [`ANCHOR`] for an empty log.
     pub head: String,

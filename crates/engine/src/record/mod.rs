@@ -21,9 +21,13 @@ pub struct Entry {
     pub path: String,
     /// `(GGGG,EEEE)`.
     pub tag: String,
+    /// The attribute's keyword, empty when the dictionary has none.
     pub keyword: &'static str,
+    /// The element's VR, as the input has it.
     pub vr: &'static str,
+    /// What was done to it.
     pub action: Action,
+    /// The rule that decided it, and why.
     pub rule: Rule,
     /// Whether the value differs from the input (or the element was removed).
     pub changed: bool,
@@ -48,12 +52,17 @@ pub struct Leak {
 /// Everything decided for one object.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Record {
+    /// The profile applied, by its label.
     pub profile: String,
+    /// The options applied, by their labels.
     pub options: Vec<String>,
+    /// The edition of PS3.15 the table comes from.
     pub edition: &'static str,
+    /// The pseudonym key's fingerprint (never the key): records with the same one share pseudonyms.
     pub key_fingerprint: String,
     /// `fixed`, `auto` or `none`; the offset itself would undo the shift, so it is not kept.
     pub date_shift: &'static str,
+    /// One entry per element decided, at every depth, in the order walked.
     pub entries: Vec<Entry>,
     /// Tokens dropped from free text, by category.
     pub cleaned: CleanCounts,
@@ -75,10 +84,15 @@ pub struct Record {
 /// A blanked rectangle of the image and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PixelBox {
+    /// Left edge, in pixels from the image's left.
     pub x0: u32,
+    /// Top edge, in rows from the image's top.
     pub y0: u32,
+    /// Right edge, exclusive.
     pub x1: u32,
+    /// Bottom edge, exclusive.
     pub y1: u32,
+    /// Where the box comes from: `rule: …`, `ocr: …` or `manual`.
     pub source: String,
 }
 
@@ -120,6 +134,7 @@ pub enum ManualAction {
 }
 
 impl ManualAction {
+    /// How reports and the workbench name the action.
     pub fn label(self) -> &'static str {
         match self {
             ManualAction::Edit => "edit value",
@@ -149,7 +164,9 @@ pub struct ManualChange {
     pub path: String,
     /// `(GGGG,EEEE)` of the element (the sequence, for an item).
     pub tag: String,
+    /// The attribute's keyword, empty when the dictionary has none.
     pub keyword: &'static str,
+    /// What was done by hand.
     pub action: ManualAction,
     /// The box, for a pixel region.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -161,6 +178,7 @@ pub struct ManualChange {
 }
 
 impl ManualChange {
+    /// A decision made by hand on `tag` at `path`, with the expert's note as its reason.
     pub fn new(
         path: String,
         tag: Tag,
@@ -191,11 +209,14 @@ impl ManualChange {
 /// These hold identifiers by design; callers write them only where the user asked.
 #[derive(Debug, Clone, Default)]
 pub struct Mappings {
+    /// Original UID → replacement UID.
     pub uids: BTreeMap<String, String>,
+    /// Original Patient ID → pseudonymous Patient ID.
     pub patient_ids: BTreeMap<String, String>,
 }
 
 impl Mappings {
+    /// Adds another object's mappings (the same original always maps to the same value).
     pub fn merge(&mut self, other: Mappings) {
         self.uids.extend(other.uids);
         self.patient_ids.extend(other.patient_ids);

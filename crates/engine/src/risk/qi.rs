@@ -29,10 +29,13 @@ pub struct QuasiIdentifier {
     /// The name figures are given under: a table id (`PatientAge`, `StudyInterval`) or,
     /// for one the user added, the tag's keyword (its `(GGGG,EEEE)` when it has none).
     pub id: String,
+    /// The attribute it is read from; `None` for one without a single tag (private elements carried).
     pub tag: Option<Tag>,
+    /// How its value is derived from the object.
     pub derive: Derive,
     /// How the "after generalising" figures coarsen it; `None`: only removal is shown.
     pub generalize: Option<Generalization>,
+    /// Why it is a quasi-identifier, as reports state it.
     pub reason: String,
 }
 

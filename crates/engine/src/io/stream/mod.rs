@@ -1,8 +1,8 @@
-//! Streaming de-identification: the header goes through [`deidentify`], the pixel data is
+//! Streaming de-identification: the header goes through [`deidentify`](crate::deidentify), the pixel data is
 //! copied from the input as bytes, so memory does not grow with the size of the image.
 //!
 //! [`prepare`] reads the input only up to the top-level Pixel Data element (7FE0,0010).
-//! [`locate`] finds the exact byte offset where that element starts with dicom-parser's
+//! `locate` finds the exact byte offset where that element starts with dicom-parser's
 //! lazy reader (headers decoded, values skipped); the bytes before it are parsed with
 //! dicom-object and de-identified; [`Prepared::write_to`] writes preamble,
 //! meta group and de-identified header, then copies the pixel data element from the input
@@ -68,6 +68,7 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// Whether the pixel data is copied through instead of held in memory.
     pub fn is_streamed(self) -> bool {
         self == Mode::Streamed
     }
@@ -115,8 +116,11 @@ struct Tail {
 
 /// What was done by [`deidentify_stream`].
 pub struct Streamed {
+    /// What was decided for each element.
     pub record: Record,
+    /// The originals and replacements of UIDs and Patient IDs.
     pub mappings: Mappings,
+    /// Whether the pixel data was copied through or the whole object held.
     pub mode: Mode,
     /// Bytes written to the output.
     pub bytes_written: u64,
@@ -136,14 +140,17 @@ impl Prepared {
         &mut self.outcome.object
     }
 
+    /// What was decided for each element.
     pub fn record(&self) -> &Record {
         &self.outcome.record
     }
 
+    /// The originals and replacements of UIDs and Patient IDs.
     pub fn mappings(&self) -> &Mappings {
         &self.outcome.mappings
     }
 
+    /// How the object will be written.
     pub fn mode(&self) -> Mode {
         self.mode
     }
@@ -464,6 +471,7 @@ fn stream_header(
 
 /// An object's header read without its pixel data, and where that pixel data lies.
 pub struct Header {
+    /// The object as read; only what precedes the pixel data when [`Header::pixel_data`] is known.
     pub object: DefaultDicomObject,
     /// Byte range of the top-level Pixel Data value (or its fragments) in the input, when
     /// it was located; the object then holds only the elements before it.

@@ -13,13 +13,17 @@ use std::collections::{BTreeMap, HashSet};
 pub struct Dataset {
     /// Distinct Patient IDs of the outputs (objects without one counted as one patient).
     pub patients: u64,
+    /// Distinct Study Instance UIDs.
     pub studies: u64,
+    /// Distinct Series Instance UIDs.
     pub series: u64,
+    /// Objects counted.
     pub instances: u64,
     /// Instances without a Patient ID.
     pub without_patient_id: u64,
     /// Instances per Modality.
     pub modalities: BTreeMap<String, u64>,
+    /// Instances per SOP class, by UID.
     pub sop_classes: Vec<SopClassCount>,
     /// [`manifest_digest`] of the outputs' bytes, when the caller could digest them.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -30,17 +34,23 @@ pub struct Dataset {
     pub manifest: Vec<ManifestEntry>,
 }
 
+/// Instances of one SOP class.
 #[derive(Debug, Clone, Serialize)]
 pub struct SopClassCount {
+    /// The SOP Class UID.
     pub uid: String,
+    /// Its name in the standard, or a note that it is not a standard class.
     pub name: String,
+    /// Objects of that class.
     pub instances: u64,
 }
 
 /// One output of the manifest: its name and the SHA-256 of its bytes (hex).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct ManifestEntry {
+    /// The output's neutral name (`file-1.dcm`, `DIR0001/IMG00001.dcm`).
     pub name: String,
+    /// The SHA-256 of its bytes, lowercase hex.
     pub sha256: String,
 }
 
@@ -64,6 +74,7 @@ fn text(obj: &InMemDicomObject, tag: dicom_core::Tag) -> String {
 }
 
 impl DatasetBuilder {
+    /// Counts one object (its header is enough).
     pub fn add(&mut self, obj: &InMemDicomObject) {
         self.instances += 1;
         let patient = text(obj, tags::PATIENT_ID);
@@ -95,6 +106,7 @@ impl DatasetBuilder {
             .or_default() += 1;
     }
 
+    /// The counts of every object added.
     pub fn finish(self) -> Dataset {
         let sop_classes = self
             .classes

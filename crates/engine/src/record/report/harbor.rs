@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 pub struct HarborRow {
     /// `A` to `R`.
     pub id: String,
+    /// The identifier type's name, from the mapping.
     pub name: String,
     /// Attributes of the mapping that carry it.
     pub attributes: usize,
@@ -36,10 +37,14 @@ pub struct HarborRow {
     pub present: Vec<AttributeCount>,
 }
 
+/// How many values of one attribute are present in the outputs.
 #[derive(Debug, Clone, Serialize)]
 pub struct AttributeCount {
+    /// `(GGGG,EEEE)`.
     pub tag: String,
+    /// The attribute's keyword.
     pub keyword: &'static str,
+    /// Values present (not empty), at any depth.
     pub values: u64,
 }
 
@@ -105,6 +110,7 @@ impl HarborBuilder {
         }
     }
 
+    /// The 18 rows, `A` to `R`, from what was fed.
     pub fn finish(self) -> Vec<HarborRow> {
         safe_harbor()
             .categories()

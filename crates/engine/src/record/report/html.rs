@@ -438,6 +438,7 @@ const STATEMENT: &str = "Applying generally accepted statistical and scientific 
      methods and results of the analysis that justify this determination are documented in this \
      report.";
 
+/// The printable page: a one-page summary to sign, then the detail, collapsible.
 pub fn to_html(e: &Evidence) -> String {
     let d = &e.decisions;
     let ds = &e.dataset;

@@ -26,9 +26,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 /// One line of the report: a tag, what was done to it and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportRow {
+    /// `(GGGG,EEEE)`, as the record writes it.
     pub tag: String,
+    /// The attribute's keyword, empty when the dictionary has none.
     pub keyword: &'static str,
+    /// The action carried out, by its label.
     pub action: String,
+    /// The rule that decided it and the layer it comes from.
     pub rule: Rule,
     /// Files in which this decision was made (not known from a batch's counts).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,7 +49,9 @@ pub struct ReportRow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangedBy {
+    /// The de-identification (an Apply or the batch) changed it.
     Profile,
+    /// A decision made by hand in the workbench changed it.
     Hand,
 }
 
@@ -55,6 +61,7 @@ pub enum ChangedBy {
 pub struct Changed {
     /// Path as in [`crate::record::Entry::path`].
     pub path: String,
+    /// Whether the profile or a hand decision made the difference.
     pub by: ChangedBy,
 }
 
@@ -66,14 +73,18 @@ pub struct ReportFile<'a> {
     pub record: Option<&'a Record>,
     /// Decisions made by hand that are in effect.
     pub manual: &'a [ManualChange],
+    /// The elements that differ from the file as opened.
     pub changed: &'a [Changed],
 }
 
 /// Changed elements over all files.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ChangeCounts {
+    /// Changed elements, whoever changed them.
     pub total: usize,
+    /// Of them, changed by the profile.
     pub by_profile: usize,
+    /// Of them, changed by hand.
     pub by_hand: usize,
     /// Counted in `total` but accounted for by no row (e.g. the de-identification
     /// markers dcmask adds, blanked Pixel Data).
@@ -83,7 +94,9 @@ pub struct ChangeCounts {
 /// A decision made by hand, with the file it was made in.
 #[derive(Debug, Clone, Serialize)]
 pub struct ManualRow {
+    /// How the report names the file (never its original name).
     pub file: String,
+    /// What was decided, on which element.
     #[serde(flatten)]
     pub change: ManualChange,
 }
@@ -91,27 +104,40 @@ pub struct ManualRow {
 /// A file whose pixels were not cleaned and may carry burned-in text.
 #[derive(Debug, Clone, Serialize)]
 pub struct BurnedInRow {
+    /// How the report names the file.
     pub file: String,
+    /// Why it may carry burned-in text, in words.
     pub reason: String,
 }
 
 /// The report over a set of de-identified objects.
 #[derive(Debug, Clone, Serialize)]
 pub struct Determination {
+    /// The dcmask version that made the report.
     pub dcmask_version: &'static str,
+    /// The profile, as the first record names it.
     pub profile: String,
+    /// The options chosen, as the first record names them.
     pub options: Vec<String>,
+    /// The edition of PS3.15 the table comes from.
     pub edition: &'static str,
+    /// The pseudonym key's fingerprint (never the key).
     pub key_fingerprint: String,
+    /// `fixed`, `auto` or `none` (never the offset, which would undo the shift).
     pub date_shift: &'static str,
+    /// Files the report covers.
     pub files: usize,
+    /// Changed elements over all files.
     pub changed: ChangeCounts,
+    /// One row per tag, action and rule, sorted by them.
     pub rows: Vec<ReportRow>,
     /// Every decision made by hand, in the order made.
     pub manual: Vec<ManualRow>,
     /// Files whose pixels were not cleaned although they may carry burned-in text.
     pub burned_in: Vec<BurnedInRow>,
+    /// Words and values cleaned out of free text, per kind.
     pub cleaned: CleanCounts,
+    /// Pixel boxes blanked over all files.
     pub pixel_boxes: usize,
 }
 
@@ -298,19 +324,26 @@ impl Release {
 /// One quasi-identifier as a report lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct QiDescription {
+    /// The quasi-identifier's id (`age`, `sex`, `study_date`, ...).
     pub id: String,
+    /// Its tag, when it is read from one attribute.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// Why it is a quasi-identifier.
     pub reason: String,
 }
 
 /// The re-identification risk figures of a report, with their assumptions.
 #[derive(Debug, Clone, Serialize)]
 pub struct RiskEvidence {
+    /// What one record is: a patient or a study.
     pub record: RecordKind,
+    /// The quasi-identifiers the figures are over.
     pub quasi_identifiers: Vec<QiDescription>,
+    /// The population size assumed for journalist and marketer risk, if given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub population: Option<u64>,
+    /// The population model used with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub population_model: Option<&'static str>,
     /// Over the originals.
@@ -322,11 +355,13 @@ pub struct RiskEvidence {
     /// Over the outputs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<risk::Report>,
+    /// Why there are no figures after, when there are none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after_note: Option<String>,
 }
 
 impl RiskEvidence {
+    /// Risk evidence over these quasi-identifiers, with no figures yet.
     pub fn new(qis: &[QuasiIdentifier], record: RecordKind, population: Option<u64>) -> Self {
         RiskEvidence {
             record,
@@ -351,15 +386,18 @@ impl RiskEvidence {
 /// A finding of the residual-PHI check: where and what kind, never the value.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyFinding {
+    /// How the report names the file.
     pub file: String,
     /// An element path, `bytes@OFFSET` or `name`.
     pub place: String,
+    /// The kind of identifying value found (name, ID, date of birth, ...).
     pub category: String,
 }
 
 /// The result of the residual-PHI check (`dcmask verify`) over the outputs.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VerifyResult {
+    /// Whether the check ran at all.
     pub ran: bool,
     /// Why it did not run.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -368,10 +406,13 @@ pub struct VerifyResult {
     pub scope: String,
     /// Originals the identifying values came from, and how many values.
     pub originals: u64,
+    /// Identifying values gathered from the originals.
     pub values: u64,
     /// Outputs searched.
     pub files: u64,
+    /// Findings over all outputs.
     pub findings: u64,
+    /// Findings per kind of value.
     pub by_category: BTreeMap<String, u64>,
     /// The first [`VerifyResult::LISTED`] findings.
     pub listed: Vec<VerifyFinding>,
@@ -380,8 +421,10 @@ pub struct VerifyResult {
 }
 
 impl VerifyResult {
+    /// Findings listed one by one; the others are only counted.
     pub const LISTED: usize = 200;
 
+    /// A check that did not run, and why (no originals given, ...).
     pub fn not_run(why: impl Into<String>) -> VerifyResult {
         VerifyResult {
             not_run: Some(why.into()),
@@ -389,6 +432,7 @@ impl VerifyResult {
         }
     }
 
+    /// A check that ran over `scope`, with what it gathered from the originals.
     pub fn ran(scope: impl Into<String>, originals: u64, values: u64) -> VerifyResult {
         VerifyResult {
             ran: true,
@@ -399,6 +443,7 @@ impl VerifyResult {
         }
     }
 
+    /// Counts a finding, and lists it while fewer than [`VerifyResult::LISTED`] are.
     pub fn add(&mut self, file: &str, place: String, category: crate::verify::Category) {
         self.findings += 1;
         *self
@@ -423,7 +468,9 @@ impl VerifyResult {
 /// A note about one file.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileNote {
+    /// How the report names the file.
     pub file: String,
+    /// The note, in words (never a value).
     pub note: String,
 }
 
@@ -432,7 +479,9 @@ pub struct FileNote {
 pub struct PixelSummary {
     /// Whether the plan cleans pixel data (Clean Pixel Data, +Pixel).
     pub cleaned: bool,
+    /// Files in which at least one box was blanked.
     pub files_with_boxes: u64,
+    /// Boxes blanked over all files.
     pub boxes: u64,
     /// Boxes per kind of source: region rules, text detection, drawn by hand.
     pub by_source: BTreeMap<String, u64>,
@@ -456,6 +505,7 @@ impl PixelSummary {
         }
     }
 
+    /// Adds one file's boxes, warnings and burned-in risk from its record.
     pub fn add_record(&mut self, file: &str, r: &Record) {
         if !r.pixel_boxes.is_empty() {
             self.files_with_boxes += 1;
@@ -484,6 +534,7 @@ impl PixelSummary {
 pub struct AuditHead {
     /// Which log, in words (never a path: it can name the user or the patient's folder).
     pub log: String,
+    /// Entries in the log.
     pub entries: u64,
     /// The last entry's hash: `dcmask audit verify LOG --head HEAD` checks the log
     /// still holds it.
@@ -507,14 +558,22 @@ pub struct Evidence {
     pub configuration_digest: String,
     /// Where the decisions come from, in words.
     pub decisions_from: String,
+    /// The decisions: configuration, rows, hand decisions, change counts.
     #[serde(flatten)]
     pub decisions: Determination,
+    /// What the report is about: counts, SOP classes, content digest.
     pub dataset: dataset::Dataset,
+    /// Who releases the data, to whom, and the expert's determination.
     pub release: Release,
+    /// The 18 Safe Harbor identifier types: decisions and values present.
     pub safe_harbor: Vec<harbor::HarborRow>,
+    /// Re-identification risk before and after.
     pub risk: RiskEvidence,
+    /// The residual-PHI check over the outputs.
     pub verify: VerifyResult,
+    /// What was done to the pixels.
     pub pixels: PixelSummary,
+    /// The audit trail's state, when the report has a log to stand on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditHead>,
 }
