@@ -9,7 +9,7 @@ use serde::Serialize;
 /// Why an object could not be read, de-identified or written.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Not a DICOM file at all (no `DICM` where it should be, no data set).
+    /// Not a DICOM file: no `DICM` marker and no data set, or no SOP Class and Instance UID.
     #[error("not a DICOM file: {reason}")]
     NotDicom {
         /// What was found instead, in words.
@@ -56,7 +56,7 @@ pub enum Error {
     Limit {
         /// Which limit.
         limit: Limit,
-        /// By how much, in words.
+        /// What went beyond it, in words.
         detail: String,
     },
     /// A DICOMDIR: its records repeat identifiers and point into the original file set,
@@ -71,7 +71,7 @@ pub enum Error {
     Incomplete {
         /// The SOP Class UID the object claims.
         sop_class: String,
-        /// What it lacks, in the order of the SOP class's table.
+        /// What it lacks.
         missing: Vec<Missing>,
     },
 }

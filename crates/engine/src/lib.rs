@@ -38,10 +38,11 @@
 
 #![warn(missing_docs)]
 
-// The folders follow a file's flow (ARCHITECTURE.md): the actions' mechanics, the
-// profile, the decision, the application, input/output and the record. They are
-// private; what the binary and the tests use is re-exported below, at the root or
-// under a few namespaces named for what a caller does with them.
+// The folders stack as a file flows (ARCHITECTURE.md, checked by tests/modules.rs):
+// the actions' mechanics, the profile, the record, the pixel code, the decision, the
+// guard, the application, input/output. Most are private; what the binary and the
+// tests use is re-exported below, at the root or under a few namespaces named for
+// what a caller does with them.
 mod actions;
 mod apply;
 mod decide;

@@ -11,7 +11,7 @@ pub enum Code {
     Z,
     /// X: removed.
     X,
-    /// K: kept (not applicable to sequences holding identifying attributes).
+    /// K: kept (unchanged for a non-sequence attribute, cleaned for a sequence).
     K,
     /// C: cleaned: kept in meaning, identifying information replaced.
     C,

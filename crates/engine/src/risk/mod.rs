@@ -189,7 +189,7 @@ impl Builder {
         self.add(o);
     }
 
-    /// Adds an object read elsewhere (in parallel, say), in the order added.
+    /// Adds an observation made elsewhere (by a reader thread, say).
     pub fn add(&mut self, o: Observation) {
         self.instances += 1;
         let n = self.qis.len();
