@@ -296,6 +296,40 @@ fn the_engine_folders_import_each_other_without_a_cycle() {
 }
 
 #[test]
+fn the_architecture_map_lists_the_folders_as_they_stack() {
+    // ARCHITECTURE.md's map lists the engine's folders and top-level files from the
+    // bottom of the import graph up: each imports only those listed before it.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let map = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let listed: Vec<String> = map
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `crates/engine/src/"))
+        .filter_map(|l| l.split('`').next())
+        .map(|p| p.trim_end_matches('/').trim_end_matches(".rs").to_string())
+        .filter(|p| p != "lib")
+        .collect();
+    let (modules, _) = module_graph();
+    let graph = folder_graph(&modules);
+    for node in graph.keys() {
+        assert!(
+            listed.contains(node),
+            "{node} is not in ARCHITECTURE.md's map"
+        );
+    }
+    for (i, node) in listed.iter().enumerate() {
+        let deps = graph
+            .get(node)
+            .unwrap_or_else(|| panic!("the map lists {node}: no such folder"));
+        for dep in deps {
+            assert!(
+                listed[..i].contains(dep),
+                "the map lists {node} before {dep}, which it imports"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_cycle_would_be_seen() {
     let mut graph = Graph::new();
     for (from, code) in [
