@@ -4,7 +4,8 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use dcmask_engine::{rule_list, stream, Plan, ProfileId};
+use dcmask_engine::io::stream;
+use dcmask_engine::{rule_list, Plan, ProfileId};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]

@@ -24,6 +24,7 @@ use crate::audit::{file_sha256, Log};
 use crate::risk_cmd::{RiskOptions, Setup};
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use dcmask_engine::io::stream;
 use dcmask_engine::report::dataset::{DatasetBuilder, ManifestEntry};
 use dcmask_engine::report::harbor::HarborBuilder;
 use dcmask_engine::report::{
@@ -31,8 +32,8 @@ use dcmask_engine::report::{
     VerifyResult,
 };
 use dcmask_engine::rule_list;
-use dcmask_engine::vocab::{Rule, Source};
-use dcmask_engine::{stream, Plan, ProfileOption};
+use dcmask_engine::{Plan, ProfileOption};
+use dcmask_engine::{Rule, Source};
 use dicom_dictionary_std::uids;
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -314,7 +315,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         dcmask_version: env!("CARGO_PKG_VERSION"),
         profile: run.profile,
         options: run.options,
-        edition: dcmask_engine::table::EDITION,
+        edition: dcmask_engine::TABLE_EDITION,
         key_fingerprint: run.key_fingerprint.clone(),
         date_shift: match plan.shift() {
             Some(dcmask_engine::DateShift::Days(_)) => "fixed",

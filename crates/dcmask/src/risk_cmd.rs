@@ -13,8 +13,9 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
+use dcmask_engine::io::stream;
 use dcmask_engine::risk::{self, Builder, Observation, QuasiIdentifier, RecordKind, Report};
-use dcmask_engine::{stream, Error};
+use dcmask_engine::Error;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashSet;

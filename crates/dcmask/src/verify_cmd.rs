@@ -28,7 +28,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use dcmask_engine::stream;
+use dcmask_engine::io::stream;
 use dcmask_engine::verify::{Category, Dictionary, DictionaryBuilder};
 use dcmask_engine::Error;
 use rayon::prelude::*;

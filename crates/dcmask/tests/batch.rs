@@ -1,6 +1,7 @@
 //! `dcmask anonymize`: the built binary on generated inputs and on the shared corpus.
 
-use dcmask_engine::{deidentify, io, stream, Key, Plan, ProfileId};
+use dcmask_engine::io::stream;
+use dcmask_engine::{deidentify, io, Key, Plan, ProfileId};
 use dicom_core::value::{PixelFragmentSequence, PrimitiveValue};
 use dicom_core::{DataElement, VR};
 use dicom_dictionary_std::tags;
@@ -985,7 +986,7 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 
 /// A media set whose DICOMDIR names the patients (PHI), in folders named after them.
 fn media_set(env: &Env) -> PathBuf {
-    use dcmask_engine::dicomdir::{self, Entry};
+    use dcmask_engine::io::dicomdir::{self, Entry};
     let mut originals = Vec::new();
     let mut n = 0;
     for (name, pid, folder) in [

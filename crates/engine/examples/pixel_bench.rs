@@ -87,7 +87,7 @@ fn main() {
         let matching = t.elapsed() / iterations;
         assert_eq!(!boxes.is_empty(), matches, "{name}");
         if boxes.is_empty() {
-            boxes = vec![dcmask_engine::record::PixelBox {
+            boxes = vec![dcmask_engine::PixelBox {
                 x0: 0,
                 y0: 0,
                 x1: 512,

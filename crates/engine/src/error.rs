@@ -9,37 +9,56 @@ use serde::Serialize;
 /// Why an object could not be read, de-identified or written.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Not a DICOM file: no `DICM` marker and no data set, or no SOP Class and Instance UID.
     #[error("not a DICOM file: {reason}")]
-    NotDicom { reason: String },
+    NotDicom {
+        /// What was found instead, in words.
+        reason: String,
+    },
     /// Damaged, cut short or inconsistent with its own encoding.
     #[error("unreadable DICOM: {detail}")]
     Malformed {
+        /// What is wrong, in words (never a value).
         detail: String,
         /// The element being read, when known.
         tag: Option<Tag>,
         /// The byte offset (in the data set as read) where the fault was found, when known.
         offset: Option<u64>,
     },
+    /// Valid DICOM that dcmask does not handle (a transfer syntax, an encoding).
     #[error("not supported: {detail}")]
     Unsupported {
+        /// What is not supported, in words.
         detail: String,
         /// The transfer syntax that is not supported, when that is the reason.
         transfer_syntax: Option<String>,
     },
+    /// The plan cannot be applied as given.
     #[error("invalid plan: {0}")]
     Plan(#[from] PlanError),
+    /// Encoding the de-identified object failed: dcmask's fault, not the file's.
     #[error("could not write the de-identified object: {detail}")]
-    Write { detail: String },
+    Write {
+        /// What failed, in words.
+        detail: String,
+    },
+    /// The pixel data could not be decoded, blanked or encoded again.
     #[error("pixel data: {detail}")]
     Pixel {
+        /// What failed, in words.
         detail: String,
         /// The frame (from 0) being decoded, when one was.
         frame: Option<u32>,
     },
     /// The object is beyond one of dcmask's limits on what a file may hold
-    /// ([`crate::precheck`], [`crate::io::inflated_limit`], [`crate::pixel::decode`]).
+    /// ([`crate::io::precheck`], [`crate::io::inflated_limit`], [`crate::pixel::decode`]).
     #[error("beyond dcmask's limits: {detail}")]
-    Limit { limit: Limit, detail: String },
+    Limit {
+        /// Which limit.
+        limit: Limit,
+        /// What went beyond it, in words.
+        detail: String,
+    },
     /// A DICOMDIR: its records repeat identifiers and point into the original file set,
     /// so it is never copied; a batch regenerates it from the de-identified files.
     #[error(
@@ -52,6 +71,7 @@ pub enum Error {
     Incomplete {
         /// The SOP Class UID the object claims.
         sop_class: String,
+        /// What it lacks.
         missing: Vec<Missing>,
     },
 }
@@ -60,14 +80,23 @@ pub enum Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
+    /// [`Error::NotDicom`].
     NotDicom,
+    /// [`Error::Malformed`].
     Malformed,
+    /// [`Error::Unsupported`].
     Unsupported,
+    /// [`Error::Plan`].
     Plan,
+    /// [`Error::Write`].
     Write,
+    /// [`Error::Pixel`].
     Pixel,
+    /// [`Error::Limit`].
     Limit,
+    /// [`Error::Dicomdir`].
     Dicomdir,
+    /// [`Error::Incomplete`].
     Incomplete,
 }
 
@@ -91,7 +120,7 @@ impl std::fmt::Display for ErrorKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Limit {
-    /// Sequences nested deeper than [`crate::precheck::MAX_DEPTH`].
+    /// Sequences nested deeper than [`crate::io::precheck::MAX_DEPTH`].
     Depth,
     /// More data elements than the pre-check allows.
     Elements,
@@ -108,7 +137,9 @@ pub enum Limit {
 /// An attribute a SOP class requires that the object lacks: its name and tag, never a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Missing {
+    /// The attribute's name (`Study Instance UID`).
     pub name: String,
+    /// Its tag.
     pub tag: Tag,
 }
 
@@ -116,12 +147,13 @@ pub struct Missing {
 fn names(missing: &[Missing]) -> String {
     let names: Vec<String> = missing
         .iter()
-        .map(|m| format!("{} {}", m.name, crate::tag::tag_id(m.tag)))
+        .map(|m| format!("{} {}", m.name, crate::profile::tag::tag_id(m.tag)))
         .collect();
     names.join(", ")
 }
 
 impl Error {
+    /// The error's kind, without its fields.
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::NotDicom { .. } => ErrorKind::NotDicom,
@@ -144,12 +176,14 @@ impl Error {
         }
     }
 
+    /// [`Error::NotDicom`] for this reason.
     pub fn not_dicom(reason: impl Into<String>) -> Error {
         Error::NotDicom {
             reason: reason.into(),
         }
     }
 
+    /// [`Error::Malformed`] where neither the tag nor the offset is known.
     pub fn malformed(detail: impl Into<String>) -> Error {
         Error::Malformed {
             detail: detail.into(),
@@ -158,6 +192,7 @@ impl Error {
         }
     }
 
+    /// [`Error::Unsupported`] for something other than a transfer syntax.
     pub fn unsupported(detail: impl Into<String>) -> Error {
         Error::Unsupported {
             detail: detail.into(),
@@ -173,12 +208,14 @@ impl Error {
         }
     }
 
+    /// [`Error::Write`].
     pub fn write(detail: impl Into<String>) -> Error {
         Error::Write {
             detail: detail.into(),
         }
     }
 
+    /// [`Error::Pixel`] outside any one frame.
     pub fn pixel(detail: impl Into<String>) -> Error {
         Error::Pixel {
             detail: detail.into(),
@@ -186,6 +223,7 @@ impl Error {
         }
     }
 
+    /// [`Error::Limit`].
     pub fn limit(limit: Limit, detail: impl Into<String>) -> Error {
         Error::Limit {
             limit,
@@ -194,20 +232,26 @@ impl Error {
     }
 }
 
+/// A result whose error is the engine's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// A plan that cannot be applied as given (checked before any file is read).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
+    /// A Custom profile whose base is Custom.
     #[error("the base of a Custom profile must be Basic, HIPAA or +Pixel")]
     CustomBase,
+    /// Both date options at once.
     #[error("Retain Full Dates and Retain Modified Dates cannot both be chosen")]
     DatesConflict,
+    /// HIPAA with an option that keeps more of the dates than the year (named).
     #[error("HIPAA Safe Harbor keeps only the year of dates; it cannot be combined with {0}")]
     HipaaDates(&'static str),
+    /// A shift of zero days.
     #[error("a date shift of 0 days would keep the dates; choose Retain Full Dates instead")]
     ZeroShift,
-    #[error("a date shift of {0} days is more than {max} days (100 years) either way", max = crate::dates::MAX_SHIFT_DAYS)]
+    /// A shift of more than 100 years either way.
+    #[error("a date shift of {0} days is more than {max} days (100 years) either way", max = crate::actions::dates::MAX_SHIFT_DAYS)]
     ShiftTooLarge(i64),
 }
 

@@ -36,51 +36,53 @@
 //! assert!(out.record.entries.iter().any(|e| e.rule.source == Source::Table));
 //! ```
 
-pub mod apply;
-pub mod audit;
-pub mod clean;
-pub mod code;
-mod complete;
-pub mod dates;
-pub mod decide;
-pub mod dicomdir;
-mod dummy;
-pub mod error;
-pub mod generalize;
-pub mod guard;
-pub mod hipaa;
+#![warn(missing_docs)]
+
+// The folders stack as a file flows (ARCHITECTURE.md, checked by tests/modules.rs):
+// the actions' mechanics, the profile, the record, the pixel code, the decision, the
+// guard, the application, input/output. Most are private; what the binary and the
+// tests use is re-exported below, at the root or under a few namespaces named for
+// what a caller does with them.
+mod actions;
+mod apply;
+mod decide;
+mod error;
+// guard/ is being optimised on another branch; two of its doc links point at items
+// that are private since it became private here.
+#[allow(rustdoc::private_intra_doc_links)]
+mod guard;
 pub mod io;
-pub mod key;
-mod layers;
-mod listing;
-pub mod markers;
-pub mod options;
+// pixel/ is being reworked for OCR on another branch, which has the last word on its
+// items; their doc comments (43 fields, variants and methods) come after that merge.
+#[allow(missing_docs, rustdoc::private_intra_doc_links)]
 pub mod pixel;
-pub mod plan;
-pub mod precheck;
-pub mod presence;
-pub mod private;
-pub mod pseudonym;
-pub mod record;
-pub mod report;
+mod profile;
+mod record;
 pub mod risk;
-pub mod rules;
-pub mod stream;
-pub mod table;
-pub mod tag;
 pub mod value;
 pub mod verify;
-pub mod vocab;
 
+pub use actions::pseudonym;
+pub use profile::tag;
+pub use record::{audit, report};
+
+pub use actions::generalize::Generalization;
+pub use actions::key::Key;
 pub use apply::{
     deidentify, deidentify_with, deidentify_with_regions, deidentify_with_related, Outcome,
 };
+pub use decide::listing::{rule_list, rule_list_with, RuleEntry};
+pub use decide::plan::{AutoShift, DateShift, Plan, ProfileId};
 pub use decide::Decider;
-pub use error::{Error, Result};
-pub use key::Key;
-pub use listing::{rule_list, rule_list_with, RuleEntry};
-pub use options::ProfileOption;
-pub use plan::{DateShift, Plan, ProfileId};
-pub use record::{Mappings, Record};
-pub use rules::{parse_rules, rules_to_json, CustomAction, CustomRule};
-pub use vocab::{Action, Decision, Rule, Source};
+pub use error::{Error, ErrorKind, Limit, Missing, PlanError, Result};
+pub use guard::{holds_any, patient_of, pooled, Identifying};
+pub use profile::code::Code;
+pub use profile::options::ProfileOption;
+pub use profile::presence::presence_rules;
+pub use profile::private::{block_of, is_creator, normalise_creator};
+pub use profile::rules::{parse_rules, rules_to_json, CustomAction, CustomRule};
+pub use profile::table::{table, TagPattern, EDITION as TABLE_EDITION};
+pub use profile::vocab::{Action, Decision, Rule, Source};
+pub use record::{
+    inert, mapping_csv, Entry, ManualAction, ManualChange, Mappings, PixelBox, Record,
+};

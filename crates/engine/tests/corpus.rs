@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use dcmask_engine::error::ErrorKind;
+use dcmask_engine::ErrorKind;
 use dcmask_engine::{io, Error};
 use std::collections::BTreeMap;
 

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use dcmask_engine::dicomdir::{self, Entry};
+use dcmask_engine::io::dicomdir::{self, Entry};
 use dcmask_engine::{deidentify, io, Plan, ProfileId};
 use dicom_core::value::{DataSetSequence, PrimitiveValue};
 use dicom_core::{DataElement, Length, Tag, VR};

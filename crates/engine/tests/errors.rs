@@ -130,7 +130,7 @@ fn reader_alone_reports_the_same_errors() {
 /// its pixel data is never accepted, and whatever it accepts reads back.
 #[test]
 fn streaming_never_panics_on_cut_or_damaged_files() {
-    use dcmask_engine::stream::deidentify_stream;
+    use dcmask_engine::io::stream::deidentify_stream;
     use std::io::Cursor;
     let plan = Plan::builtin(ProfileId::Basic);
     for ts in [EXPLICIT_VR_LE, IMPLICIT_VR_LE] {

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use dcmask_engine::generalize::Generalization;
-use dcmask_engine::vocab::Source;
+use dcmask_engine::Generalization;
+use dcmask_engine::Source;
 use dcmask_engine::{parse_rules, Action, Plan, ProfileId};
 use dicom_core::{PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;

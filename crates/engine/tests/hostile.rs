@@ -5,11 +5,12 @@
 mod common;
 
 use common::*;
-use dcmask_engine::error::Limit;
+use dcmask_engine::io::precheck::{MAX_DEPTH, MAX_ELEMENTS, MAX_ITEMS};
+use dcmask_engine::io::stream;
 use dcmask_engine::pixel::{PixelTools, RegionRules};
-use dcmask_engine::precheck::{MAX_DEPTH, MAX_ELEMENTS, MAX_ITEMS};
-use dcmask_engine::record::PixelBox;
-use dcmask_engine::{deidentify_with, io, stream, DateShift, Error, Plan, ProfileId};
+use dcmask_engine::Limit;
+use dcmask_engine::PixelBox;
+use dcmask_engine::{deidentify_with, io, DateShift, Error, Plan, ProfileId};
 use dicom_core::value::{PixelFragmentSequence, PrimitiveValue};
 use dicom_core::{DataElement, VR};
 use dicom_dictionary_std::tags;

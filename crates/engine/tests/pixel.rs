@@ -5,7 +5,7 @@
 //! Lossless, JPEG 2000, JPEG baseline), skipped loudly when absent.
 
 use dcmask_engine::pixel::{blank_boxes, RegionRules, EXPLICIT_VR_LE};
-use dcmask_engine::record::PixelBox;
+use dcmask_engine::PixelBox;
 use dcmask_engine::{deidentify, deidentify_with_regions, io, Error, Key, Outcome};
 use dcmask_engine::{Plan, ProfileId};
 use dicom_core::value::Value;

@@ -7,11 +7,11 @@ mod common;
 
 use chrono::NaiveDate;
 use common::*;
-use dcmask_engine::code::Code;
-use dcmask_engine::plan::AutoShift;
-use dcmask_engine::private::normalise_creator;
-use dcmask_engine::table::{table, EDITION};
+use dcmask_engine::normalise_creator;
+use dcmask_engine::AutoShift;
+use dcmask_engine::Code;
 use dcmask_engine::{parse_rules, pseudonym, DateShift, Key, Plan, ProfileId, ProfileOption};
+use dcmask_engine::{table, TABLE_EDITION};
 use dicom_core::header::Header;
 use dicom_core::value::Value;
 use dicom_core::{Tag, VR};
@@ -936,7 +936,7 @@ fn markers_say_what_was_done() {
             assert_eq!(value_at(out, "0012,0062").as_deref(), Some("YES"), "{name}");
             let method = value_at(out, "0012,0063").unwrap();
             assert!(method.contains("dcmask"), "{name}: {method}");
-            assert!(method.contains(EDITION), "{name}: {method}");
+            assert!(method.contains(TABLE_EDITION), "{name}: {method}");
             assert_eq!(method_codes(out), want, "{name}");
             assert_eq!(
                 value_at(out, "0028,0303").as_deref(),

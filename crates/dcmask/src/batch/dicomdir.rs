@@ -1,5 +1,5 @@
 //! The DICOMDIR of a media set, regenerated from the de-identified outputs
-//! (see [`dcmask_engine::dicomdir`]); an input DICOMDIR is never copied.
+//! (see [`dcmask_engine::io::dicomdir`]); an input DICOMDIR is never copied.
 //!
 //! A folder holding a file named `DICOMDIR` is a media root ([`super::layout`]): the files
 //! under it get output names that are valid File IDs (`DIR0001/IMG00001`). When the engine
@@ -18,7 +18,7 @@
 
 use super::layout::{self, Item, MediaRoot};
 use super::report::{self, FileReport, SkipKind, Status};
-use dcmask_engine::dicomdir::{self, Entry};
+use dcmask_engine::io::dicomdir::{self, Entry};
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use rayon::prelude::*;

@@ -11,8 +11,8 @@
 use super::place::Place;
 use super::report::{self, FileReport, Status};
 use anyhow::{bail, Context, Result};
-use dcmask_engine::record::{inert, mapping_csv};
 use dcmask_engine::Mappings;
+use dcmask_engine::{inert, mapping_csv};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 

@@ -18,7 +18,7 @@
 //!   deterministic: same inputs, key and plan give byte-identical files. Temporary files
 //!   left by an interrupted run are removed at the end of the next.
 //! - **Streaming**: headers are de-identified without loading pixel data
-//!   ([`dcmask_engine::stream`]); rayon workers each hold one file at a time.
+//!   ([`dcmask_engine::io::stream`]); rayon workers each hold one file at a time.
 //! - **Privacy of messages**: progress and log lines at info level hold counts, sizes and
 //!   rates, never a path or value. Failed files are listed at the end on stderr with their
 //!   path relative to the input the user gave (they need it to find the file; control
@@ -48,10 +48,10 @@ pub use plan_args::{PlanArgs, Regions};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use dcmask_engine::guard::Identifying;
+use dcmask_engine::io::stream::{self, Prepared};
 use dcmask_engine::pixel::PixelTools;
-use dcmask_engine::stream::{self, Prepared};
 use dcmask_engine::value;
+use dcmask_engine::Identifying;
 use dcmask_engine::{Decider, Error, Key, Mappings, Plan, Record};
 use dicom_dictionary_std::tags;
 use journal::{Done, Journal};
@@ -361,7 +361,7 @@ fn finish(
         profile: plan.label(),
         plan: report::plan_json(plan)?,
         options,
-        table_edition: dcmask_engine::table::EDITION,
+        table_edition: dcmask_engine::TABLE_EDITION,
         key_fingerprint: key.fingerprint(),
         naming,
         region_rules: plan

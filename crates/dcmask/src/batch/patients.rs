@@ -5,15 +5,15 @@
 //! those values are pooled per patient (by original Patient ID, keyed). Once every file is
 //! done, a file whose patient turned out to have identifying values the file itself did
 //! not hold is checked against them: the text its guard let through was kept in memory
-//! for this ([`dcmask_engine::stream::Prepared::guarded_text`]), so no output is read
+//! for this ([`dcmask_engine::io::stream::Prepared::guarded_text`]), so no output is read
 //! again. Only a file whose text holds one of them, or whose text was too long to keep,
 //! is de-identified again with the patient's values. Its journal line then carries a
 //! keyed digest of those values, so that a resumed run does not do it a third time.
 //!
 //! What is kept here are originals, in memory only; the journal holds the digest alone.
 
-use dcmask_engine::guard::{self, Identifying};
 use dcmask_engine::Key;
+use dcmask_engine::{holds_any, Identifying};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -115,7 +115,7 @@ impl Patients {
                 if let Some(text) = seen.text.as_deref() {
                     let holds = holds
                         .entry(seen.patient.as_str())
-                        .or_insert_with(|| Box::new(guard::holds_any(pooled)));
+                        .or_insert_with(|| Box::new(holds_any(pooled)));
                     if !holds(text) {
                         return None;
                     }

@@ -102,7 +102,7 @@ impl PlanArgs {
         }
         plan.date_shift = match self.date_shift.as_deref() {
             None => None,
-            Some("auto") => Some(DateShift::Auto(dcmask_engine::plan::AutoShift::Auto)),
+            Some("auto") => Some(DateShift::Auto(dcmask_engine::AutoShift::Auto)),
             Some(n) => Some(DateShift::Days(n.parse().with_context(|| {
                 format!("--date-shift takes a number of days or `auto`, not `{n}`")
             })?)),

@@ -266,7 +266,7 @@ mod tests {
         assert_eq!(v["date_shift"], "fixed");
         assert!(!v.to_string().contains("37"));
         plan.date_shift = Some(dcmask_engine::DateShift::Auto(
-            dcmask_engine::plan::AutoShift::Auto,
+            dcmask_engine::AutoShift::Auto,
         ));
         assert_eq!(plan_json(&plan).unwrap()["date_shift"], "auto");
     }

@@ -12,13 +12,13 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use dcmask_engine::options::ProfileOption;
-use dcmask_engine::record::{ManualAction, ManualChange};
 use dcmask_engine::report::{summarize, to_html, Determination, Evidence, ReportFile};
 use dcmask_engine::tag::{dictionary_vr, display_name, keyword, parse_tag, tag_id};
+use dcmask_engine::ProfileOption;
 use dcmask_engine::{
     parse_rules, rule_list_with, rules_to_json, CustomAction, CustomRule, Plan, ProfileId,
 };
+use dcmask_engine::{ManualAction, ManualChange};
 use dicom_core::dictionary::UidDictionary;
 use dicom_dictionary_std::{tags, StandardSopClassDictionary};
 use dicom_object::DefaultDicomObject;
@@ -429,7 +429,7 @@ async fn apply(
             key: app.key.clone(),
             choices: s.pixel.clone(),
             dir: s.dir.clone(),
-            related: dcmask_engine::guard::pooled(
+            related: dcmask_engine::pooled(
                 sources
                     .iter()
                     .map(|(f, _)| -> &dicom_object::InMemDicomObject { &f.source }),

@@ -4,10 +4,10 @@
 
 use super::object::Stored;
 use super::session::Staged;
-use dcmask_engine::private::{block_of, is_creator};
-use dcmask_engine::record::ManualAction;
 use dcmask_engine::report::{Changed, ChangedBy};
 use dcmask_engine::tag::{display_name, keyword, tag_id};
+use dcmask_engine::ManualAction;
+use dcmask_engine::{block_of, is_creator};
 use dicom_core::header::Header;
 use dicom_core::value::Value;
 use dicom_core::{Tag, VR};

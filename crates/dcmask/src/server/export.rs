@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use dcmask_engine::io;
-use dcmask_engine::record::mapping_csv;
+use dcmask_engine::mapping_csv;
 use dcmask_engine::report::to_html;
 use dcmask_engine::Mappings;
 use hyper::body::{Frame, SizeHint};

@@ -10,8 +10,9 @@
 use super::disk::{Dir, DiskFile};
 use super::ApiError;
 use dcmask_engine::audit::Sha256Writer;
-use dcmask_engine::error::ErrorKind;
-use dcmask_engine::{io, stream, Error};
+use dcmask_engine::io::{self, stream};
+use dcmask_engine::Error;
+use dcmask_engine::ErrorKind;
 use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::{DataElement, VR};
 use dicom_dictionary_std::tags;

@@ -14,10 +14,10 @@ use super::{ApiError, Shared};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use dcmask_engine::guard::{self, Identifying};
 use dcmask_engine::pixel::{propose, PixelTools, Proposal, RegionRules, TextDetector, TextMode};
-use dcmask_engine::record::{ManualAction, ManualChange, PixelBox};
 use dcmask_engine::{deidentify_with_related, Action, Key, Plan, Record};
+use dcmask_engine::{patient_of, Identifying};
+use dcmask_engine::{ManualAction, ManualChange, PixelBox};
 use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::PixelDecoder;
@@ -153,7 +153,7 @@ pub struct Applied {
 /// stay in their file.
 pub fn apply_one(cx: &ApplyContext, f: &FileState, original: &Stored) -> Result<Applied, Failure> {
     let fb = cx.choices.get(&f.id).cloned().unwrap_or_default();
-    let related = guard::patient_of(&f.source).and_then(|p| cx.related.get(&p));
+    let related = patient_of(&f.source).and_then(|p| cx.related.get(&p));
     let tools = PixelTools {
         regions: &cx.regions,
         detector: cx.detector.as_deref(),

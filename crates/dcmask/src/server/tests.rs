@@ -684,7 +684,7 @@ async fn files_nested_too_deep_are_refused_when_read() {
     let sid = t.session().await;
     // The engine refuses deeper nesting before parsing (its `precheck`): every later
     // step walks sequences recursively, and a thread out of stack ends the process.
-    let deep = dcmask_engine::precheck::MAX_DEPTH + 1;
+    let deep = dcmask_engine::io::precheck::MAX_DEPTH + 1;
     let r = t.upload(&sid, &[nested(deep), nested(40)]).await;
     assert_eq!(r.status, 200);
     let v = r.json();
@@ -692,7 +692,7 @@ async fn files_nested_too_deep_are_refused_when_read() {
         v["rejected"][0]["error"],
         format!(
             "beyond dcmask's limits: sequences nested more than {} deep",
-            dcmask_engine::precheck::MAX_DEPTH
+            dcmask_engine::io::precheck::MAX_DEPTH
         )
     );
     // A report-like depth opens, and goes through every step.

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use dcmask_engine::io;
-use dcmask_engine::precheck::MAX_DEPTH;
+use dcmask_engine::io::precheck::MAX_DEPTH;
 use dicom_core::VR;
 use dicom_dictionary_std::tags;
 use dicom_object::meta::FileMetaTableBuilder;

@@ -20,7 +20,7 @@
 //! original value, which the caller removes.
 
 use super::values::{normalise_into, Identifying, Kind};
-use crate::vocab::Category;
+use crate::profile::vocab::Category;
 use std::cell::RefCell;
 use std::ops::Range;
 
@@ -310,8 +310,8 @@ fn merge(mut spans: Vec<(Range<usize>, Category)>) -> Vec<(Range<usize>, Categor
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decide::plan::{Plan, ProfileId};
     use crate::decide::Decider;
-    use crate::plan::{Plan, ProfileId};
     use dicom_core::{DataElement, VR};
     use dicom_dictionary_std::tags;
     use dicom_object::InMemDicomObject;

@@ -22,9 +22,9 @@ mod values;
 
 pub use values::Identifying;
 
-use crate::vocab::{Category, Outcome};
+use crate::profile::vocab::{Category, Outcome};
 
-use crate::dummy::dummy;
+use crate::actions::dummy::dummy;
 use dicom_core::header::Header;
 use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::{DataElement, Tag, VR};
@@ -372,8 +372,8 @@ fn tidy(text: &str, vr: VR) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decide::plan::{Plan, ProfileId};
     use crate::decide::Decider;
-    use crate::plan::{Plan, ProfileId};
     use dicom_dictionary_std::tags;
 
     fn ids() -> Identifying {

@@ -7,8 +7,8 @@
 //! originals and is never written anywhere but the linkage (a batch journal).
 
 use crate::decide::Decider;
-use crate::tag::parse_tag;
-use crate::vocab::Category;
+use crate::profile::tag::parse_tag;
+use crate::profile::vocab::Category;
 use dicom_core::header::Header;
 use dicom_core::value::Value;
 use dicom_core::{Tag, VR};
@@ -440,7 +440,7 @@ mod tests {
             assert_eq!(merged, union);
         }
     }
-    use crate::plan::{Plan, ProfileId};
+    use crate::decide::plan::{Plan, ProfileId};
     use crate::ProfileOption;
     use dicom_core::value::DataSetSequence;
     use dicom_core::DataElement;

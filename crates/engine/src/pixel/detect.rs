@@ -12,7 +12,7 @@
 //! identifying word is.
 
 use super::{is_text_prone_modality, RegionRules};
-use crate::clean::{pattern_category, pattern_spans, Category, Identifiers};
+use crate::actions::clean::{pattern_category, pattern_spans, Category, Identifiers};
 use crate::error::Result;
 use crate::record::PixelBox;
 use dicom_dictionary_std::tags;

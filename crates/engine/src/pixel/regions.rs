@@ -15,8 +15,8 @@
 //! Multi-valued elements are matched as their DICOM string, values joined by `\`.
 //! Every matching rule applies; rectangles are clipped to the image.
 
+use crate::profile::tag::parse_tag;
 use crate::record::PixelBox;
-use crate::tag::parse_tag;
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
@@ -497,7 +497,11 @@ mod tests {
                     VR::CS,
                     PrimitiveValue::Strs(v.split('\\').map(str::to_string).collect()),
                 ),
-                _ => DataElement::new(*t, crate::tag::dictionary_vr(*t).unwrap(), v.as_str()),
+                _ => DataElement::new(
+                    *t,
+                    crate::profile::tag::dictionary_vr(*t).unwrap(),
+                    v.as_str(),
+                ),
             };
             ds.put(elem);
         }

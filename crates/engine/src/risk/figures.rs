@@ -28,6 +28,7 @@ pub const POPULATION_MODEL: &str = "Benedetti-Franconi individual risk (as in mu
 /// Figures of one grouping.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Figures {
+    /// Records grouped (patients or studies).
     pub records: u64,
     /// Equivalence classes: distinct combinations of the quasi-identifiers' values.
     pub classes: u64,
@@ -39,11 +40,14 @@ pub struct Figures {
     pub records_below_k5: u64,
     /// Records in classes of fewer than 11 (the threshold of many data-release policies).
     pub records_below_k11: u64,
+    /// Prosecutor risk (the attacker knows the patient is in the data): the highest, `1 / k_min`.
     pub prosecutor_risk_max: f64,
+    /// Prosecutor risk averaged over the records: `classes / records`.
     pub prosecutor_risk_avg: f64,
     /// With a population size only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub journalist_risk_max: Option<f64>,
+    /// Marketer risk: the expected share of records re-identified when every record is matched against the population (with a population size only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub marketer_risk: Option<f64>,
 }

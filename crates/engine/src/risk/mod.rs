@@ -43,12 +43,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RecordKind {
+    /// One record per patient (Patient ID).
     #[default]
     Patient,
+    /// One record per study (Study Instance UID).
     Study,
 }
 
 impl RecordKind {
+    /// `patient` or `study`.
     pub fn from_id(s: &str) -> Option<RecordKind> {
         match s {
             "patient" => Some(RecordKind::Patient),
@@ -72,6 +75,7 @@ pub struct Observation {
 }
 
 impl Observation {
+    /// What the analysis needs of one object, read from its header.
     pub fn of(obj: &InMemDicomObject, qis: &[QuasiIdentifier], kind: RecordKind) -> Observation {
         let text = |t| obj.get(t).map(element_text).unwrap_or_default();
         let (patient, study, instance) = (
@@ -158,6 +162,7 @@ pub struct Builder {
 }
 
 impl Builder {
+    /// A builder over these quasi-identifiers, grouping objects into records of this kind.
     pub fn new(qis: Vec<QuasiIdentifier>, kind: RecordKind) -> Builder {
         Builder {
             values: qis.iter().map(|_| Interner::default()).collect(),
@@ -168,10 +173,12 @@ impl Builder {
         }
     }
 
+    /// The quasi-identifiers the figures are over.
     pub fn quasi_identifiers(&self) -> &[QuasiIdentifier] {
         &self.qis
     }
 
+    /// What one record is.
     pub fn kind(&self) -> RecordKind {
         self.kind
     }
@@ -182,6 +189,7 @@ impl Builder {
         self.add(o);
     }
 
+    /// Adds an observation made elsewhere (by a reader thread, say).
     pub fn add(&mut self, o: Observation) {
         self.instances += 1;
         let n = self.qis.len();
@@ -312,7 +320,7 @@ fn join<'a>(set: impl Iterator<Item = &'a str>) -> String {
 
 /// A record value coarsened component by component; what does not read as its VR is
 /// dropped, as the `generalize` action drops it.
-fn coarsen(g: &crate::generalize::Generalization, value: &str) -> String {
+fn coarsen(g: &crate::actions::generalize::Generalization, value: &str) -> String {
     value
         .split('\\')
         .map(|c| g.text(c).unwrap_or_default())
@@ -391,15 +399,19 @@ pub struct Analysis {
 /// The analysis as reported: the figures, then each quasi-identifier's part in them.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// What one record is.
     pub record: RecordKind,
     /// Objects read.
     pub instances: u64,
     /// Records keyed by a finer identifier than asked (no Patient ID, no Study UID).
     pub records_without_id: u64,
+    /// The figures over every quasi-identifier.
     #[serde(flatten)]
     pub figures: Figures,
+    /// The population size the journalist and marketer risk assume, if given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub population: Option<u64>,
+    /// The population model used with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub population_model: Option<&'static str>,
     /// Those that drive uniqueness first.
@@ -409,9 +421,12 @@ pub struct Report {
 /// One quasi-identifier's part in the figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct Contribution {
+    /// The quasi-identifier's id.
     pub id: String,
+    /// Its tag, when it is read from one attribute.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// Why it is a quasi-identifier.
     pub reason: String,
     /// Distinct values among the records (a count; the values are not reported).
     pub distinct_values: u64,
@@ -419,19 +434,23 @@ pub struct Contribution {
     pub unique_because: u64,
     /// The figures with it left out.
     pub without: Figures,
+    /// The figures with it coarsened instead, when it has a coarsening.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generalized: Option<Generalized>,
 }
 
+/// The figures with one quasi-identifier coarsened.
 #[derive(Debug, Clone, Serialize)]
 pub struct Generalized {
     /// As a `generalize` rule's `to`.
     pub to: String,
+    /// The figures after coarsening.
     #[serde(flatten)]
     pub figures: Figures,
 }
 
 impl Analysis {
+    /// Records analysed.
     pub fn records(&self) -> usize {
         self.keys.len()
     }
@@ -501,7 +520,7 @@ impl Analysis {
                     i,
                     Contribution {
                         id: q.id.clone(),
-                        tag: q.tag.map(crate::tag::tag_id),
+                        tag: q.tag.map(crate::profile::tag::tag_id),
                         reason: q.reason.clone(),
                         distinct_values: self.distinct[i],
                         unique_because,

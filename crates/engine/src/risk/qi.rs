@@ -2,8 +2,8 @@
 //! out a patient to someone who knows them from elsewhere. The defaults and their reasons
 //! are data (`data/quasi-identifiers.csv`); the user changes the list by keyword or tag.
 
-use crate::generalize::Generalization;
-use crate::tag::{keyword, parse_tag, tag_id};
+use crate::actions::generalize::Generalization;
+use crate::profile::tag::{keyword, parse_tag, tag_id};
 use dicom_core::Tag;
 use serde::Deserialize;
 use std::sync::OnceLock;
@@ -29,10 +29,13 @@ pub struct QuasiIdentifier {
     /// The name figures are given under: a table id (`PatientAge`, `StudyInterval`) or,
     /// for one the user added, the tag's keyword (its `(GGGG,EEEE)` when it has none).
     pub id: String,
+    /// The attribute it is read from; `None` for one without a single tag (private elements carried).
     pub tag: Option<Tag>,
+    /// How its value is derived from the object.
     pub derive: Derive,
     /// How the "after generalising" figures coarsen it; `None`: only removal is shown.
     pub generalize: Option<Generalization>,
+    /// Why it is a quasi-identifier, as reports state it.
     pub reason: String,
 }
 
@@ -166,7 +169,7 @@ fn resolve(name: &str) -> Result<QuasiIdentifier, String> {
         return Ok(q.clone());
     }
     let tag = parse_tag(name).map_err(|e| match e {
-        crate::tag::TagParseError::Unrecognised(_) => format!(
+        crate::profile::tag::TagParseError::Unrecognised(_) => format!(
             "`{}` is neither a quasi-identifier of the table nor a tag: write tags as (GGGG,EEEE), GGGGEEEE or a keyword",
             name.chars().take(40).collect::<String>()
         ),
@@ -188,7 +191,7 @@ fn resolve(name: &str) -> Result<QuasiIdentifier, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tag::dictionary_vr;
+    use crate::profile::tag::dictionary_vr;
     use dicom_core::VR;
 
     /// The VR a row's values are read as when coarsened (derived ones are numbers).

@@ -2,7 +2,7 @@
 //! studies as records, intervals, records without a Patient ID.
 
 use super::*;
-use crate::generalize::Generalization;
+use crate::actions::generalize::Generalization;
 use dicom_core::{DataElement, Tag, VR};
 
 fn object(patient: &str, study: &str, sop: &str, values: &[(Tag, VR, &str)]) -> InMemDicomObject {

@@ -95,6 +95,7 @@ pub struct Dictionary {
 }
 
 impl DictionaryBuilder {
+    /// An empty dictionary, no object added.
     pub fn new() -> Self {
         Self::default()
     }
@@ -110,6 +111,7 @@ impl DictionaryBuilder {
         self.objects
     }
 
+    /// Adds the values another builder gathered (one per reader thread, say).
     pub fn merge(&mut self, other: DictionaryBuilder) {
         self.objects += other.objects;
         self.makers.extend(other.makers);
@@ -120,6 +122,7 @@ impl DictionaryBuilder {
         }
     }
 
+    /// The searchable dictionary: values that are the originals' maker names dropped, one automaton over the rest.
     pub fn build(self) -> Dictionary {
         // A site named like its scanner's maker ("TOSHIBA", "OFFIS e.V." within
         // "Kuratorium OFFIS e.V.", an address inside a coding scheme's publisher) is not
@@ -446,6 +449,7 @@ impl Dictionary {
         self.entries.len()
     }
 
+    /// Whether there is nothing to search for.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -469,7 +473,7 @@ fn values(text: &str) -> impl Iterator<Item = &str> {
 /// dictionary VR (some writers give every element VR UN).
 pub(super) fn effective_vr(elem: &InMemElement) -> VR {
     match elem.vr() {
-        VR::UN => crate::tag::dictionary_vr(elem.tag()).unwrap_or(VR::UN),
+        VR::UN => crate::profile::tag::dictionary_vr(elem.tag()).unwrap_or(VR::UN),
         vr => vr,
     }
 }

@@ -8,7 +8,7 @@
 //! ([`Dictionary::scan_reader`]) and in file and folder names
 //! ([`Dictionary::scan_name`]). All values are searched at once with one Aho-Corasick
 //! automaton over a folded haystack (lower case, letters and digits only, with the word
-//! boundaries of the original text kept aside, see [`fold`]).
+//! boundaries of the original text kept aside, see `fold.rs`).
 //!
 //! Findings carry where (element path, byte offset) and what kind of value
 //! ([`Category`]), never the value itself.
@@ -32,13 +32,16 @@ pub enum Category {
     /// Patient, study, order and device identifiers.
     #[serde(rename = "id")]
     Id,
+    /// Birth dates, in the spellings they are written in.
     #[serde(rename = "date of birth")]
     DateOfBirth,
     /// Street addresses, their parts, region and country of residence.
     #[serde(rename = "address")]
     Address,
+    /// Telephone numbers.
     #[serde(rename = "phone")]
     Phone,
+    /// E-mail addresses.
     #[serde(rename = "email")]
     Email,
     /// Institution and department names.
@@ -54,6 +57,7 @@ pub enum Category {
 }
 
 impl Category {
+    /// Every category, each once.
     pub const ALL: [Category; 9] = [
         Category::Name,
         Category::Id,
@@ -66,6 +70,7 @@ impl Category {
         Category::Uid,
     ];
 
+    /// The category as reports and findings name it (`date of birth`).
     pub fn as_str(self) -> &'static str {
         match self {
             Category::Name => "name",

@@ -31,6 +31,7 @@ const MARGIN: usize = 256;
 pub struct Finding {
     /// Element path: `0008,1032/0/0008,0104` (group,element / item index / ...).
     pub path: String,
+    /// What kind of value it is.
     pub category: Category,
     /// Which dictionary entry matched (a number, not the value): lets a caller tell
     /// byte hits already explained by decoded findings from new ones.
@@ -42,14 +43,18 @@ pub struct Finding {
 pub struct ByteHit {
     /// Offset of the match's first byte.
     pub offset: u64,
+    /// What kind of value it is.
     pub category: Category,
+    /// Which dictionary entry matched (a number, not the value).
     pub entry: usize,
 }
 
 /// An identifying value found in a file or folder name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NameHit {
+    /// What kind of value it is.
     pub category: Category,
+    /// Which dictionary entry matched (a number, not the value).
     pub entry: usize,
 }
 
@@ -153,7 +158,7 @@ impl Dictionary {
             let tag = elem.tag();
             let mut path = String::with_capacity(prefix.len() + 9);
             path.push_str(prefix);
-            crate::tag::push_tag_digits(&mut path, tag);
+            crate::profile::tag::push_tag_digits(&mut path, tag);
             match elem.value() {
                 Value::Sequence(seq) => {
                     for (i, item) in seq.items().iter().enumerate() {

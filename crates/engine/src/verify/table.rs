@@ -62,7 +62,7 @@ fn load() -> Tables {
             by_vr.insert(vr, c);
             continue;
         }
-        let tag = crate::tag::parse_tag(&row.tag)
+        let tag = crate::profile::tag::parse_tag(&row.tag)
             .unwrap_or_else(|_| panic!("bad tag in verify table: {}", row.keyword));
         by_tag.insert(tag, source);
     }
@@ -95,8 +95,13 @@ mod tests {
             if row.tag == "PN" {
                 continue;
             }
-            let tag = crate::tag::parse_tag(&row.tag).unwrap();
-            assert_eq!(crate::tag::keyword(tag), row.keyword, "{}", row.tag);
+            let tag = crate::profile::tag::parse_tag(&row.tag).unwrap();
+            assert_eq!(
+                crate::profile::tag::keyword(tag),
+                row.keyword,
+                "{}",
+                row.tag
+            );
         }
         let t = tables();
         assert_eq!(t.by_tag.len() + t.by_vr.len(), rows, "no tag listed twice");

@@ -5,9 +5,9 @@
 #[path = "../../../../tests/support/corpus.rs"]
 mod corpus;
 
-use dcmask_engine::code::Code;
-use dcmask_engine::plan::AutoShift;
-use dcmask_engine::table::table;
+use dcmask_engine::table;
+use dcmask_engine::AutoShift;
+use dcmask_engine::Code;
 use dcmask_engine::{deidentify, io, DateShift, Error, Key, Mappings, Plan, ProfileId};
 use dcmask_engine::{ProfileOption, Record};
 use dicom_core::header::Header;

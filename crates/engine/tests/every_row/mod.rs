@@ -10,8 +10,8 @@
 //! what it says of each output.
 
 use crate::common::{bytes_el, code_item, el, item, pixel_bytes, sq, us};
-use dcmask_engine::presence::presence_rules;
-use dcmask_engine::table::{table, TagPattern};
+use dcmask_engine::presence_rules;
+use dcmask_engine::{table, TagPattern};
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::value::PrimitiveValue;
 use dicom_core::{DataElement, Tag, VR};
