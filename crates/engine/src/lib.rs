@@ -75,7 +75,7 @@ pub use decide::listing::{rule_list, rule_list_with, RuleEntry};
 pub use decide::plan::{AutoShift, DateShift, Plan, ProfileId};
 pub use decide::Decider;
 pub use error::{Error, ErrorKind, Limit, Missing, PlanError, Result};
-pub use guard::{holds_any, patient_of, pooled, Identifying};
+pub use guard::{holds_any, patient_of, pooled, Identifying, Pool};
 pub use profile::code::Code;
 pub use profile::options::ProfileOption;
 pub use profile::presence::presence_rules;

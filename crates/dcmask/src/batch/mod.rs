@@ -499,14 +499,8 @@ impl Ctx<'_> {
         };
         let own = Identifying::collect(&header.object, &Decider::new(self.plan));
         let patient = value::text(&header.object, tags::PATIENT_ID);
-        self.patients.note(
-            self.key,
-            idx,
-            patient.as_deref(),
-            &own,
-            None,
-            done.related.clone(),
-        );
+        self.patients
+            .note(idx, patient.as_deref(), own, None, done.related.clone());
     }
 
     /// De-identifies again, with their patient's identifying values, the files the guard
@@ -617,7 +611,7 @@ impl Ctx<'_> {
         }
         let mut input = File::open(&item.src)
             .map_err(|e| Problem::Failed(format!("cannot open: {}", e.kind())))?;
-        let prepared = match stream::prepare_with_related(
+        let mut prepared = match stream::prepare_with_related(
             &mut input,
             self.plan,
             self.key,
@@ -680,9 +674,8 @@ impl Ctx<'_> {
         match related {
             Some(r) => done.related = Some(r.digest.clone()),
             None => {
-                let (own, patient) = prepared.identifying();
-                let text = prepared.guarded_text().map(str::to_string);
-                self.patients.note(self.key, idx, patient, own, text, None);
+                let (own, patient, text) = prepared.take_identifying();
+                self.patients.note(idx, patient.as_deref(), own, text, None);
             }
         }
         if let Err(e) = self.journal.append(&done) {

@@ -2,10 +2,10 @@
 //! looked for in the outputs of the patient's other files.
 //!
 //! Files are de-identified in parallel, each guarded by its own identifying values, and
-//! those values are pooled per patient (by original Patient ID, keyed). Once every file is
+//! those values are pooled per patient (by original Patient ID). Once every file is
 //! done, a file whose patient turned out to have identifying values the file itself did
 //! not hold is checked against them: the text its guard let through was kept in memory
-//! for this ([`dcmask_engine::io::stream::Prepared::guarded_text`]), so no output is read
+//! for this ([`dcmask_engine::io::stream::Prepared::take_identifying`]), so no output is read
 //! again. Only a file whose text holds one of them, or whose text was too long to keep,
 //! is de-identified again with the patient's values. Its journal line then carries a
 //! keyed digest of those values, so that a resumed run does not do it a third time.
@@ -13,7 +13,7 @@
 //! What is kept here are originals, in memory only; the journal holds the digest alone.
 
 use dcmask_engine::Key;
-use dcmask_engine::{holds_any, Identifying};
+use dcmask_engine::{holds_any, Identifying, Pool};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -25,14 +25,17 @@ pub struct Patients {
 
 #[derive(Default)]
 struct State {
-    /// Keyed patient → the union of the identifying values of its files.
-    pooled: HashMap<String, Identifying>,
-    /// Item index → what its de-identification showed.
-    files: HashMap<usize, Seen>,
+    /// Original Patient ID (trimmed) → index in `pools`. Originals, in memory only.
+    patients: HashMap<String, usize>,
+    /// Per patient, the values of all its files.
+    pools: Vec<Pool>,
+    /// Item index and what its de-identification showed, in the order they were noted.
+    files: Vec<(usize, Seen)>,
 }
 
 struct Seen {
-    patient: String,
+    /// Index of its patient's pool.
+    patient: usize,
     /// How many identifying values the file held itself (a subset of its patient's).
     own: usize,
     /// The text its guard let through, when it was short enough to keep.
@@ -57,76 +60,77 @@ impl Patients {
     /// other files it was de-identified with.
     pub fn note(
         &self,
-        key: &Key,
         idx: usize,
         patient: Option<&str>,
-        own: &Identifying,
+        own: Identifying,
         text: Option<String>,
         related: Option<String>,
     ) {
         let Some(patient) = patient else {
             return;
         };
-        let patient = patient_key(key, patient);
         let mut state = self.state.lock().expect("lock");
-        state
-            .pooled
-            .entry(patient.clone())
-            .and_modify(|p| {
-                if !p.covers(own) {
-                    p.merge(own)
-                }
-            })
-            .or_insert_with(|| own.clone());
-        state.files.insert(
+        let state = &mut *state;
+        let patient = match state.patients.get(patient.trim()) {
+            Some(&i) => i,
+            None => {
+                state
+                    .patients
+                    .insert(patient.trim().to_string(), state.pools.len());
+                state.pools.push(Pool::default());
+                state.pools.len() - 1
+            }
+        };
+        let own_len = own.len();
+        state.pools[patient].add(own);
+        state.files.push((
             idx,
             Seen {
                 patient,
-                own: own.len(),
+                own: own_len,
                 text,
                 related,
             },
-        );
+        ));
     }
 
     /// The files whose output may hold an identifying value of their patient that only
     /// other files showed, in walk order.
     pub fn into_redo(self, key: &Key) -> Vec<Redo> {
         let state = self.state.into_inner().expect("lock");
-        let mut digests: HashMap<&str, String> = HashMap::new();
-        // One matcher per patient, for the kept texts of all their files.
-        let mut holds: HashMap<&str, Holds<'_>> = HashMap::new();
-        let mut shared: HashMap<&str, Arc<Identifying>> = HashMap::new();
+        let pooled: Vec<Arc<Identifying>> = state
+            .pools
+            .into_iter()
+            .map(|p| Arc::new(p.into_identifying()))
+            .collect();
+        // Per patient, made when a file first needs it: the digest, and one matcher for
+        // the kept texts of all its files.
+        let mut digests: Vec<Option<String>> = vec![None; pooled.len()];
+        let mut holds: Vec<Option<Holds<'_>>> = (0..pooled.len()).map(|_| None).collect();
         let mut redo: Vec<Redo> = state
             .files
             .iter()
-            .filter_map(|(&idx, seen)| {
-                let pooled = &state.pooled[&seen.patient];
-                if pooled.len() <= seen.own {
+            .filter_map(|(idx, seen)| {
+                let pool = &pooled[seen.patient];
+                if pool.len() <= seen.own {
                     return None;
                 }
-                let d = digests
-                    .entry(seen.patient.as_str())
-                    .or_insert_with(|| digest(key, pooled))
+                let d = digests[seen.patient]
+                    .get_or_insert_with(|| digest(key, pool))
                     .clone();
                 if seen.related.as_deref() == Some(d.as_str()) {
                     return None;
                 }
                 if let Some(text) = seen.text.as_deref() {
-                    let holds = holds
-                        .entry(seen.patient.as_str())
-                        .or_insert_with(|| Box::new(holds_any(pooled)));
+                    let holds =
+                        holds[seen.patient].get_or_insert_with(|| Box::new(holds_any(pool)));
                     if !holds(text) {
                         return None;
                     }
                 }
-                let related = shared
-                    .entry(seen.patient.as_str())
-                    .or_insert_with(|| Arc::new(pooled.clone()))
-                    .clone();
                 Some(Redo {
-                    idx,
-                    related,
+                    idx: *idx,
+                    related: Arc::clone(pool),
                     digest: d,
                 })
             })
@@ -136,12 +140,8 @@ impl Patients {
     }
 }
 
-/// Whether a text holds any identifying value of one patient ([`guard::holds_any`]).
+/// Whether a text holds any identifying value of one patient ([`holds_any`]).
 type Holds<'a> = Box<dyn Fn(&str) -> bool + 'a>;
-
-fn patient_key(key: &Key, patient_id: &str) -> String {
-    super::journal::hex(&key.mac_in("dcmask batch patient", patient_id.trim().as_bytes())[..16])
-}
 
 /// A keyed digest of a set of identifying values: names the set in the journal without
 /// holding it.
@@ -173,67 +173,67 @@ mod tests {
         let p = Patients::default();
         // Same patient: file 0 knew only the name, file 1 also the birth name.
         p.note(
-            &key,
             0,
             Some("P1"),
-            &ids("Doe^Jane"),
+            ids("Doe^Jane"),
             Some("CT of Roe".into()),
             None,
         );
         p.note(
-            &key,
             1,
             Some("P1"),
-            &ids("Doe^Jane\\Roe^Jane"),
+            ids("Doe^Jane\\Roe^Jane"),
             Some("".into()),
             None,
         );
-        p.note(
-            &key,
-            2,
-            Some("P1"),
-            &ids("Doe^Jane"),
-            Some("CT head".into()),
-            None,
-        );
-        p.note(&key, 3, Some("P1"), &ids("Doe^Jane"), None, None);
+        p.note(2, Some("P1"), ids("Doe^Jane"), Some("CT head".into()), None);
+        p.note(3, Some("P1"), ids("Doe^Jane"), None, None);
         // Another patient with one file, and a file without a Patient ID.
-        p.note(
-            &key,
-            4,
-            Some("P2"),
-            &ids("Poe^Ed"),
-            Some("Roe".into()),
-            None,
-        );
-        p.note(&key, 5, None, &ids("Roe^Ann"), Some("Doe".into()), None);
+        p.note(4, Some("P2"), ids("Poe^Ed"), Some("Roe".into()), None);
+        p.note(5, None, ids("Roe^Ann"), Some("Doe".into()), None);
         let redo: Vec<usize> = p.into_redo(&key).iter().map(|r| r.idx).collect();
         // 0 holds "Roe"; 3's text is unknown; 2 holds nothing of the pool.
         assert_eq!(redo, [0, 3]);
     }
 
     #[test]
+    fn a_pool_of_many_differing_files_holds_all_their_values() {
+        let key = Key::from_file_contents(b"00112233445566778899aabbccddeeff").unwrap();
+        let p = Patients::default();
+        let mut union = Identifying::default();
+        for i in 0..1000 {
+            let own = ids(&format!("Doe^Jane^N{i:04}x"));
+            union.merge(&own);
+            // Every file's text holds the name of the file after it.
+            let text = format!("note for n{:04}x", (i + 1) % 1000);
+            p.note(i, Some("P1"), own, Some(text), None);
+        }
+        let redo = p.into_redo(&key);
+        assert_eq!(redo.len(), 1000);
+        assert_eq!(*redo[0].related, union);
+        assert_eq!(redo[0].digest, digest(&key, &union));
+    }
+
+    #[test]
     fn a_file_redone_with_these_values_is_not_redone_again() {
         let key = Key::from_file_contents(b"00112233445566778899aabbccddeeff").unwrap();
         let first = Patients::default();
-        first.note(&key, 0, Some("P1"), &ids("Doe^Jane"), None, None);
-        first.note(&key, 1, Some("P1"), &ids("Roe^Jane"), None, None);
+        first.note(0, Some("P1"), ids("Doe^Jane"), None, None);
+        first.note(1, Some("P1"), ids("Roe^Jane"), None, None);
         let redo = first.into_redo(&key);
         assert_eq!(redo.len(), 2);
         let again = Patients::default();
         again.note(
-            &key,
             0,
             Some("P1"),
-            &ids("Doe^Jane"),
+            ids("Doe^Jane"),
             None,
             Some(redo[0].digest.clone()),
         );
         again.note(
-            &key,
             1,
             Some("P1"),
-            &ids("Roe^Jane"),
+            ids("Roe^Jane"),
             None,
             Some(redo[1].digest.clone()),
         );

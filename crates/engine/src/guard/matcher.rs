@@ -42,8 +42,11 @@ pub struct Matcher<'a> {
     phrases: Vec<(&'a str, &'a str, Category)>,
     /// Squeezed patterns by the key of their first four bytes, sorted.
     squeezed: Vec<(u32, &'a str, Category)>,
-    /// One bit per squeezed key ([`bit`]): most positions of a value are ruled out by it.
-    keys: u64,
+    /// The squeezed patterns' keys: most positions of a value are ruled out by it.
+    keys: Filter,
+    /// The one-word patterns and the phrases' first words: most words of a value are
+    /// ruled out by it before any binary search.
+    firsts: Filter,
     /// Buffers reused from value to value: most values hold nothing identifying, and
     /// finding that out should allocate nothing.
     scratch: RefCell<Scratch>,
@@ -81,9 +84,46 @@ fn key(bytes: &[u8]) -> u32 {
     u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
 }
 
-/// A key's bit in [`Matcher::keys`] (a multiplicative hash down to 6 bits).
-fn bit(key: u32) -> u64 {
-    1 << (key.wrapping_mul(0x9E37_79B1) >> 26)
+/// A bit set of hashes: "certainly not a pattern" for most words and positions of a
+/// value, so that the binary searches run only where a pattern may start. Sized to the
+/// patterns (16 bits each, at least 1,024), it stays sparse for an object's few dozen
+/// patterns and for a patient's thousands pooled over a batch alike.
+struct Filter {
+    bits: Vec<u64>,
+    /// `64 - log2(number of bits)`: a hash's top bits pick its bit.
+    shift: u32,
+}
+
+impl Filter {
+    fn new(patterns: usize) -> Filter {
+        let bits = (patterns * 16).next_power_of_two().max(1024);
+        Filter {
+            bits: vec![0; bits / 64],
+            shift: 64 - bits.trailing_zeros(),
+        }
+    }
+
+    fn slot(&self, hash: u64) -> (usize, u64) {
+        let i = (hash.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
+        (i / 64, 1 << (i % 64))
+    }
+
+    fn insert(&mut self, hash: u64) {
+        let (word, bit) = self.slot(hash);
+        self.bits[word] |= bit;
+    }
+
+    fn may_hold(&self, hash: u64) -> bool {
+        let (word, bit) = self.slot(hash);
+        self.bits[word] & bit != 0
+    }
+}
+
+/// FNV-1a of a word, for [`Filter`].
+fn hash(word: &[u8]) -> u64 {
+    word.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// A byte of possibly binary data as text: ASCII letters and digits, else a separator.
@@ -101,7 +141,8 @@ impl<'a> Matcher<'a> {
             words: Vec::new(),
             phrases: Vec::new(),
             squeezed: Vec::new(),
-            keys: 0,
+            keys: Filter::new(0),
+            firsts: Filter::new(0),
             scratch: RefCell::default(),
         };
         for (p, kind, category) in ids.patterns() {
@@ -118,7 +159,15 @@ impl<'a> Matcher<'a> {
         m.words.sort_unstable();
         m.phrases.sort_unstable();
         m.squeezed.sort_unstable();
-        m.keys = m.squeezed.iter().fold(0, |bits, (k, _, _)| bits | bit(*k));
+        m.keys = Filter::new(m.squeezed.len());
+        for (k, _, _) in &m.squeezed {
+            m.keys.insert(u64::from(*k));
+        }
+        m.firsts = Filter::new(m.words.len() + m.phrases.len());
+        let firsts = m.words.iter().map(|(w, _)| *w);
+        for w in firsts.chain(m.phrases.iter().map(|(f, _, _)| *f)) {
+            m.firsts.insert(hash(w.as_bytes()));
+        }
         m
     }
 
@@ -130,6 +179,13 @@ impl<'a> Matcher<'a> {
             return spans;
         }
         to_original(spans, &origins(text.char_indices()))
+    }
+
+    /// Whether `text` holds any pattern (where, is not needed).
+    pub fn holds(&self, text: &str) -> bool {
+        !self
+            .find_normalised(|out| normalise_into(text, out), Look::All)
+            .is_empty()
     }
 
     /// Like [`Matcher::find`] over bytes that may be binary: ASCII letters and digits
@@ -158,6 +214,9 @@ impl<'a> Matcher<'a> {
     }
 
     fn word(&self, w: &[u8]) -> Option<Category> {
+        if !self.firsts.may_hold(hash(w)) {
+            return None;
+        }
         self.words
             .binary_search_by(|(p, _)| p.as_bytes().cmp(w))
             .ok()
@@ -227,7 +286,7 @@ impl<'a> Matcher<'a> {
                 };
                 spans.push((w.start..end, c));
             }
-            if self.phrases.is_empty() {
+            if self.phrases.is_empty() || !self.firsts.may_hold(hash(word)) {
                 continue;
             }
             let first = self
@@ -258,7 +317,7 @@ impl<'a> Matcher<'a> {
     ) {
         for i in 0..t.len().saturating_sub(3) {
             let k = key(&t[i..]);
-            if self.keys & bit(k) == 0 {
+            if !self.keys.may_hold(u64::from(k)) {
                 continue;
             }
             let first = self.squeezed.partition_point(|(pk, _, _)| *pk < k);

@@ -20,7 +20,7 @@
 mod matcher;
 mod values;
 
-pub use values::Identifying;
+pub use values::{Identifying, Pool};
 
 use crate::profile::vocab::{Category, Outcome};
 
@@ -66,32 +66,26 @@ pub fn pooled<'a>(
     plan: &crate::Plan,
 ) -> std::collections::HashMap<String, Identifying> {
     let decider = crate::Decider::new(plan);
-    let mut pool: std::collections::HashMap<String, Identifying> = Default::default();
+    let mut pools: std::collections::HashMap<String, Pool> = Default::default();
     for obj in objects {
-        let Some(patient) = patient_of(obj) else {
-            continue;
-        };
-        let ids = Identifying::collect(obj, &decider);
-        match pool.get_mut(&patient) {
-            Some(p) if !p.covers(&ids) => p.merge(&ids),
-            Some(_) => {}
-            None => {
-                pool.insert(patient, ids);
-            }
+        if let Some(patient) = patient_of(obj) {
+            pools
+                .entry(patient)
+                .or_default()
+                .add(Identifying::collect(obj, &decider));
         }
     }
-    pool
+    pools
+        .into_iter()
+        .map(|(patient, pool)| (patient, pool.into_identifying()))
+        .collect()
 }
 
 /// A test of whether a text holds any of `ids` (text kept by [`Guard::into_written`]),
 /// built once for the texts of several files.
 pub fn holds_any(ids: &Identifying) -> impl Fn(&str) -> bool + '_ {
     let matcher = (!ids.is_empty()).then(|| Matcher::new(ids));
-    move |text| {
-        matcher
-            .as_ref()
-            .is_some_and(|m| !m.find(text, Look::All).is_empty())
-    }
+    move |text| matcher.as_ref().is_some_and(|m| m.holds(text))
 }
 
 /// Binary values are searched in windows of this many bytes, overlapping by
@@ -134,10 +128,8 @@ impl<'a> Guard<'a> {
                 }
             }
             vr if is_text(vr) => {
-                for v in p.to_multi_str().iter() {
-                    w.push_str(v);
-                    w.push('\n');
-                }
+                w.push_str(&text_of(p));
+                w.push('\n');
             }
             _ => {}
         }
@@ -215,6 +207,16 @@ impl<'a> Guard<'a> {
     }
 }
 
+/// A value's text as written, multiple values joined by `\`: borrowed for the usual
+/// string values (trailing padding trimmed, as `to_multi_str` does), where `to_multi_str`
+/// would copy each value.
+fn text_of(p: &PrimitiveValue) -> std::borrow::Cow<'_, str> {
+    match p {
+        PrimitiveValue::Str(_) | PrimitiveValue::Strs(_) => p.to_str(),
+        other => other.to_multi_str().join("\\").into(),
+    }
+}
+
 /// The VRs whose values the guard reads as text.
 fn is_text(vr: VR) -> bool {
     matches!(
@@ -251,25 +253,28 @@ fn clean_strings(
     vr: VR,
     look: Look,
 ) -> Option<(Option<PrimitiveValue>, Vec<Category>)> {
-    let values = p.to_multi_str();
     // A value built in memory may hold its multiple values joined by `\`; the free-text
-    // VRs have a single value, in which `\` is an ordinary character.
+    // VRs have a single value, in which `\` is an ordinary character. Most values hold
+    // nothing: they are searched borrowed, and copied only when one holds a match.
+    let joined = text_of(p);
     let single = matches!(vr, VR::LT | VR::ST | VR::UT | VR::UR);
-    let values: Vec<String> = if single {
-        values.to_vec()
-    } else {
-        values
-            .iter()
-            .flat_map(|v| v.split('\\'))
-            .map(str::to_string)
-            .collect()
+    let parts = || {
+        let (whole, split) = if single {
+            (Some(joined.as_ref()), None)
+        } else {
+            (None, Some(joined.split('\\')))
+        };
+        whole.into_iter().chain(split.into_iter().flatten())
     };
+    let found: Vec<_> = parts().map(|v| m.find(v, look)).collect();
+    if found.iter().all(Vec::is_empty) {
+        return None;
+    }
     let mut categories = Vec::new();
-    let mut out = Vec::with_capacity(values.len());
-    for v in &values {
-        let spans = m.find(v, look);
+    let mut out = Vec::with_capacity(found.len());
+    for (v, spans) in parts().zip(found) {
         if spans.is_empty() {
-            out.push(v.clone());
+            out.push(v.to_string());
             continue;
         }
         categories.extend(spans.iter().map(|(_, c)| *c));

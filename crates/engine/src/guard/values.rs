@@ -10,10 +10,12 @@ use crate::decide::Decider;
 use crate::profile::tag::parse_tag;
 use crate::profile::vocab::Category;
 use dicom_core::header::Header;
-use dicom_core::value::Value;
+use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
 use serde::{Deserialize, Serialize};
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// Where a pattern is looked for in a value.
@@ -78,33 +80,39 @@ fn category_of(tag: Tag) -> Option<Category> {
 /// is (see [`Identifying::forget_makers`]).
 const MAKERS: [Tag; 2] = [Tag(0x0008, 0x0070), Tag(0x0008, 0x1090)];
 
-/// Titles and particles that are parts of names but identify no one.
+/// Titles and particles that are parts of names but identify no one; sorted (binary
+/// search: every name part of every object is looked up).
 const NOT_NAME_PARTS: &[&str] = &[
-    "dr", "mr", "mrs", "ms", "md", "phd", "jr", "sr", "ii", "iii", "iv", "the", "of", "and", "von",
-    "van", "der", "de", "la", "le", "du", "del", "di", "da",
+    "and", "da", "de", "del", "der", "di", "dr", "du", "ii", "iii", "iv", "jr", "la", "le", "md",
+    "mr", "mrs", "ms", "of", "phd", "sr", "the", "van", "von",
 ];
 
 /// Values that stand for no one: an object de-identified before, or a test object.
 /// dcmask's own dummies are among them, so the guard never chases its own output.
+/// Sorted, as [`NOT_NAME_PARTS`].
 const PLACEHOLDERS: &[&str] = &[
-    "anonymized",
-    "anonymised",
-    "anonymous",
+    "99dcmask",
     "anon",
-    "unknown",
+    "anonymised",
+    "anonymized",
+    "anonymous",
+    "deidentified",
+    "na",
+    "nil",
+    "noname",
     "none",
     "null",
-    "nil",
-    "na",
-    "removed",
-    "deidentified",
-    "redacted",
-    "noname",
     "patient",
+    "redacted",
+    "removed",
+    "unknown",
     "xxx",
     "xxxx",
-    "99dcmask",
 ];
+
+fn is_in(sorted: &[&str], word: &str) -> bool {
+    sorted.binary_search(&word).is_ok()
+}
 
 /// Appends the lower-case letters and digits of `text` to `out`, every run of anything
 /// else as one space (none at either end): the form patterns and values are compared in.
@@ -167,11 +175,19 @@ impl Identifying {
                 if tag.0 % 2 == 0 && decider.table_keeps(tag, vr) {
                     continue;
                 }
-                let Ok(values) = elem.value().to_multi_str() else {
-                    continue;
-                };
-                for v in values.iter() {
-                    ids.add(category, v, &mut scratch);
+                // Text values as they are: `to_multi_str` would copy each of them.
+                match elem.value() {
+                    Value::Primitive(PrimitiveValue::Str(v)) => ids.add(category, v, &mut scratch),
+                    Value::Primitive(PrimitiveValue::Strs(vs)) => {
+                        for v in vs {
+                            ids.add(category, v, &mut scratch);
+                        }
+                    }
+                    other => {
+                        for v in other.to_multi_str().iter().flat_map(|vs| vs.iter()) {
+                            ids.add(category, v, &mut scratch);
+                        }
+                    }
                 }
             }
         }
@@ -200,31 +216,33 @@ impl Identifying {
     /// Sorts the patterns and keeps one of each: for the same text found as a name and as
     /// an ID, one answer whatever the order they came in.
     fn settle(&mut self) {
-        self.patterns.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then((a.2, a.1 == Kind::Words).cmp(&(b.2, b.1 == Kind::Words)))
-        });
+        self.patterns
+            .sort_unstable_by(|a, b| a.0.cmp(&b.0).then(rank(a.1, a.2).cmp(&rank(b.1, b.2))));
         self.patterns.dedup_by(|later, first| later.0 == first.0);
     }
 
     /// Adds the identifying values of `other` (another object of the same patient). Both
     /// sets are sorted: one pass merges them, keeping for a pattern found in both the
-    /// entry [`Identifying::settle`] would keep (a batch merges every file into its
-    /// patient's set, so no re-sort of the whole set per file).
+    /// entry [`Identifying::settle`] would keep.
     pub fn merge(&mut self, other: &Identifying) {
+        self.merge_sorted(other.patterns.iter().cloned());
+    }
+
+    /// Merges sorted, duplicate-free patterns into this set (see [`Identifying::merge`]).
+    fn merge_sorted(&mut self, theirs: impl Iterator<Item = (String, Kind, Category)>) {
         use std::cmp::Ordering;
-        let rank = |e: &(String, Kind, Category)| (e.2, e.1 == Kind::Words);
-        let mut out = Vec::with_capacity(self.patterns.len() + other.patterns.len());
+        let rank = |e: &(String, Kind, Category)| rank(e.1, e.2);
+        let mut out = Vec::with_capacity(self.patterns.len() + theirs.size_hint().0);
         let mut mine = std::mem::take(&mut self.patterns).into_iter().peekable();
-        let mut theirs = other.patterns.iter().peekable();
+        let mut theirs = theirs.peekable();
         loop {
             match (mine.peek(), theirs.peek()) {
                 (Some(a), Some(b)) => match a.0.cmp(&b.0) {
                     Ordering::Less => out.extend(mine.next()),
-                    Ordering::Greater => out.extend(theirs.next().cloned()),
+                    Ordering::Greater => out.extend(theirs.next()),
                     Ordering::Equal => {
                         let (a, b) = (mine.next().expect("peeked"), theirs.next().expect("peeked"));
-                        out.push(if rank(b) < rank(&a) { b.clone() } else { a });
+                        out.push(if rank(&b) < rank(&a) { b } else { a });
                     }
                 },
                 (Some(_), None) => {
@@ -232,7 +250,7 @@ impl Identifying {
                     break;
                 }
                 (None, Some(_)) => {
-                    out.extend(theirs.cloned());
+                    out.extend(theirs);
                     break;
                 }
                 (None, None) => break,
@@ -289,15 +307,15 @@ impl Identifying {
         scratch.clear();
         normalise_into(value, scratch);
         let spaced = scratch.as_str();
-        if spaced.is_empty() || PLACEHOLDERS.contains(&spaced) {
+        if spaced.is_empty() || is_in(PLACEHOLDERS, spaced) {
             return;
         }
         match category {
             Category::Name => {
                 for w in spaced.split(' ') {
                     if w.chars().nth(1).is_some()
-                        && !NOT_NAME_PARTS.contains(&w)
-                        && !PLACEHOLDERS.contains(&w)
+                        && !is_in(NOT_NAME_PARTS, w)
+                        && !is_in(PLACEHOLDERS, w)
                     {
                         self.insert(w, Kind::Words, category);
                     }
@@ -306,7 +324,7 @@ impl Identifying {
             Category::Id => {
                 let squeezed: String = spaced.split(' ').collect();
                 match squeezed.chars().count() {
-                    n if n >= 5 && !PLACEHOLDERS.contains(&squeezed.as_str()) => {
+                    n if n >= 5 && !is_in(PLACEHOLDERS, &squeezed) => {
                         self.insert(&squeezed, Kind::Squeezed, category)
                     }
                     // Short IDs only as whole words, and only with a digit: Study ID "1"
@@ -351,9 +369,65 @@ impl Identifying {
     /// letters or digits.
     fn phrase(&mut self, spaced: &str, category: Category) {
         let letters = spaced.chars().filter(|c| *c != ' ').count();
-        if letters >= 4 && !PLACEHOLDERS.contains(&spaced) {
+        if letters >= 4 && !is_in(PLACEHOLDERS, spaced) {
             self.insert(spaced, Kind::Words, category);
         }
+    }
+}
+
+/// Which of two entries of the same pattern a set keeps: the lower rank (the category's
+/// order, then squeezed before words, the wider search).
+fn rank(kind: Kind, category: Category) -> (Category, bool) {
+    (category, kind == Kind::Words)
+}
+
+/// The identifying values of many objects (a patient's files in a batch or a session),
+/// gathered one object at a time. A hash map: adding an object costs its own values
+/// whatever the size of the pool, where merging sorted sets walks the whole pool for
+/// every object (quadratic in the files of a patient whose files differ).
+#[derive(Debug, Default)]
+pub struct Pool {
+    patterns: HashMap<String, (Kind, Category)>,
+}
+
+impl Pool {
+    /// Adds the values of one object, keeping for a pattern seen before the entry
+    /// [`Identifying::settle`] would keep.
+    pub fn add(&mut self, ids: Identifying) {
+        for (pattern, kind, category) in ids.patterns {
+            match self.patterns.entry(pattern) {
+                Entry::Vacant(e) => {
+                    e.insert((kind, category));
+                }
+                Entry::Occupied(mut e) => {
+                    let (k, c) = *e.get();
+                    if rank(kind, category) < rank(k, c) {
+                        e.insert((kind, category));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Number of distinct patterns.
+    pub fn len(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// The pooled values as one sorted set (one sort, once every object is in).
+    pub fn into_identifying(self) -> Identifying {
+        let mut patterns: Vec<(String, Kind, Category)> = self
+            .patterns
+            .into_iter()
+            .map(|(p, (k, c))| (p, k, c))
+            .collect();
+        patterns.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Identifying { patterns }
     }
 }
 
@@ -410,7 +484,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn merging_sorted_sets_equals_sorting_their_union() {
+    fn merging_or_pooling_sets_equals_sorting_their_union() {
         let set = |entries: &[(&str, Kind, Category)]| {
             let mut s = Identifying::default();
             for (p, k, c) in entries {
@@ -438,6 +512,11 @@ mod tests {
             union.patterns.extend(y.patterns.iter().cloned());
             union.settle();
             assert_eq!(merged, union);
+            let mut pool = Pool::default();
+            for set in [x, y, x] {
+                pool.add(set.clone());
+            }
+            assert_eq!(pool.into_identifying(), union);
         }
     }
     use crate::decide::plan::{Plan, ProfileId};
@@ -532,6 +611,13 @@ mod tests {
         ]);
         let ids = collect(&obj, &Plan::builtin(ProfileId::Basic));
         assert!(!has(&ids, "toshiba") && has(&ids, "wenceslasct7"));
+    }
+
+    #[test]
+    fn word_lists_are_sorted_for_binary_search() {
+        for list in [NOT_NAME_PARTS, PLACEHOLDERS] {
+            assert!(list.windows(2).all(|w| w[0] < w[1]), "{list:?}");
+        }
     }
 
     #[test]

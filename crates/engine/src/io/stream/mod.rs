@@ -155,15 +155,17 @@ impl Prepared {
         self.mode
     }
 
-    /// The identifying values of the original (for the guard of the same patient's other
-    /// files) and its Patient ID. Originals: keep in memory or in the linkage only.
-    pub fn identifying(&self) -> (&Identifying, Option<&str>) {
-        (&self.outcome.identifying, self.outcome.patient.as_deref())
-    }
-
-    /// The text the leak guard checked, as written (see [`Outcome::guarded_text`]).
-    pub fn guarded_text(&self) -> Option<&str> {
-        self.outcome.guarded_text.as_deref()
+    /// What the guard across a patient's files needs once this object is written: the
+    /// identifying values of the original, its Patient ID and the text its guard let
+    /// through (see [`Outcome::guarded_text`]). Taken rather than copied: a batch notes
+    /// them for every file. Originals: keep in memory or in the linkage only.
+    pub fn take_identifying(&mut self) -> (Identifying, Option<String>, Option<String>) {
+        let o = &mut self.outcome;
+        (
+            std::mem::take(&mut o.identifying),
+            o.patient.take(),
+            o.guarded_text.take(),
+        )
     }
 
     /// Record and mappings, without writing (a dry run).
