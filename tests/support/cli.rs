@@ -33,6 +33,29 @@ impl Sandbox {
             .unwrap()
     }
 
+    /// Writes `bytes` to `rel` inside the sandbox, making its folders.
+    pub fn write(&self, rel: &str, bytes: impl AsRef<[u8]>) {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    /// `dcmask anonymize in -o out --quiet --key-file key.hex EXTRA` in the sandbox.
+    pub fn anonymize(&self, extra: &[&str]) -> Output {
+        let (input, out, key) = (self.path("in"), self.path("out"), self.path("key.hex"));
+        let mut args = vec![
+            "anonymize",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--quiet",
+            "--key-file",
+            key.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        self.dcmask(&args)
+    }
+
     /// [`Sandbox::dcmask`], which must exit 0 (its stderr shown when it does not).
     pub fn ok(&self, args: &[&str]) -> Output {
         let r = self.dcmask(args);

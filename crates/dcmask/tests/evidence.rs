@@ -88,60 +88,45 @@ fn file(n: usize) -> Vec<u8> {
     io::to_bytes(&ds.with_exact_meta(meta)).unwrap()
 }
 
-/// The sandbox with this test's inputs.
-struct Env {
-    sandbox: cli::Sandbox,
+/// A sandbox with a key and `files` generated CT files in `in/`.
+fn sandbox(files: usize) -> cli::Sandbox {
+    let sandbox = cli::Sandbox::new();
+    sandbox.write("key.hex", KEY_HEX);
+    for n in 0..files {
+        sandbox.write(&format!("in/{n}.dcm"), file(n));
+    }
+    sandbox
 }
 
-impl std::ops::Deref for Env {
-    type Target = cli::Sandbox;
-    fn deref(&self) -> &cli::Sandbox {
-        &self.sandbox
-    }
+/// `anonymize` of the sandbox's inputs, which must succeed.
+fn anonymize(env: &cli::Sandbox) {
+    let r = env.anonymize(&[]);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
 }
 
-impl Env {
-    fn new(files: usize) -> Env {
-        let sandbox = cli::Sandbox::new();
-        std::fs::write(sandbox.path("key.hex"), KEY_HEX).unwrap();
-        let env = Env { sandbox };
-        std::fs::create_dir_all(env.path("in")).unwrap();
-        for n in 0..files {
-            std::fs::write(env.path(&format!("in/{n}.dcm")), file(n)).unwrap();
-        }
-        env
-    }
+/// The run's audit log, in the linkage folder.
+fn log(env: &cli::Sandbox) -> PathBuf {
+    env.path("out.linkage/audit.log")
+}
 
-    fn anonymize(&self) {
-        let (input, out, key) = (self.path("in"), self.path("out"), self.path("key.hex"));
-        self.ok(&[
-            "anonymize",
-            input.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--quiet",
-            "--key-file",
-            key.to_str().unwrap(),
-        ]);
-    }
-
-    fn log(&self) -> PathBuf {
-        self.path("out.linkage/audit.log")
-    }
-
-    fn verify_log(&self) -> (Option<i32>, String) {
-        let r = self.dcmask(&["audit", "verify", self.log().to_str().unwrap()]);
-        (
-            r.status.code(),
-            String::from_utf8_lossy(&r.stdout).into_owned(),
-        )
-    }
+/// `dcmask audit verify` of the run's log: exit code and what it said.
+fn verify_log(env: &cli::Sandbox) -> (Option<i32>, String) {
+    let r = env.dcmask(&["audit", "verify", log(env).to_str().unwrap()]);
+    (
+        r.status.code(),
+        String::from_utf8_lossy(&r.stdout).into_owned(),
+    )
 }
 
 #[test]
 fn the_report_of_a_run_has_its_evidence_and_no_original_value() {
-    let env = Env::new(6);
-    env.anonymize();
+    let env = sandbox(6);
+    anonymize(&env);
     let (out, input) = (env.path("out"), env.path("in"));
     let release = env.path("release.json");
     std::fs::write(
@@ -175,7 +160,7 @@ fn the_report_of_a_run_has_its_evidence_and_no_original_value() {
     assert_eq!(d["modalities"]["CT"], 6);
     assert_eq!(d["sop_classes"][0]["name"], "CT Image Storage");
     // The content digest is the run's audit entry's digest of its outputs.
-    let log = std::fs::read_to_string(env.log()).unwrap();
+    let log = std::fs::read_to_string(log(&env)).unwrap();
     let entry: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
     assert_eq!(entry["action"], "batch");
     assert_eq!(d["content_digest"], entry["outputs"]);
@@ -255,8 +240,8 @@ fn the_report_of_a_run_has_its_evidence_and_no_original_value() {
 
 #[test]
 fn without_originals_the_check_and_risk_before_say_they_were_not_run() {
-    let env = Env::new(2);
-    env.anonymize();
+    let env = sandbox(2);
+    anonymize(&env);
     let out = env.path("out");
     let r = env.ok(&["report", out.to_str().unwrap(), "--json"]);
     let json: Value = serde_json::from_slice(&r.stdout).unwrap();
@@ -289,20 +274,20 @@ fn without_originals_the_check_and_risk_before_say_they_were_not_run() {
 
 #[test]
 fn audit_verify_finds_a_changed_removed_or_reordered_entry() {
-    let env = Env::new(1);
+    let env = sandbox(1);
     // Three runs into the same output: three entries in one log.
     for _ in 0..3 {
-        env.anonymize();
+        anonymize(&env);
     }
-    let (code, said) = env.verify_log();
+    let (code, said) = verify_log(&env);
     assert_eq!(code, Some(0), "{said}");
     assert!(said.contains("3 entries, intact"), "{said}");
-    let intact = std::fs::read_to_string(env.log()).unwrap();
+    let intact = std::fs::read_to_string(log(&env)).unwrap();
     let lines: Vec<&str> = intact.lines().collect();
     let head: Value = serde_json::from_str(lines[2]).unwrap();
     let write = |lines: &[String]| {
         let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-        std::fs::write(env.log(), text).unwrap();
+        std::fs::write(log(&env), text).unwrap();
     };
     let owned = || lines.iter().map(|l| l.to_string()).collect::<Vec<_>>();
 
@@ -311,7 +296,7 @@ fn audit_verify_finds_a_changed_removed_or_reordered_entry() {
     changed[1] = changed[1].replace("\"ok\":1", "\"ok\":2");
     assert_ne!(changed[1], lines[1]);
     write(&changed);
-    let (code, said) = env.verify_log();
+    let (code, said) = verify_log(&env);
     assert_eq!(code, Some(1));
     assert!(
         said.contains("entry 2") && said.contains("changed"),
@@ -322,7 +307,7 @@ fn audit_verify_finds_a_changed_removed_or_reordered_entry() {
     let mut removed = owned();
     removed.remove(1);
     write(&removed);
-    let (code, said) = env.verify_log();
+    let (code, said) = verify_log(&env);
     assert_eq!(code, Some(1));
     assert!(said.contains("entry 2"), "{said}");
 
@@ -330,17 +315,17 @@ fn audit_verify_finds_a_changed_removed_or_reordered_entry() {
     let mut reordered = owned();
     reordered.swap(0, 1);
     write(&reordered);
-    let (code, said) = env.verify_log();
+    let (code, said) = verify_log(&env);
     assert_eq!(code, Some(1));
     assert!(said.contains("entry 1"), "{said}");
 
     // The last one removed: only the head a report cited shows it.
     write(&owned()[..2]);
-    assert_eq!(env.verify_log().0, Some(0));
+    assert_eq!(verify_log(&env).0, Some(0));
     let r = env.dcmask(&[
         "audit",
         "verify",
-        env.log().to_str().unwrap(),
+        log(&env).to_str().unwrap(),
         "--head",
         head["hash"].as_str().unwrap(),
     ]);
@@ -365,7 +350,7 @@ fn audit_verify_finds_a_changed_removed_or_reordered_entry() {
     assert_eq!(r.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&r.stderr).contains("audit log"));
     assert_eq!(
-        std::fs::read_to_string(env.log()).unwrap().lines().count(),
+        std::fs::read_to_string(log(&env)).unwrap().lines().count(),
         3
     );
 }

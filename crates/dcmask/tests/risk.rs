@@ -73,62 +73,35 @@ fn file(patient: &str, age: &str, sex: &str, modality: &str, n: usize, i: u8) ->
     io::to_bytes(&ds.with_exact_meta(meta)).unwrap()
 }
 
-/// The sandbox with this test's inputs.
-struct Env {
-    sandbox: cli::Sandbox,
-}
-
-impl std::ops::Deref for Env {
-    type Target = cli::Sandbox;
-    fn deref(&self) -> &cli::Sandbox {
-        &self.sandbox
-    }
-}
-
-impl Env {
-    fn new() -> Env {
-        let sandbox = cli::Sandbox::new();
-        std::fs::write(sandbox.path("key.hex"), KEY_HEX).unwrap();
-        std::fs::write(sandbox.path("rules.json"), RULES).unwrap();
-        let env = Env { sandbox };
-        for (n, (p, age, sex, modality, files)) in PATIENTS.iter().enumerate() {
-            for i in 0..*files {
-                let path = env.path(&format!("in/{p}/{i}.dcm"));
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::fs::write(path, file(p, age, sex, modality, n, i)).unwrap();
-            }
+/// A sandbox with a key, the rules file and the generated patients' files in `in/`
+/// (plus a file that is not DICOM).
+fn sandbox() -> cli::Sandbox {
+    let sandbox = cli::Sandbox::new();
+    sandbox.write("key.hex", KEY_HEX);
+    sandbox.write("rules.json", RULES);
+    for (n, (p, age, sex, modality, files)) in PATIENTS.iter().enumerate() {
+        for i in 0..*files {
+            sandbox.write(
+                &format!("in/{p}/{i}.dcm"),
+                file(p, age, sex, modality, n, i),
+            );
         }
-        std::fs::write(env.path("in/notes.txt"), "not DICOM").unwrap();
-        env
     }
+    sandbox.write("in/notes.txt", "not DICOM");
+    sandbox
+}
 
-    fn anonymize(&self, extra: &[&str]) -> Output {
-        let (input, out, key, rules) = (
-            self.path("in"),
-            self.path("out"),
-            self.path("key.hex"),
-            self.path("rules.json"),
-        );
-        let mut args = vec![
-            "anonymize",
-            input.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--quiet",
-            "--key-file",
-            key.to_str().unwrap(),
-            "--rules",
-            rules.to_str().unwrap(),
-        ];
-        args.extend(extra);
-        self.dcmask(&args)
-    }
+/// `anonymize` of the sandbox's inputs with its rules file.
+fn anonymize(env: &cli::Sandbox, extra: &[&str]) -> Output {
+    let rules = env.path("rules.json");
+    env.anonymize(&[&["--rules", rules.to_str().unwrap()], extra].concat())
+}
 
-    fn risk_json(&self, dir: &Path, extra: &[&str]) -> Value {
-        let mut args = vec!["risk", dir.to_str().unwrap(), "--json"];
-        args.extend(extra);
-        serde_json::from_slice(&self.ok(&args).stdout).unwrap()
-    }
+/// `dcmask risk DIR --json EXTRA`, which must succeed.
+fn risk_json(env: &cli::Sandbox, dir: &Path, extra: &[&str]) -> Value {
+    let mut args = vec!["risk", dir.to_str().unwrap(), "--json"];
+    args.extend(extra);
+    serde_json::from_slice(&env.ok(&args).stdout).unwrap()
 }
 
 fn qi<'a>(report: &'a Value, id: &str) -> &'a Value {
@@ -142,22 +115,26 @@ fn qi<'a>(report: &'a Value, id: &str) -> &'a Value {
 
 #[test]
 fn risk_of_originals_and_of_their_batch_output() {
-    let env = Env::new();
-    let before = env.risk_json(&env.path("in"), &["--quasi-identifiers", QIS]);
+    let env = sandbox();
+    let before = risk_json(&env, &env.path("in"), &["--quasi-identifiers", QIS]);
     assert_eq!(before["files"]["not_dicom"], 1);
     assert_eq!(before["instances"], 7);
     assert_eq!(before["records"], 6);
     assert_eq!(before["unique_records"], 6);
     assert_eq!(before["prosecutor_risk_avg"], 1.0);
 
-    let r = env.anonymize(&["--risk", "--quasi-identifiers", QIS, "--population", "60"]);
+    let r = anonymize(
+        &env,
+        &["--risk", "--quasi-identifiers", QIS, "--population", "60"],
+    );
     assert_eq!(
         r.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&r.stderr)
     );
-    let after = env.risk_json(
+    let after = risk_json(
+        &env,
         &env.path("out"),
         &["--quasi-identifiers", QIS, "--population", "60"],
     );
@@ -232,8 +209,8 @@ fn risk_of_originals_and_of_their_batch_output() {
 
 #[test]
 fn studies_as_records_and_the_default_list() {
-    let env = Env::new();
-    let r = env.risk_json(&env.path("in"), &["--record", "study"]);
+    let env = sandbox();
+    let r = risk_json(&env, &env.path("in"), &["--record", "study"]);
     assert_eq!(r["record"], "study");
     assert_eq!(r["records"], 6);
     let ids: Vec<&str> = r["quasi_identifiers"]
@@ -244,7 +221,8 @@ fn studies_as_records_and_the_default_list() {
         .collect();
     assert_eq!(ids.len(), 22);
     assert!(ids.contains(&"StudyInterval") && ids.contains(&"PrivateElements"));
-    let changed = env.risk_json(
+    let changed = risk_json(
+        &env,
         &env.path("in"),
         &["--quasi-identifiers", "-PatientSex,+(0018,0050)"],
     );
@@ -262,7 +240,7 @@ fn studies_as_records_and_the_default_list() {
 
 #[test]
 fn bad_options_are_refused_before_anything_is_read_or_written() {
-    let env = Env::new();
+    let env = sandbox();
     let input = env.path("in");
     let input = input.to_str().unwrap();
     for (args, says) in [
@@ -282,10 +260,10 @@ fn bad_options_are_refused_before_anything_is_read_or_written() {
         let stderr = String::from_utf8_lossy(&r.stderr);
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
-    let r = env.anonymize(&["--population", "100"]);
+    let r = anonymize(&env, &["--population", "100"]);
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("go with --risk"));
-    let r = env.anonymize(&["--risk", "--quasi-identifiers", "Nonsense"]);
+    let r = anonymize(&env, &["--risk", "--quasi-identifiers", "Nonsense"]);
     assert_eq!(r.status.code(), Some(2));
     assert!(!env.path("out").exists(), "nothing written");
 }
@@ -297,7 +275,7 @@ fn corpus_before_and_after_basic() {
     let Some(dir) = corpus::dir() else {
         return;
     };
-    let env = Env::new();
+    let env = sandbox();
     let before = env.dcmask(&["risk", dir.to_str().unwrap(), "--json"]);
     // The corpus holds deliberately broken files: exit 1, figures over the others.
     assert_eq!(before.status.code(), Some(1));
