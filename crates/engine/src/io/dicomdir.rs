@@ -19,9 +19,13 @@
 //!   nothing), dicom-parser finds where each record item starts in those bytes, the
 //!   offsets are filled in, and the object is written again and checked to have kept
 //!   its layout.
+//! - **Keys** are data: which keys each record type copies and how it requires them
+//!   (`data/dicomdir-keys.csv`), and the leaf record type of each SOP class
+//!   (`data/dicomdir-records.csv`), each row with its PS3.3 Annex F section.
 //! - No file system: entries come in as data, bytes go out to any writer.
 
 use crate::error::Error;
+use crate::profile::tag::parse_tag;
 use dicom_core::dictionary::UidDictionary;
 use dicom_core::header::Header;
 use dicom_core::value::{DataSetSequence, PrimitiveValue};
@@ -34,11 +38,13 @@ use dicom_object::{DefaultDicomObject, FileMetaTable, InMemDicomObject};
 use dicom_parser::dataset::lazy_read::LazyDataSetReader;
 use dicom_parser::dataset::LazyDataToken;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 use std::rc::Rc;
+use std::sync::OnceLock;
 
 pub use dicom_dictionary_std::uids::MEDIA_STORAGE_DIRECTORY_STORAGE;
 /// At most this many components in a File ID (PS3.10 8.5).
@@ -100,187 +106,126 @@ pub struct Entry<'a> {
     pub object: &'a DefaultDicomObject,
 }
 
-/// How a record requires a key (PS3.3 F.5).
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// How a record requires a key (PS3.3 F.5), as `data/dicomdir-keys.csv` spells it.
+#[derive(Clone, Copy, PartialEq, Eq, Deserialize)]
 enum Type {
     /// A value is required: copied, or the [`placeholder`] when the file's is empty.
+    #[serde(rename = "1")]
     One,
     /// Present, empty when the file has no value.
+    #[serde(rename = "2")]
     Two,
     /// Copied when the file has a value.
+    #[serde(rename = "3")]
     Three,
 }
 
-const PATIENT_KEYS: &[Key] = &[
-    (tags::PATIENT_NAME, VR::PN, Type::Two),
-    (tags::PATIENT_ID, VR::LO, Type::One),
-];
-
-const STUDY_KEYS: &[Key] = &[
-    (tags::STUDY_DATE, VR::DA, Type::One),
-    (tags::STUDY_TIME, VR::TM, Type::One),
-    (tags::ACCESSION_NUMBER, VR::SH, Type::Two),
-    (tags::STUDY_DESCRIPTION, VR::LO, Type::Two),
-    // 1C: required as no Referenced SOP Instance UID in File is in the study record.
-    (tags::STUDY_INSTANCE_UID, VR::UI, Type::One),
-    (tags::STUDY_ID, VR::SH, Type::One),
-];
-
-const SERIES_KEYS: &[Key] = &[
-    (tags::MODALITY, VR::CS, Type::One),
-    (tags::SERIES_INSTANCE_UID, VR::UI, Type::One),
-    (tags::SERIES_NUMBER, VR::IS, Type::One),
-];
-
-/// Leaf record types by SOP class (PS3.3 F.5, PS3.4 B.5): an exact UID, or a prefix
-/// ending in `.`; the first match wins. A class not listed is an IMAGE when the standard
-/// names it an "Image Storage" class or its header has Rows (the Image Pixel module:
-/// segmentations, parametric maps), else a PRIVATE record naming its class. Besides the
-/// Instance Number (Type 1), each record type takes the keys listed.
-const LEAF_TYPES: &[(&str, &str, &[Key])] = &[
-    ("1.2.840.10008.5.1.4.1.1.88.59", "KEY OBJECT DOC", DOC_KEYS),
-    ("1.2.840.10008.5.1.4.1.1.88.", "SR DOCUMENT", SR_KEYS),
-    (
-        "1.2.840.10008.5.1.4.1.1.11.",
-        "PRESENTATION",
-        PRESENTATION_KEYS,
-    ),
-    ("1.2.840.10008.5.1.4.1.1.104.", "ENCAP DOC", ENCAP_KEYS),
-    ("1.2.840.10008.5.1.4.1.1.9.", "WAVEFORM", CONTENT_KEYS),
-    ("1.2.840.10008.5.1.4.1.1.481.2", "RT DOSE", RT_DOSE_KEYS),
-    (
-        "1.2.840.10008.5.1.4.1.1.481.3",
-        "RT STRUCTURE SET",
-        RT_STRUCTURE_KEYS,
-    ),
-    ("1.2.840.10008.5.1.4.1.1.481.5", "RT PLAN", RT_PLAN_KEYS),
-    ("1.2.840.10008.5.1.4.1.1.481.8", "RT PLAN", RT_PLAN_KEYS),
-    (
-        "1.2.840.10008.5.1.4.1.1.481.4",
-        "RT TREAT RECORD",
-        RT_TREAT_KEYS,
-    ),
-    (
-        "1.2.840.10008.5.1.4.1.1.481.6",
-        "RT TREAT RECORD",
-        RT_TREAT_KEYS,
-    ),
-    (
-        "1.2.840.10008.5.1.4.1.1.481.7",
-        "RT TREAT RECORD",
-        RT_TREAT_KEYS,
-    ),
-    (
-        "1.2.840.10008.5.1.4.1.1.481.9",
-        "RT TREAT RECORD",
-        RT_TREAT_KEYS,
-    ),
-    ("1.2.840.10008.5.1.4.1.1.4.2", "SPECTROSCOPY", CONTENT_KEYS),
-    ("1.2.840.10008.5.1.4.1.1.66", "RAW DATA", CONTENT_KEYS),
-    (
-        "1.2.840.10008.5.1.4.1.1.66.1",
-        "REGISTRATION",
-        LABELLED_KEYS,
-    ),
-    ("1.2.840.10008.5.1.4.1.1.66.2", "FIDUCIAL", LABELLED_KEYS),
-    (
-        "1.2.840.10008.5.1.4.1.1.66.3",
-        "REGISTRATION",
-        LABELLED_KEYS,
-    ),
-    ("1.2.840.10008.5.1.4.1.1.66.5", "SURFACE", LABELLED_KEYS),
-    ("1.2.840.10008.5.1.4.1.1.67", "VALUE MAP", LABELLED_KEYS),
-    ("1.2.840.10008.5.1.4.1.1.77.1.5.3", "STEREOMETRIC", &[]),
-];
+const KEYS_CSV: &str = include_str!("../../data/dicomdir-keys.csv");
+const RECORDS_CSV: &str = include_str!("../../data/dicomdir-records.csv");
 
 /// A key of a record: tag, VR, and how the record requires it.
 type Key = (Tag, VR, Type);
 
-const CONTENT_KEYS: &[Key] = &[
-    (tags::CONTENT_DATE, VR::DA, Type::One),
-    (tags::CONTENT_TIME, VR::TM, Type::One),
-];
-const DOC_KEYS: &[Key] = &[
-    (tags::CONTENT_DATE, VR::DA, Type::One),
-    (tags::CONTENT_TIME, VR::TM, Type::One),
-    (tags::CONCEPT_NAME_CODE_SEQUENCE, VR::SQ, Type::One),
-];
-const SR_KEYS: &[Key] = &[
-    (tags::CONTENT_DATE, VR::DA, Type::One),
-    (tags::CONTENT_TIME, VR::TM, Type::One),
-    (tags::COMPLETION_FLAG, VR::CS, Type::One),
-    (tags::VERIFICATION_FLAG, VR::CS, Type::One),
-    (tags::VERIFICATION_DATE_TIME, VR::DT, Type::Three),
-    (tags::CONCEPT_NAME_CODE_SEQUENCE, VR::SQ, Type::One),
-];
-const PRESENTATION_KEYS: &[Key] = &[
-    (tags::CONTENT_LABEL, VR::CS, Type::One),
-    (tags::CONTENT_DESCRIPTION, VR::LO, Type::Two),
-    (tags::PRESENTATION_CREATION_DATE, VR::DA, Type::One),
-    (tags::PRESENTATION_CREATION_TIME, VR::TM, Type::One),
-    (tags::CONTENT_CREATOR_NAME, VR::PN, Type::Two),
-    (tags::REFERENCED_SERIES_SEQUENCE, VR::SQ, Type::Three),
-    (tags::BLENDING_SEQUENCE, VR::SQ, Type::Three),
-];
-const ENCAP_KEYS: &[Key] = &[
-    (tags::CONTENT_DATE, VR::DA, Type::Two),
-    (tags::CONTENT_TIME, VR::TM, Type::Two),
-    (tags::DOCUMENT_TITLE, VR::ST, Type::Two),
-    (tags::CONCEPT_NAME_CODE_SEQUENCE, VR::SQ, Type::Two),
-    (tags::MIME_TYPE_OF_ENCAPSULATED_DOCUMENT, VR::LO, Type::One),
-];
-const RT_DOSE_KEYS: &[Key] = &[(tags::DOSE_SUMMATION_TYPE, VR::CS, Type::One)];
-const RT_STRUCTURE_KEYS: &[Key] = &[
-    (tags::STRUCTURE_SET_LABEL, VR::SH, Type::One),
-    (tags::STRUCTURE_SET_DATE, VR::DA, Type::Two),
-    (tags::STRUCTURE_SET_TIME, VR::TM, Type::Two),
-];
-const RT_PLAN_KEYS: &[Key] = &[
-    (tags::RT_PLAN_LABEL, VR::SH, Type::One),
-    (tags::RT_PLAN_DATE, VR::DA, Type::Two),
-    (tags::RT_PLAN_TIME, VR::TM, Type::Two),
-];
-const RT_TREAT_KEYS: &[Key] = &[
-    (tags::TREATMENT_DATE, VR::DA, Type::Two),
-    (tags::TREATMENT_TIME, VR::TM, Type::Two),
-];
-const LABELLED_KEYS: &[Key] = &[
-    (tags::CONTENT_DATE, VR::DA, Type::One),
-    (tags::CONTENT_TIME, VR::TM, Type::One),
-    (tags::CONTENT_LABEL, VR::CS, Type::One),
-    (tags::CONTENT_DESCRIPTION, VR::LO, Type::Two),
-    (tags::CONTENT_CREATOR_NAME, VR::PN, Type::Two),
-];
+#[derive(Deserialize)]
+struct KeyRow {
+    record_type: String,
+    tag: String,
+    #[allow(dead_code)] // for people reading the table; the unit test checks it
+    keyword: String,
+    vr: String,
+    #[serde(rename = "type")]
+    ty: Type,
+    #[allow(dead_code)] // for people reading the table
+    reason: String,
+}
 
-/// Elements read from an entry's header besides the keys of the tables above.
+#[derive(Deserialize)]
+struct RecordRow {
+    sop_class: String,
+    #[allow(dead_code)] // for people reading the table
+    name: String,
+    record_type: String,
+    #[allow(dead_code)] // for people reading the table
+    reason: String,
+}
+
+/// The two tables, parsed once.
+struct Tables {
+    /// Keys by record type (PATIENT, STUDY, SERIES, IMAGE and the leaf types).
+    keys: BTreeMap<String, Vec<Key>>,
+    /// Leaf record types by SOP class: an exact UID, or a prefix ending in `.`; in the
+    /// file's order, the first match wins.
+    records: Vec<(String, String)>,
+}
+
+fn tables() -> &'static Tables {
+    static TABLES: OnceLock<Tables> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let mut keys: BTreeMap<String, Vec<Key>> = BTreeMap::new();
+        for row in csv::Reader::from_reader(KEYS_CSV.as_bytes()).deserialize::<KeyRow>() {
+            let row = row.expect("data/dicomdir-keys.csv is valid");
+            let tag = parse_tag(&row.tag).expect("data/dicomdir-keys.csv has valid tags");
+            let vr: VR = row
+                .vr
+                .parse()
+                .expect("data/dicomdir-keys.csv has valid VRs");
+            keys.entry(row.record_type)
+                .or_default()
+                .push((tag, vr, row.ty));
+        }
+        let records = csv::Reader::from_reader(RECORDS_CSV.as_bytes())
+            .deserialize::<RecordRow>()
+            .map(|row| {
+                let row = row.expect("data/dicomdir-records.csv is valid");
+                (row.sop_class, row.record_type)
+            })
+            .collect();
+        Tables { keys, records }
+    })
+}
+
+/// The keys a record type copies besides the Specific Character Set; none for a type
+/// the table does not list (PRIVATE).
+fn keys_of(record_type: &str) -> &'static [Key] {
+    tables()
+        .keys
+        .get(record_type)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// Elements read from an entry's header besides the keys of the table.
 const OTHER_TAGS: &[Tag] = &[
     tags::SPECIFIC_CHARACTER_SET,
     tags::SOP_CLASS_UID,
     tags::SOP_INSTANCE_UID,
-    tags::INSTANCE_NUMBER,
     tags::ROWS,
 ];
 
-/// The leaf record type of a SOP class, and the keys it copies.
-fn leaf_type(class: &str, header: &InMemDicomObject) -> (&'static str, &'static [Key]) {
-    LEAF_TYPES
+/// The leaf record type of a SOP class (PS3.3 F.5, PS3.4 B.5), from
+/// `data/dicomdir-records.csv`. A class not listed is an IMAGE when the standard names
+/// it an "Image Storage" class or its header has Rows (the Image Pixel module:
+/// segmentations, parametric maps), else a PRIVATE record naming its class.
+fn leaf_type(class: &str, header: &InMemDicomObject) -> &'static str {
+    tables()
+        .records
         .iter()
-        .find(|(pattern, _, _)| {
+        .find(|(pattern, _)| {
             if pattern.ends_with('.') {
-                class.starts_with(pattern)
+                class.starts_with(pattern.as_str())
             } else {
-                class == *pattern
+                class == pattern
             }
         })
-        .map(|(_, kind, keys)| (*kind, *keys))
+        .map(|(_, kind)| kind.as_str())
         .unwrap_or_else(|| {
             let image_class = StandardSopClassDictionary
                 .by_uid(class)
                 .is_some_and(|e| e.name.contains("Image Storage"));
             if image_class || header.get(tags::ROWS).is_some() {
-                ("IMAGE", &[])
+                "IMAGE"
             } else {
-                ("PRIVATE", &[])
+                "PRIVATE"
             }
         })
 }
@@ -311,12 +256,10 @@ pub fn keys_only(mut object: DefaultDicomObject) -> DefaultDicomObject {
 
 fn is_key(tag: Tag) -> bool {
     OTHER_TAGS.contains(&tag)
-        || [PATIENT_KEYS, STUDY_KEYS, SERIES_KEYS]
-            .iter()
+        || tables()
+            .keys
+            .values()
             .any(|keys| keys.iter().any(|(t, _, _)| *t == tag))
-        || LEAF_TYPES
-            .iter()
-            .any(|(_, _, keys)| keys.iter().any(|(t, _, _)| *t == tag))
 }
 
 /// Whether `s` is a valid File ID component: 1 to 8 characters of A-Z, 0-9 and `_`.
@@ -569,7 +512,7 @@ impl Tree {
             roots: Vec::new(),
         };
         for patient in patients.values() {
-            let p = tree.push(record("PATIENT", patient.first.header, PATIENT_KEYS));
+            let p = tree.push(record("PATIENT", patient.first.header));
             tree.roots.push(p);
             let mut studies: Vec<(&String, &Study)> = patient.children.iter().collect();
             studies.sort_by_key(|(uid, s)| {
@@ -578,13 +521,13 @@ impl Tree {
             });
             let mut study_nodes = Vec::new();
             for (_, study) in studies {
-                let s = tree.push(record("STUDY", study.first.header, STUDY_KEYS));
+                let s = tree.push(record("STUDY", study.first.header));
                 study_nodes.push(s);
                 let mut series: Vec<(&String, &Series)> = study.children.iter().collect();
                 series.sort_by_key(|(uid, r)| (number(r.first.header, tags::SERIES_NUMBER), *uid));
                 let mut series_nodes = Vec::new();
                 for (_, r) in series {
-                    let n = tree.push(record("SERIES", r.first.header, SERIES_KEYS));
+                    let n = tree.push(record("SERIES", r.first.header));
                     series_nodes.push(n);
                     let mut leaves = r.children.clone();
                     leaves.sort_by_key(|l| (number(l.header, tags::INSTANCE_NUMBER), l.file_id));
@@ -669,8 +612,8 @@ fn ul(tag: Tag, v: u32) -> DataElement<InMemDicomObject> {
     DataElement::new(tag, VR::UL, PrimitiveValue::from(v))
 }
 
-/// A record of `kind` with `keys` from `header` (offsets are added by [`Tree::assemble`]).
-fn record(kind: &str, header: &InMemDicomObject, keys: &[Key]) -> InMemDicomObject {
+/// A record of `kind` with its keys from `header` (offsets are added by [`Tree::assemble`]).
+fn record(kind: &str, header: &InMemDicomObject) -> InMemDicomObject {
     let mut r = InMemDicomObject::new_empty();
     r.put(DataElement::new(
         tags::RECORD_IN_USE_FLAG,
@@ -683,7 +626,7 @@ fn record(kind: &str, header: &InMemDicomObject, keys: &[Key]) -> InMemDicomObje
             r.put(cs.clone());
         }
     }
-    for &(tag, vr, ty) in keys {
+    for &(tag, vr, ty) in keys_of(kind) {
         copy_key(&mut r, header, tag, vr, ty);
     }
     r
@@ -717,14 +660,8 @@ fn copy_key(r: &mut InMemDicomObject, header: &InMemDicomObject, tag: Tag, vr: V
 }
 
 fn leaf_record(leaf: &Leaf) -> InMemDicomObject {
-    let (kind, keys) = leaf_type(&leaf.class, leaf.header);
-    // A PRIVATE record has no standard keys.
-    let instance_number: &[Key] = if kind == "PRIVATE" {
-        &[]
-    } else {
-        &[(tags::INSTANCE_NUMBER, VR::IS, Type::One)]
-    };
-    let mut r = record(kind, leaf.header, instance_number);
+    let kind = leaf_type(&leaf.class, leaf.header);
+    let mut r = record(kind, leaf.header);
     r.put(DataElement::new(
         tags::REFERENCED_FILE_ID,
         VR::CS,
@@ -742,10 +679,8 @@ fn leaf_record(leaf: &Leaf) -> InMemDicomObject {
         &leaf.transfer_syntax,
     );
     if kind == "PRIVATE" {
+        // A PRIVATE record has no standard keys: it names its class instead.
         r.put_str(tags::PRIVATE_RECORD_UID, VR::UI, &leaf.class);
-    }
-    for &(tag, vr, ty) in keys {
-        copy_key(&mut r, leaf.header, tag, vr, ty);
     }
     r
 }
@@ -1083,7 +1018,7 @@ mod tests {
             VR::US,
             PrimitiveValue::from(1u16),
         ));
-        let t = |class: &str, h: &InMemDicomObject| leaf_type(class, h).0;
+        let t = |class: &str, h: &InMemDicomObject| leaf_type(class, h);
         assert_eq!(t(CT, &image), "IMAGE");
         assert_eq!(t(CT, &empty), "IMAGE", "an image class without pixels");
         assert_eq!(t("1.2.840.10008.5.1.4.1.1.7", &empty), "IMAGE");
@@ -1101,6 +1036,54 @@ mod tests {
         assert_eq!(t("1.2.840.10008.5.1.4.1.1.66", &empty), "RAW DATA");
         assert_eq!(t("1.2.840.10008.5.1.4.1.1.66.4", &image), "IMAGE");
         assert_eq!(t("1.2.3.4.5", &empty), "PRIVATE");
+    }
+
+    #[test]
+    fn tables_parse_and_agree_with_the_dictionary() {
+        let t = tables();
+        for row in csv::Reader::from_reader(KEYS_CSV.as_bytes()).deserialize::<KeyRow>() {
+            let row = row.unwrap();
+            let tag = parse_tag(&row.tag).unwrap();
+            assert_eq!(
+                crate::profile::tag::keyword(tag),
+                row.keyword,
+                "{} of {}",
+                row.tag,
+                row.record_type
+            );
+            let vr: VR = row.vr.parse().unwrap();
+            assert_eq!(
+                crate::profile::tag::dictionary_vr(tag),
+                Some(vr),
+                "{} {}",
+                row.keyword,
+                row.record_type
+            );
+            assert!(row.reason.contains("PS3.3 F.5."), "{}", row.keyword);
+        }
+        let mut used: Vec<&str> = vec!["PATIENT", "STUDY", "SERIES", "IMAGE"];
+        for row in csv::Reader::from_reader(RECORDS_CSV.as_bytes()).deserialize::<RecordRow>() {
+            let row = row.unwrap();
+            assert!(row.reason.starts_with("PS3.3 F.5."), "{}", row.sop_class);
+            if !row.sop_class.ends_with('.') {
+                let entry = StandardSopClassDictionary.by_uid(&row.sop_class);
+                assert_eq!(entry.map(|e| e.name), Some(row.name.as_str()));
+            }
+        }
+        used.extend(t.records.iter().map(|(_, kind)| kind.as_str()));
+        for kind in &used {
+            let keys = keys_of(kind);
+            assert!(!keys.is_empty(), "{kind} has no keys");
+            let mut tags: Vec<Tag> = keys.iter().map(|k| k.0).collect();
+            tags.sort();
+            tags.dedup();
+            assert_eq!(tags.len(), keys.len(), "{kind} lists a key twice");
+        }
+        // No keys for a record type nothing writes.
+        for kind in t.keys.keys() {
+            assert!(used.contains(&kind.as_str()), "{kind} is never written");
+        }
+        assert!(keys_of("PRIVATE").is_empty());
     }
 
     #[test]
