@@ -234,21 +234,9 @@ fn assert_acyclic(graph: &Graph, what: &str) {
     }
 }
 
-/// Imports left out of the module check, each with why. One pair inside `pixel/` names
-/// each other (the grey image type lives beside the detector that reads it, the views
-/// beside the decoder); `pixel/` is reworked on another branch, so the pair is named here
-/// rather than split now. Between folders nothing is left out.
-const KNOWN: [(&str, &str); 1] = [("pixel::render", "pixel::detect")];
-
 #[test]
 fn the_engine_modules_import_each_other_without_a_cycle() {
-    let (mut graph, unknown) = module_graph();
-    for (from, to) in KNOWN {
-        assert!(
-            graph.get_mut(from).unwrap().remove(to),
-            "{from} no longer imports {to}: drop it from KNOWN"
-        );
-    }
+    let (graph, unknown) = module_graph();
     assert!(
         graph["decide"].contains("profile::vocab"),
         "the scan sees imports"

@@ -11,6 +11,7 @@
 //! text is never written to a record, a log or an error: only the category of an
 //! identifying word is.
 
+use super::render::GrayImage;
 use super::{is_text_prone_modality, RegionRules};
 use crate::actions::clean::{pattern_category, pattern_spans, Category, Identifiers};
 use crate::error::Result;
@@ -22,20 +23,6 @@ use serde::{Deserialize, Serialize};
 /// Modalities OCR always looks at, even when a region rule matched: those whose images
 /// often carry text, and projection radiography whose overlays get burned in.
 pub const OCR_MODALITIES: [&str; 7] = ["US", "SC", "OT", "XC", "ES", "DX", "CR"];
-
-/// An 8-bit greyscale image, row-major, `width * height` bytes.
-#[derive(Clone, PartialEq, Eq)]
-pub struct GrayImage {
-    pub width: u32,
-    pub height: u32,
-    pub pixels: Vec<u8>,
-}
-
-impl std::fmt::Debug for GrayImage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "GrayImage({}×{})", self.width, self.height)
-    }
-}
 
 /// A line of text a detector found: its box (columns `x0..x1`, rows `y0..y1`, in the
 /// image's pixels), its text (empty when it was not read), the detector's confidence

@@ -15,10 +15,11 @@ pub mod render;
 
 pub use blank::{blank_boxes, clip, EXPLICIT_VR_LE};
 pub use detect::{
-    is_safe_annotation, propose, BoxKind, GrayImage, PixelTools, Proposal, ProposedBox, Read,
-    TextDetector, TextMode, Word,
+    is_safe_annotation, propose, BoxKind, PixelTools, Proposal, ProposedBox, Read, TextDetector,
+    TextMode, Word,
 };
 pub use regions::{Condition, RegionError, RegionRule, RegionRules};
+pub use render::GrayImage;
 
 use crate::error::Result;
 use crate::record::{PixelBox, Record};

@@ -10,10 +10,23 @@
 //! clearly as on a black background. Colour and palette frames are read as displayed,
 //! in luma, and at the extremes of that luma.
 
-use super::detect::GrayImage;
 use crate::error::{Error, Result};
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::{ConvertOptions, DecodedPixelData};
+
+/// An 8-bit greyscale image, row-major, `width * height` bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GrayImage {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+impl std::fmt::Debug for GrayImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GrayImage({}×{})", self.width, self.height)
+    }
+}
 
 /// The frame as displayed, at its stored range (unless that is what is displayed) and at
 /// its extremes. The frame is decoded and converted through [`super::decode`]: bounded and with a
