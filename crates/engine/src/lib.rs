@@ -52,9 +52,6 @@ mod error;
 #[allow(rustdoc::private_intra_doc_links)]
 mod guard;
 pub mod io;
-// pixel/ is being reworked for OCR on another branch, which has the last word on its
-// items; their doc comments (43 fields, variants and methods) come after that merge.
-#[allow(missing_docs, rustdoc::private_intra_doc_links)]
 pub mod pixel;
 mod profile;
 mod record;

@@ -6,10 +6,10 @@
 //! 8-bit grey ([`super::render`]: as displayed, and at the stored range), asks the
 //! detector for text lines, and decides per line: by default every line goes except
 //! short annotations known to be safe (`data/pixel-safe-text.csv`); in identifying mode
-//! only words that match the identifying values of the same header ([`Identifiers`]) or
-//! the patterns of free-text cleaning (dates, phone numbers, runs of digits). Recognised
-//! text is never written to a record, a log or an error: only the category of an
-//! identifying word is.
+//! only words that match the identifying values of the same header
+//! (`actions::clean::Identifiers`) or the patterns of free-text cleaning (dates, phone
+//! numbers, runs of digits). Recognised text is never written to a record, a log or an
+//! error: only the category of an identifying word is.
 
 use super::render::GrayImage;
 use super::{is_text_prone_modality, RegionRules};
@@ -31,12 +31,21 @@ pub const OCR_MODALITIES: [&str; 7] = ["US", "SC", "OT", "XC", "ES", "DX", "CR"]
 /// `Debug` leaves the text out: it may be patient data.
 #[derive(Clone, PartialEq)]
 pub struct Word {
+    /// First column of the box.
     pub x0: u32,
+    /// First row of the box.
     pub y0: u32,
+    /// Column just past the box.
     pub x1: u32,
+    /// Row just past the box.
     pub y1: u32,
+    /// What was read; empty when the line was found but not read (see [`Read`]). May be
+    /// patient data: never logged or recorded.
     pub text: String,
+    /// The detector's confidence, 0 to 100.
     pub confidence: f32,
+    /// Columns `x0..x1` of each character of `text`, so that only the identifying words
+    /// of a line need be blanked; empty when not known.
     pub columns: Vec<(u32, u32)>,
 }
 
@@ -69,6 +78,7 @@ pub enum Read {
 /// displayed, at the stored range, …): a line found in any view counts. Implementations
 /// must not log the text they find.
 pub trait TextDetector: Send + Sync {
+    /// The lines found in `views` (all of one frame, the same size), read as `read` asks.
     fn words(&self, views: &[GrayImage], read: Read) -> Result<Vec<Word>>;
 }
 
@@ -98,6 +108,7 @@ impl TextMode {
         }
     }
 
+    /// The name plans and the workbench use, which [`TextMode::from_id`] reads back.
     pub fn id(self) -> &'static str {
         match self {
             TextMode::Text => "text",
@@ -106,6 +117,7 @@ impl TextMode {
         }
     }
 
+    /// Whether this is the default mode, which a serialised plan leaves out.
     pub fn is_default(&self) -> bool {
         *self == TextMode::Text
     }
@@ -123,8 +135,11 @@ impl TextMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BoxKind {
+    /// A region rule matched the original header.
     Rule,
+    /// The text detector found text the text mode blanks.
     Ocr,
+    /// The user drew it in the workbench.
     Manual,
 }
 
@@ -133,9 +148,12 @@ pub enum BoxKind {
 pub struct ProposedBox {
     /// `rule-N`, `ocr-N` or `manual-N`: stable for the same object, tools and detector.
     pub id: String,
+    /// Where it comes from.
     pub kind: BoxKind,
+    /// The rectangle and its source, as the record will hold it.
     #[serde(flatten)]
     pub bbox: PixelBox,
+    /// False when the user chose to keep this box's pixels.
     pub enabled: bool,
 }
 
@@ -173,7 +191,10 @@ impl Default for PixelTools<'_> {
 /// The boxes proposed for one object, and why text may remain.
 #[derive(Debug, Clone, Default)]
 pub struct Proposal {
+    /// Every box, enabled or not, rule boxes first, then OCR, then manual.
     pub boxes: Vec<ProposedBox>,
+    /// Why text may remain in the pixels: an image likely to carry text with no rule and
+    /// no detector, or a frame the detector failed on.
     pub warnings: Vec<String>,
     /// The frames (from 0) the detector looked at.
     pub ocr_frames: Vec<u32>,

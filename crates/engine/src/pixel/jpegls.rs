@@ -13,8 +13,10 @@ use dicom_encoding::snafu::OptionExt;
 use dicom_encoding::transfer_syntax::{Codec, TransferSyntax};
 use dicom_encoding::NeverPixelAdapter;
 
-pub const JPEG_LS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
-pub const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
+/// JPEG-LS Lossless Image Compression, the syntax the decoder is registered for.
+const JPEG_LS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
+/// JPEG-LS Lossy (Near-Lossless) Image Compression, registered likewise.
+const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
 
 /// The pure-Rust JPEG-LS decoder.
 #[derive(Debug, Clone, Copy)]

@@ -28,20 +28,34 @@ const SHIPPED_CSV: &str = include_str!("../../data/pixel-regions.csv");
 /// Why a region rule file could not be used. Messages quote the rule text, never a header value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegionError {
+    /// The file is not readable CSV or lacks a required column (the CSV reader's message).
     #[error("region rules: {0}")]
     Csv(String),
+    /// One rule is wrong: its condition does not parse, a coordinate is not a whole
+    /// number, or its rectangle is empty.
     #[error("region rule on line {line}: {msg}")]
-    Rule { line: usize, msg: String },
+    Rule {
+        /// The line of the file (the header is line 1).
+        line: usize,
+        /// What is wrong with it.
+        msg: String,
+    },
 }
 
 /// A condition over header values.
 #[derive(Debug, Clone)]
 pub enum Condition {
+    /// `contains`: the element's value matches the regex somewhere, in any case.
     Contains(Tag, Regex),
+    /// `equals`: the trimmed value is this text, in any case.
     Equals(Tag, String),
+    /// `present`: the element is in the header (`missing` is its negation).
     Present(Tag),
+    /// `!`, and the `not…` functions.
     Not(Box<Condition>),
+    /// `&&`: every condition holds.
     And(Vec<Condition>),
+    /// `||`: one of them holds.
     Or(Vec<Condition>),
 }
 
@@ -295,15 +309,21 @@ impl Parser {
 pub struct RegionRule {
     /// The rule number (several rows may share one).
     pub id: String,
+    /// The device or annotation it is for, as the file names it; may be empty.
     pub label: String,
     /// Given by the user rather than shipped with dcmask.
     pub user: bool,
+    /// The condition as written, for listings.
     pub condition_text: String,
+    /// The condition, parsed.
     pub condition: Condition,
     /// Columns x0..x1-1, rows y0..y1-1.
     pub x0: u32,
+    /// First row (see `x0`).
     pub y0: u32,
+    /// Column just past the rectangle.
     pub x1: u32,
+    /// Row just past the rectangle.
     pub y1: u32,
 }
 
@@ -322,6 +342,7 @@ impl RegionRule {
 /// A set of region rules: the shipped ones, a user's, or both.
 #[derive(Debug, Clone, Default)]
 pub struct RegionRules {
+    /// In file order, the shipped ones before a user's.
     pub rules: Vec<RegionRule>,
 }
 
@@ -347,14 +368,17 @@ impl RegionRules {
         all
     }
 
+    /// Appends `other`'s rules after these.
     pub fn merge(&mut self, other: &RegionRules) {
         self.rules.extend(other.rules.iter().cloned());
     }
 
+    /// How many rules (rows) there are.
     pub fn len(&self) -> usize {
         self.rules.len()
     }
 
+    /// Whether there is no rule at all.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }

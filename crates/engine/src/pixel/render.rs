@@ -17,8 +17,11 @@ use dicom_pixeldata::{ConvertOptions, DecodedPixelData};
 /// An 8-bit greyscale image, row-major, `width * height` bytes.
 #[derive(Clone, PartialEq, Eq)]
 pub struct GrayImage {
+    /// Columns.
     pub width: u32,
+    /// Rows.
     pub height: u32,
+    /// One byte per pixel, 0 black to 255 white, row after row.
     pub pixels: Vec<u8>,
 }
 
