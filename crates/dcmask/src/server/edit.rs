@@ -1,10 +1,15 @@
 //! Edit mode: changing one value at a tag path, with VR validation; removing an element
-//! or a sequence item.
+//! or a sequence item. Values are set and elements removed by dicom-object's attribute
+//! operations (`AttributeOp` through `ApplyOp::apply`) at the path's selector.
 
 use super::ApiError;
 use dcmask_engine::tag::tag_id;
-use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
-use dicom_core::{DataElement, Length, Tag, VR};
+use dicom_core::ops::{
+    ApplyOp, AttributeAction, AttributeOp, AttributeSelector, AttributeSelectorStep,
+};
+use dicom_core::value::PrimitiveValue;
+use dicom_core::{Tag, VR};
+use dicom_object::mem::InMemElement;
 use dicom_object::InMemDicomObject;
 
 /// Attributes an object cannot lose: emptying them would make it invalid.
@@ -163,15 +168,66 @@ pub fn path_tag(path: &str) -> Result<Tag, ApiError> {
     Ok(parse_steps(path)?.last().expect("non-empty").0)
 }
 
-/// Sets the value at `path`, validating it for the element's VR.
+/// The element the steps lead to, checked one step at a time through dicom-object's
+/// selectors, so that a wrong path says which part is wrong: an element that is not
+/// there, a step through something that is not a sequence, an item past the end.
+fn locate<'a>(
+    ds: &'a InMemDicomObject,
+    steps: &[(Tag, Option<usize>)],
+) -> Result<&'a InMemElement, ApiError> {
+    let mut found = None;
+    for k in 0..steps.len() {
+        let (tag, item) = steps[k];
+        let elem = ds
+            .entry_at(selector(&steps[..k], tag)?)
+            .map_err(|_| ApiError::not_found("element"))?;
+        if let Some(i) = item {
+            let items = elem
+                .items()
+                .ok_or_else(|| ApiError::bad(format!("{} is not a sequence", tag_id(tag))))?;
+            if i >= items.len() {
+                return Err(ApiError::not_found("sequence item"));
+            }
+        }
+        found = Some(elem);
+    }
+    found.ok_or_else(|| ApiError::bad("malformed element path"))
+}
+
+/// The selector of the element `tag` inside the items `outer` lead to.
+fn selector(outer: &[(Tag, Option<usize>)], tag: Tag) -> Result<AttributeSelector, ApiError> {
+    let mut steps = Vec::with_capacity(outer.len() + 1);
+    for &(t, item) in outer {
+        let item = item
+            .and_then(|i| u32::try_from(i).ok())
+            .ok_or_else(|| ApiError::not_found("sequence item"))?;
+        steps.push(AttributeSelectorStep::Nested { tag: t, item });
+    }
+    steps.push(AttributeSelectorStep::Tag(tag));
+    AttributeSelector::new(steps).ok_or_else(|| ApiError::bad("malformed element path"))
+}
+
+/// Carries out `action` on the element the steps lead to, found by [`locate`] first.
+fn apply(
+    ds: &mut InMemDicomObject,
+    steps: &[(Tag, Option<usize>)],
+    action: AttributeAction,
+) -> Result<(), ApiError> {
+    let (outer, last) = steps.split_at(steps.len() - 1);
+    let op = AttributeOp::new(selector(outer, last[0].0)?, action);
+    ds.apply(op).map_err(|e| {
+        tracing::error!("edit could not be applied: {e}");
+        ApiError::internal()
+    })
+}
+
+/// Sets the value at `path`, validating it for the element's VR (which stays).
 pub fn set_value(ds: &mut InMemDicomObject, path: &str, value: &str) -> Result<(), ApiError> {
     let steps = element_steps(path)?;
-    at(ds, &steps, &mut |ds, tag| {
-        let vr = ds.get(tag).expect("found").vr();
-        validate(tag, vr, value).map_err(ApiError::bad)?;
-        ds.put(DataElement::new(tag, vr, value_for(vr, value)));
-        Ok(())
-    })
+    let (tag, _) = *steps.last().expect("non-empty");
+    let vr = locate(ds, &steps)?.vr();
+    validate(tag, vr, value).map_err(ApiError::bad)?;
+    apply(ds, &steps, AttributeAction::Replace(value_for(vr, value)))
 }
 
 /// Removes the element at `path`, or the item when the path ends in an item index.
@@ -180,70 +236,43 @@ pub fn remove(ds: &mut InMemDicomObject, path: &str) -> Result<bool, ApiError> {
     let mut steps = parse_steps(path)?;
     let (tag, item) = steps.pop().expect("non-empty");
     steps.push((tag, None));
-    at(ds, &steps, &mut |ds, tag| match item {
+    let elem = locate(ds, &steps)?;
+    match item {
         None => {
             if let Some((_, name)) = REQUIRED.iter().find(|(t, _)| *t == tag) {
                 return Err(ApiError::bad(format!(
                     "{name} is required and cannot be removed"
                 )));
             }
-            ds.remove_element(tag);
-            Ok(())
+            apply(ds, &steps, AttributeAction::Remove)?;
         }
         Some(i) => {
-            let mut items = ds
-                .get(tag)
-                .and_then(|e| e.items())
-                .ok_or_else(|| ApiError::bad(format!("{} is not a sequence", tag_id(tag))))?
-                .to_vec();
-            if i >= items.len() {
-                return Err(ApiError::not_found("sequence item"));
-            }
-            items.remove(i);
-            ds.put(DataElement::new(
-                tag,
-                VR::SQ,
-                Value::from(DataSetSequence::new(items, Length::UNDEFINED)),
-            ));
-            Ok(())
-        }
-    })?;
-    Ok(item.is_some())
-}
-
-/// Runs `f` on the data set holding the element the steps lead to, with its tag, and
-/// puts the changed items back on the way up.
-fn at(
-    ds: &mut InMemDicomObject,
-    steps: &[(Tag, Option<usize>)],
-    f: &mut dyn FnMut(&mut InMemDicomObject, Tag) -> Result<(), ApiError>,
-) -> Result<(), ApiError> {
-    let (tag, item) = steps[0];
-    let elem = ds.get(tag).ok_or_else(|| ApiError::not_found("element"))?;
-    match item {
-        None => f(ds, tag),
-        Some(i) => {
-            let mut items = elem
+            let n = elem
                 .items()
                 .ok_or_else(|| ApiError::bad(format!("{} is not a sequence", tag_id(tag))))?
-                .to_vec();
-            let target = items
-                .get_mut(i)
-                .ok_or_else(|| ApiError::not_found("sequence item"))?;
-            at(target, &steps[1..], f)?;
-            ds.put(DataElement::new(
-                tag,
-                VR::SQ,
-                Value::from(DataSetSequence::new(items, Length::UNDEFINED)),
-            ));
-            Ok(())
+                .len();
+            if i >= n {
+                return Err(ApiError::not_found("sequence item"));
+            }
+            // No attribute action takes out one item of a sequence (Truncate drops the
+            // last ones): the item goes through dicom-object's value access by selector.
+            let (outer, _) = steps.split_at(steps.len() - 1);
+            ds.update_value_at(selector(outer, tag)?, |v| {
+                if let Some(items) = v.items_mut() {
+                    items.remove(i);
+                }
+            })
+            .map_err(|_| ApiError::not_found("element"))?;
         }
     }
+    Ok(item.is_some())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, Length};
 
     #[test]
     fn validation_messages() {
@@ -322,5 +351,54 @@ mod tests {
             "SOP Instance UID stays"
         );
         assert_eq!(path_tag("0008,1115/0").unwrap(), Tag(0x0008, 0x1115));
+    }
+
+    #[test]
+    fn a_wrong_path_says_which_part_is_wrong() {
+        let item = InMemDicomObject::from_element_iter([DataElement::new(
+            Tag(0x0008, 0x1155),
+            VR::UI,
+            "1.2.3",
+        )]);
+        let mut ds = InMemDicomObject::from_element_iter([
+            DataElement::new(
+                Tag(0x0008, 0x1115),
+                VR::SQ,
+                DataSetSequence::new(vec![item], Length::UNDEFINED),
+            ),
+            DataElement::new(Tag(0x0008, 0x0018), VR::UI, "1.3"),
+        ]);
+        // Compared as printed: an undefined Length never equals another.
+        let before = format!("{ds:?}");
+        let message = |r: Result<(), ApiError>| r.unwrap_err().1;
+        assert_eq!(
+            message(set_value(&mut ds, "0008,1115/0/0008,1150", "1.2")),
+            "element not found"
+        );
+        assert_eq!(
+            message(set_value(&mut ds, "0008,1115/3/0008,1155", "1.2")),
+            "sequence item not found"
+        );
+        assert_eq!(
+            message(set_value(&mut ds, "0008,0018/0/0008,1155", "1.2")),
+            "(0008,0018) is not a sequence"
+        );
+        assert_eq!(
+            message(remove(&mut ds, "0008,0018/0").map(|_| ())),
+            "(0008,0018) is not a sequence"
+        );
+        assert_eq!(
+            message(remove(&mut ds, "0010,0010").map(|_| ())),
+            "element not found"
+        );
+        assert_eq!(
+            format!("{ds:?}"),
+            before,
+            "nothing changed by a refused edit"
+        );
+        // The VR stays what it was, whatever the dictionary says.
+        ds.put(DataElement::new(Tag(0x0010, 0x0010), VR::LO, "X"));
+        set_value(&mut ds, "0010,0010", "Y").unwrap();
+        assert_eq!(ds.get(Tag(0x0010, 0x0010)).unwrap().vr(), VR::LO);
     }
 }
