@@ -165,9 +165,7 @@ pub fn rec_input(name: String, g: &Grey, b: [usize; 4], truth: Option<String>) -
     let [x0, y0, x1, y1] = b;
     let (bw, bh) = (x1 - x0, y1 - y0);
     let scale = REC_HEIGHT as f32 / bh as f32;
-    let width = ((bw as f32 * scale).ceil() as usize)
-        .max(REC_HEIGHT / 4)
-        .min(REC_MAX_WIDTH);
+    let width = ((bw as f32 * scale).ceil() as usize).clamp(REC_HEIGHT / 4, REC_MAX_WIDTH);
     let mut plane = vec![0f32; REC_HEIGHT * width];
     for y in 0..REC_HEIGHT {
         let sy = (y0 as f32 + (y as f32 + 0.5) / scale - 0.5).clamp(y0 as f32, (y1 - 1) as f32);

@@ -8,6 +8,9 @@
 //! Every mode reads `DCMASK_CORPUS` (default /work/shared/corpus) and the models from
 //! `crates/dcmask/models/`. Output is tab-separated, one measurement a line.
 
+// Built without an engine only to measure the size of the program around the engines.
+#![cfg_attr(not(any(feature = "rten", feature = "tract")), allow(unused))]
+
 mod engines;
 mod inputs;
 mod post;
