@@ -5,12 +5,12 @@
 //!
 //! Detection (DB): the grey image is processed at its own scale, in tiles of at most
 //! [`TILE`] pixels a side (a multiple of 32, overlapping so a line cut by a tile edge is
-//! whole in the next), each normalised to [-1, 1] on three equal channels; the
-//! probability maps are joined, thresholded at `thresh`, and each connected region whose
-//! mean probability reaches `box_thresh` becomes a box grown by the DB "unclip" offset
-//! (area × ratio / perimeter). Burned-in annotation is horizontal, so boxes are
-//! axis-aligned. Only the parts of a tile with sharp, strong edges are run: uniform
-//! background and smooth anatomy cannot hold text.
+//! whole in the next), each normalised with ImageNet's mean and deviation as PaddleOCR
+//! trains the detector; the probability maps are joined, thresholded at `thresh`, and
+//! each connected region whose mean probability reaches `box_thresh` becomes a box grown
+//! by the DB "unclip" offset (area × ratio / perimeter). Burned-in annotation is
+//! horizontal, so boxes are axis-aligned. Only the parts of a tile with sharp, strong
+//! edges are run: uniform background and smooth anatomy cannot hold text.
 //!
 //! Recognition (CTC): each box is cut out, resized to 48 px high, read by the recogniser,
 //! and decoded greedily (best class per step, repeats and blanks dropped) with the
@@ -37,6 +37,11 @@ static REC_ONNX: &[u8] = include_bytes!("../models/ch_PP-OCRv4_rec_infer.onnx");
 pub const TILE: usize = 1024;
 /// Overlap of neighbouring tiles: more than the height of any annotation line.
 const OVERLAP: usize = 64;
+/// The detector's input normalisation per channel, `(g / 255 - mean) / std`: the
+/// ImageNet statistics PaddleOCR trains and runs its DB detectors with
+/// (`NormalizeImage` of `DetResizeForTest`'s pipeline). The recogniser takes `[-1, 1]`.
+const DET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+const DET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 /// Recognition input height (the model's).
 const REC_HEIGHT: usize = 48;
 /// Widest recognition input; longer lines are read in pieces of this width.
@@ -173,15 +178,17 @@ impl Ocr {
     ) -> Result<()> {
         let w = views[0].width as usize;
         let (pw, ph) = (tw.div_ceil(32) * 32, th.div_ceil(32) * 32);
-        // The padding is black (-1).
-        let mut input = vec![-1f32; 3 * ph * pw];
+        let mut input = vec![0f32; 3 * ph * pw];
         for c in 0..3 {
             let v = views[c % views.len()];
+            let (mean, std) = (DET_MEAN[c], DET_STD[c]);
             let plane = &mut input[c * ph * pw..(c + 1) * ph * pw];
+            // The padding is black.
+            plane.fill(-mean / std);
             for y in 0..th {
                 let row = &v.pixels[(ty + y) * w + tx..(ty + y) * w + tx + tw];
                 for (d, &g) in plane[y * pw..y * pw + tw].iter_mut().zip(row) {
-                    *d = f32::from(g) / 127.5 - 1.0;
+                    *d = (f32::from(g) / 255.0 - mean) / std;
                 }
             }
         }
