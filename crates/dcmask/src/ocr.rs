@@ -5,12 +5,14 @@
 //!
 //! Detection (DB): the grey image is processed at its own scale, in tiles of at most
 //! [`TILE`] pixels a side (a multiple of 32, overlapping so a line cut by a tile edge is
-//! whole in the next), each normalised to [-1, 1] on three equal channels; the
-//! probability maps are joined, thresholded at `thresh`, and each connected region whose
-//! mean probability reaches `box_thresh` becomes a box grown by the DB "unclip" offset
-//! (area × ratio / perimeter). Burned-in annotation is horizontal, so boxes are
-//! axis-aligned. Only the parts of a tile with sharp, strong edges are run: uniform
-//! background and smooth anatomy cannot hold text.
+//! whole in the next), each normalised with ImageNet's mean and deviation as PaddleOCR
+//! trains the detector; the probability maps are joined, thresholded at `thresh`, and
+//! each connected region whose mean probability reaches `box_thresh` becomes a box grown
+//! by the DB "unclip" offset (area × ratio / perimeter). Burned-in annotation is
+//! horizontal, so boxes are axis-aligned. Only the parts of a tile with sharp, strong
+//! edges are run: uniform background and smooth anatomy cannot hold text. A view with
+//! such edges over much of the image that no other view has (noise at the extremes) is
+//! left out.
 //!
 //! Recognition (CTC): each box is cut out, resized to 48 px high, read by the recogniser,
 //! and decoded greedily (best class per step, repeats and blanks dropped) with the
@@ -37,6 +39,11 @@ static REC_ONNX: &[u8] = include_bytes!("../models/ch_PP-OCRv4_rec_infer.onnx");
 pub const TILE: usize = 1024;
 /// Overlap of neighbouring tiles: more than the height of any annotation line.
 const OVERLAP: usize = 64;
+/// The detector's input normalisation per channel, `(g / 255 - mean) / std`: the
+/// ImageNet statistics PaddleOCR trains and runs its DB detectors with
+/// (`NormalizeImage` of `DetResizeForTest`'s pipeline). The recogniser takes `[-1, 1]`.
+const DET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+const DET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 /// Recognition input height (the model's).
 const REC_HEIGHT: usize = 48;
 /// Widest recognition input; longer lines are read in pieces of this width.
@@ -147,10 +154,11 @@ impl Ocr {
         {
             return Err(Error::pixel("views of different sizes"));
         }
+        let views = telling_views(views);
         let groups: Vec<Vec<&GrayImage>> = if self.params.combine {
-            views.chunks(3).map(|c| c.iter().collect()).collect()
+            views.chunks(3).map(|c| c.to_vec()).collect()
         } else {
-            views.iter().map(|v| vec![v]).collect()
+            views.iter().map(|&v| vec![v]).collect()
         };
         let mut prob = vec![0f32; w * h];
         for (tx, ty, tw, th) in tiles(w, h) {
@@ -173,15 +181,17 @@ impl Ocr {
     ) -> Result<()> {
         let w = views[0].width as usize;
         let (pw, ph) = (tw.div_ceil(32) * 32, th.div_ceil(32) * 32);
-        // The padding is black (-1).
-        let mut input = vec![-1f32; 3 * ph * pw];
+        let mut input = vec![0f32; 3 * ph * pw];
         for c in 0..3 {
             let v = views[c % views.len()];
+            let (mean, std) = (DET_MEAN[c], DET_STD[c]);
             let plane = &mut input[c * ph * pw..(c + 1) * ph * pw];
+            // The padding is black.
+            plane.fill(-mean / std);
             for y in 0..th {
                 let row = &v.pixels[(ty + y) * w + tx..(ty + y) * w + tx + tw];
                 for (d, &g) in plane[y * pw..y * pw + tw].iter_mut().zip(row) {
-                    *d = f32::from(g) / 127.5 - 1.0;
+                    *d = (f32::from(g) / 255.0 - mean) / std;
                 }
             }
         }
@@ -322,6 +332,72 @@ const BLOCK: usize = 32;
 /// edge of a part of a 3072² radiograph was lost.
 const GROW: usize = 2;
 
+/// The blocks of [`BLOCK`] pixels of a part of a view (row by row) with the step edges
+/// glyphs make: neighbouring pixels differing by more than a fifth of the range, at
+/// least four times across and four times down.
+fn edge_blocks(v: &GrayImage, (tx, ty, tw, th): (usize, usize, usize, usize)) -> Vec<bool> {
+    const STEP: i16 = 48;
+    const NEEDED: u16 = 4;
+    let w = v.width as usize;
+    let (bw, bh) = (tw.div_ceil(BLOCK), th.div_ceil(BLOCK));
+    let (mut across, mut down) = (vec![0u16; bw * bh], vec![0u16; bw * bh]);
+    for y in 0..th {
+        let row = &v.pixels[(ty + y) * w + tx..(ty + y) * w + tx + tw];
+        let below =
+            (y + 1 < th).then(|| &v.pixels[(ty + y + 1) * w + tx..(ty + y + 1) * w + tx + tw]);
+        let brow = (y / BLOCK) * bw;
+        for x in 0..tw {
+            let p = i16::from(row[x]);
+            let b = brow + x / BLOCK;
+            if x + 1 < tw && (p - i16::from(row[x + 1])).abs() > STEP {
+                across[b] = across[b].saturating_add(1);
+            }
+            if below.is_some_and(|r| (p - i16::from(r[x])).abs() > STEP) {
+                down[b] = down[b].saturating_add(1);
+            }
+        }
+    }
+    across
+        .iter()
+        .zip(&down)
+        .map(|(&a, &d)| a >= NEEDED && d >= NEEDED)
+        .collect()
+}
+
+/// A view whose edges no other view has cover more than this share of an image's
+/// blocks and more than [`OWN_EDGES_PX`] pixels shows noise or texture, not text.
+const OWN_EDGES: f64 = 0.1;
+/// The area of a 256² corner full of annotation lines: on a small image (a 128² CT
+/// without a window) the stored range's text may be most of what has edges.
+const OWN_EDGES_PX: usize = 256 * 256;
+
+/// The views worth detecting on: the first (as displayed) and each other whose edges
+/// are mostly where another view has them too. Annotation covers a small part of an
+/// image, so a view with sharp edges over a large part no other view has shows noise or
+/// texture at its mapping, not text: the extremes view of a radiograph whose background
+/// is noise around the minimum. As a detector channel such a view hid clear text in the
+/// others, and its edges kept half of each radiograph in the detector
+/// (`bench/PIXEL.md`).
+fn telling_views(views: &[GrayImage]) -> Vec<&GrayImage> {
+    let Some(first) = views.first() else {
+        return Vec::new();
+    };
+    let whole = (0, 0, first.width as usize, first.height as usize);
+    let marks: Vec<Vec<bool>> = views.iter().map(|v| edge_blocks(v, whole)).collect();
+    let blocks = marks[0].len().max(1) as f64;
+    views
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| {
+            let own = (0..marks[i].len())
+                .filter(|&b| marks[i][b] && !marks.iter().enumerate().any(|(j, m)| j != i && m[b]))
+                .count();
+            i == 0 || (own as f64) <= OWN_EDGES * blocks || own * BLOCK * BLOCK <= OWN_EDGES_PX
+        })
+        .map(|(_, v)| v)
+        .collect()
+}
+
 /// The parts of a tile worth a detector pass: blocks of [`BLOCK`] pixels with the step
 /// edges glyphs make (neighbouring pixels differing by more than a fifth of the range,
 /// in both directions, in any view), grown by [`GROW`] blocks on every side so that a
@@ -333,33 +409,11 @@ fn text_parts(
     views: &[&GrayImage],
     (tx, ty, tw, th): (usize, usize, usize, usize),
 ) -> Vec<(usize, usize, usize, usize)> {
-    const STEP: i16 = 48;
-    const NEEDED: u16 = 4;
-    let w = views[0].width as usize;
     let (bw, bh) = (tw.div_ceil(BLOCK), th.div_ceil(BLOCK));
     let mut marked = vec![false; bw * bh];
-    let (mut across, mut down) = (vec![0u16; bw * bh], vec![0u16; bw * bh]);
     for v in views {
-        across.iter_mut().for_each(|c| *c = 0);
-        down.iter_mut().for_each(|c| *c = 0);
-        for y in 0..th {
-            let row = &v.pixels[(ty + y) * w + tx..(ty + y) * w + tx + tw];
-            let below =
-                (y + 1 < th).then(|| &v.pixels[(ty + y + 1) * w + tx..(ty + y + 1) * w + tx + tw]);
-            let brow = (y / BLOCK) * bw;
-            for x in 0..tw {
-                let p = i16::from(row[x]);
-                let b = brow + x / BLOCK;
-                if x + 1 < tw && (p - i16::from(row[x + 1])).abs() > STEP {
-                    across[b] = across[b].saturating_add(1);
-                }
-                if below.is_some_and(|r| (p - i16::from(r[x])).abs() > STEP) {
-                    down[b] = down[b].saturating_add(1);
-                }
-            }
-        }
-        for (m, (&a, &d)) in marked.iter_mut().zip(across.iter().zip(&down)) {
-            *m |= a >= NEEDED && d >= NEEDED;
+        for (m, e) in marked.iter_mut().zip(edge_blocks(v, (tx, ty, tw, th))) {
+            *m |= e;
         }
     }
     let mut grown = vec![false; bw * bh];
@@ -723,6 +777,48 @@ mod tests {
         assert_eq!(b.len(), 1);
         // 20×4 region, offset 20·4·1.5/48 = 2.5.
         assert_eq!((b[0].0, b[0].1, b[0].2, b[0].3), (2, 5, 27, 14));
+    }
+
+    #[test]
+    fn a_view_of_noise_is_left_out_a_small_one_with_text_kept() {
+        let (w, h) = (512usize, 512usize);
+        let flat = |g: u8| GrayImage {
+            width: w as u32,
+            height: h as u32,
+            pixels: vec![g; w * h],
+        };
+        let mut shown = flat(40);
+        for y in 20..30 {
+            for x in (20..80).step_by(3) {
+                shown.pixels[y * w + x] = 255;
+            }
+        }
+        // Salt and pepper over the lower half, as the extremes view of a radiograph
+        // whose background is noise around the minimum.
+        let mut noise = shown.clone();
+        let mut state = 7u32;
+        for p in &mut noise.pixels[w * h / 2..] {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            *p = if state >> 16 & 1 == 1 { 0 } else { 128 };
+        }
+        let views = [shown.clone(), noise];
+        let kept = telling_views(&views);
+        assert_eq!(kept.len(), 1);
+        assert!(std::ptr::eq(kept[0], &views[0]));
+        // Text only in the second view of a small image: a third of its blocks, kept.
+        let small = |pixels: Vec<u8>| GrayImage {
+            width: 128,
+            height: 128,
+            pixels,
+        };
+        let mut text = vec![30u8; 128 * 128];
+        for y in 10..40 {
+            for x in (10..120).step_by(3) {
+                text[y * 128 + x] = 255;
+            }
+        }
+        let views = [small(vec![0; 128 * 128]), small(text)];
+        assert_eq!(telling_views(&views).len(), 2);
     }
 
     #[test]
