@@ -47,6 +47,9 @@ pub struct Identifying {
 
 #[derive(Debug, Clone, Copy)]
 struct Pattern {
+    /// The first eight bytes, big-endian and zero-padded: most comparisons of a sort end
+    /// there, without reading the text (patterns hold no zero byte).
+    head: u64,
     start: u32,
     len: u32,
     kind: Kind,
@@ -268,13 +271,14 @@ impl Identifying {
     /// an ID, one answer whatever the order they came in.
     fn settle(&mut self) {
         let text = &self.text;
+        let same = |a: &Pattern, b: &Pattern| a.head == b.head && a.bytes(text) == b.bytes(text);
         self.patterns.sort_unstable_by(|a, b| {
-            a.bytes(text)
-                .cmp(b.bytes(text))
+            a.head
+                .cmp(&b.head)
+                .then_with(|| a.bytes(text).cmp(b.bytes(text)))
                 .then(rank(a.kind, a.category).cmp(&rank(b.kind, b.category)))
         });
-        self.patterns
-            .dedup_by(|later, first| later.of(text) == first.of(text));
+        self.patterns.dedup_by(|later, first| same(later, first));
     }
 
     /// Adds the identifying values of `other` (another object of the same patient). Both
@@ -371,7 +375,12 @@ impl Identifying {
     ) {
         let start = self.text.len();
         parts.for_each(|p| self.text.push_str(p));
+        let mut head = [0u8; 8];
+        let written = &self.text.as_bytes()[start..];
+        let n = written.len().min(8);
+        head[..n].copy_from_slice(&written[..n]);
         self.patterns.push(Pattern {
+            head: u64::from_be_bytes(head),
             start: start as u32,
             len: (self.text.len() - start) as u32,
             kind,
