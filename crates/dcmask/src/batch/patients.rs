@@ -95,43 +95,53 @@ impl Patients {
     }
 
     /// The files whose output may hold an identifying value of their patient that only
-    /// other files showed, in walk order.
+    /// other files showed, in walk order. Patients are checked in parallel (this runs
+    /// once every file is done, when nothing else is left to do); a patient's digest is
+    /// made only when one of its files needs it.
     pub fn into_redo(self, key: &Key) -> Vec<Redo> {
+        use rayon::prelude::*;
         let state = self.state.into_inner().expect("lock");
-        let pooled: Vec<Arc<Identifying>> = state
-            .pools
-            .into_iter()
-            .map(|p| Arc::new(p.into_identifying()))
-            .collect();
-        // Per patient, made when a file first needs it: the digest, and one matcher for
-        // the kept texts of all its files.
-        let mut digests: Vec<Option<String>> = vec![None; pooled.len()];
-        let mut holds: Vec<Option<Holds<'_>>> = (0..pooled.len()).map(|_| None).collect();
+        let mut by_patient: Vec<Vec<(usize, Seen)>> =
+            (0..state.pools.len()).map(|_| Vec::new()).collect();
+        for (idx, seen) in state.files {
+            by_patient[seen.patient].push((idx, seen));
+        }
         let mut redo: Vec<Redo> = state
-            .files
-            .iter()
-            .filter_map(|(idx, seen)| {
-                let pool = &pooled[seen.patient];
-                if pool.len() <= seen.own {
-                    return None;
-                }
-                let d = digests[seen.patient]
-                    .get_or_insert_with(|| digest(key, pool))
-                    .clone();
-                if seen.related.as_deref() == Some(d.as_str()) {
-                    return None;
-                }
-                if let Some(text) = seen.text.as_deref() {
-                    let holds =
-                        holds[seen.patient].get_or_insert_with(|| Box::new(holds_any(pool)));
-                    if !holds(text) {
-                        return None;
+            .pools
+            .into_par_iter()
+            .zip(by_patient)
+            .flat_map_iter(|(pool, files)| {
+                let pool = Arc::new(pool.into_identifying());
+                let mut digest_of = None;
+                let mut holds: Option<Holds<'_>> = None;
+                let mut redo = Vec::new();
+                for (idx, seen) in &files {
+                    if pool.len() <= seen.own {
+                        continue;
                     }
+                    if seen.related.is_some() {
+                        let d: &String = digest_of.get_or_insert_with(|| digest(key, &pool));
+                        if seen.related.as_ref() == Some(d) {
+                            continue;
+                        }
+                    }
+                    if let Some(text) = seen.text.as_deref() {
+                        let holds = holds.get_or_insert_with(|| Box::new(holds_any(&pool)));
+                        if !holds(text) {
+                            continue;
+                        }
+                    }
+                    redo.push(*idx);
                 }
-                Some(Redo {
-                    idx: *idx,
-                    related: Arc::clone(pool),
-                    digest: d,
+                drop(holds);
+                let digest = match redo.is_empty() {
+                    true => String::new(),
+                    false => digest_of.unwrap_or_else(|| digest(key, &pool)),
+                };
+                redo.into_iter().map(move |idx| Redo {
+                    idx,
+                    related: Arc::clone(&pool),
+                    digest: digest.clone(),
                 })
             })
             .collect();

@@ -86,7 +86,7 @@ fn key(bytes: &[u8]) -> u32 {
 
 /// A bit set of hashes: "certainly not a pattern" for most words and positions of a
 /// value, so that the binary searches run only where a pattern may start. Sized to the
-/// patterns (16 bits each, at least 1,024), it stays sparse for an object's few dozen
+/// patterns (16 bits each, at least 512), it stays sparse for an object's few dozen
 /// patterns and for a patient's thousands pooled over a batch alike.
 struct Filter {
     bits: Vec<u64>,
@@ -96,7 +96,7 @@ struct Filter {
 
 impl Filter {
     fn new(patterns: usize) -> Filter {
-        let bits = (patterns * 16).next_power_of_two().max(1024);
+        let bits = (patterns * 16).next_power_of_two().max(512);
         Filter {
             bits: vec![0; bits / 64],
             shift: 64 - bits.trailing_zeros(),
@@ -137,38 +137,38 @@ fn ascii(b: u8) -> char {
 
 impl<'a> Matcher<'a> {
     pub fn new(ids: &'a Identifying) -> Matcher<'a> {
-        let mut m = Matcher {
-            words: Vec::new(),
-            phrases: Vec::new(),
-            squeezed: Vec::new(),
-            keys: Filter::new(0),
-            firsts: Filter::new(0),
-            scratch: RefCell::default(),
-        };
+        let (mut words, mut phrases, mut squeezed) = (Vec::new(), Vec::new(), Vec::new());
         for (p, kind, category) in ids.patterns() {
             match kind {
                 Kind::Words => match p.split_once(' ') {
-                    None => m.words.push((p, category)),
-                    Some((first, _)) => m.phrases.push((first, p, category)),
+                    None => words.push((p, category)),
+                    Some((first, _)) => phrases.push((first, p, category)),
                 },
-                Kind::Squeezed if p.len() >= 4 => m.squeezed.push((key(p.as_bytes()), p, category)),
+                Kind::Squeezed if p.len() >= 4 => squeezed.push((key(p.as_bytes()), p, category)),
                 // Never made (squeezed values have five characters or more); whole words then.
-                Kind::Squeezed => m.words.push((p, category)),
+                Kind::Squeezed => words.push((p, category)),
             }
         }
-        m.words.sort_unstable();
-        m.phrases.sort_unstable();
-        m.squeezed.sort_unstable();
-        m.keys = Filter::new(m.squeezed.len());
-        for (k, _, _) in &m.squeezed {
-            m.keys.insert(u64::from(*k));
+        words.sort_unstable();
+        phrases.sort_unstable();
+        squeezed.sort_unstable();
+        let mut keys = Filter::new(squeezed.len());
+        for (k, _, _) in &squeezed {
+            keys.insert(u64::from(*k));
         }
-        m.firsts = Filter::new(m.words.len() + m.phrases.len());
-        let firsts = m.words.iter().map(|(w, _)| *w);
-        for w in firsts.chain(m.phrases.iter().map(|(f, _, _)| *f)) {
-            m.firsts.insert(hash(w.as_bytes()));
+        let mut firsts = Filter::new(words.len() + phrases.len());
+        let first_words = words.iter().map(|(w, _)| *w);
+        for w in first_words.chain(phrases.iter().map(|(f, _, _)| *f)) {
+            firsts.insert(hash(w.as_bytes()));
         }
-        m
+        Matcher {
+            words,
+            phrases,
+            squeezed,
+            keys,
+            firsts,
+            scratch: RefCell::default(),
+        }
     }
 
     /// Byte ranges of `text` that hold identifying values, merged and in order, with the

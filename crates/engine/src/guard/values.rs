@@ -14,7 +14,7 @@ use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
 use serde::{Deserialize, Serialize};
-use std::collections::hash_map::Entry;
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -31,13 +31,59 @@ pub enum Kind {
 }
 
 /// The identifying values of one object (or of one patient over several objects).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The patterns' text lives in one buffer: a header's few dozen patterns (thirteen
+/// spellings of one birth date among them) are collected for every file of a batch, and
+/// one allocation per pattern cost more than finding them.
+#[derive(Debug, Clone, Default)]
 pub struct Identifying {
-    /// Normalised pattern, where to look for it and what it is; sorted by pattern and
-    /// without duplicates (see [`Identifying::settle`]), so that matching and digests do
-    /// not depend on the order values were found in. A sorted vector rather than a map:
-    /// it is built anew for every object, from a few dozen values.
-    patterns: Vec<(String, Kind, Category)>,
+    /// Every pattern's normalised text, one after the other.
+    text: String,
+    /// Each pattern's place in `text`, where to look for it and what it is; sorted by
+    /// pattern and without duplicates (see [`Identifying::settle`]), so that matching and
+    /// digests do not depend on the order values were found in.
+    patterns: Vec<Pattern>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pattern {
+    /// The first eight bytes, big-endian and zero-padded: most comparisons of a sort end
+    /// there, without reading the text (patterns hold no zero byte).
+    head: u64,
+    start: u32,
+    len: u32,
+    kind: Kind,
+    category: Category,
+}
+
+impl Pattern {
+    fn of(self, text: &str) -> &str {
+        &text[self.range()]
+    }
+
+    /// As bytes, for sorting: same order as the text, without the char-boundary checks.
+    fn bytes(self, text: &str) -> &[u8] {
+        &text.as_bytes()[self.range()]
+    }
+
+    fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.start as usize + self.len as usize
+    }
+}
+
+impl PartialEq for Identifying {
+    fn eq(&self, other: &Identifying) -> bool {
+        self.patterns().eq(other.patterns())
+    }
+}
+
+impl Eq for Identifying {}
+
+/// As a list of `[pattern, kind, category]`: what a batch digests to name the set.
+impl Serialize for Identifying {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.patterns())
+    }
 }
 
 const TABLE_CSV: &str = include_str!("../../data/identifying.csv");
@@ -80,8 +126,8 @@ fn category_of(tag: Tag) -> Option<Category> {
 /// is (see [`Identifying::forget_makers`]).
 const MAKERS: [Tag; 2] = [Tag(0x0008, 0x0070), Tag(0x0008, 0x1090)];
 
-/// Titles and particles that are parts of names but identify no one; sorted (binary
-/// search: every name part of every object is looked up).
+/// Titles and particles that are parts of names but identify no one (alphabetical, for
+/// people reading it).
 const NOT_NAME_PARTS: &[&str] = &[
     "and", "da", "de", "del", "der", "di", "dr", "du", "ii", "iii", "iv", "jr", "la", "le", "md",
     "mr", "mrs", "ms", "of", "phd", "sr", "the", "van", "von",
@@ -89,7 +135,6 @@ const NOT_NAME_PARTS: &[&str] = &[
 
 /// Values that stand for no one: an object de-identified before, or a test object.
 /// dcmask's own dummies are among them, so the guard never chases its own output.
-/// Sorted, as [`NOT_NAME_PARTS`].
 const PLACEHOLDERS: &[&str] = &[
     "99dcmask",
     "anon",
@@ -110,8 +155,11 @@ const PLACEHOLDERS: &[&str] = &[
     "xxxx",
 ];
 
-fn is_in(sorted: &[&str], word: &str) -> bool {
-    sorted.binary_search(&word).is_ok()
+/// Whether `word` is one of `list`. Every name part of every object is looked up: a
+/// scan comparing lengths first costs less than a binary search's string comparisons.
+fn is_in(list: &[&str], word: &str) -> bool {
+    list.iter()
+        .any(|w| w.len() == word.len() && w.as_bytes() == word.as_bytes())
 }
 
 /// Appends the lower-case letters and digits of `text` to `out`, every run of anything
@@ -147,7 +195,11 @@ impl Identifying {
     /// Institution Name, say) are not identifying under that plan and are left out; a
     /// custom `keep` keeps the value in its own element only, so it is collected.
     pub fn collect(obj: &InMemDicomObject, decider: &Decider) -> Identifying {
-        let mut ids = Identifying::default();
+        // A header's usual amount, so that the buffers rarely grow.
+        let mut ids = Identifying {
+            text: String::with_capacity(512),
+            patterns: Vec::with_capacity(64),
+        };
         let mut scratch = String::new();
         let mut makers: Vec<String> = Vec::new();
         // An explicit stack instead of recursion: nesting depth is the input's to choose.
@@ -203,8 +255,10 @@ impl Identifying {
         if makers.is_empty() {
             return;
         }
-        self.patterns.retain(|(p, _, c)| {
-            !matches!(c, Category::Institution | Category::Station)
+        let text = &self.text;
+        self.patterns.retain(|e| {
+            let p = e.of(text);
+            !matches!(e.category, Category::Institution | Category::Station)
                 || !makers.iter().any(|m| {
                     m == p
                         || m.split(' ').any(|w| w == p)
@@ -216,47 +270,55 @@ impl Identifying {
     /// Sorts the patterns and keeps one of each: for the same text found as a name and as
     /// an ID, one answer whatever the order they came in.
     fn settle(&mut self) {
-        self.patterns
-            .sort_unstable_by(|a, b| a.0.cmp(&b.0).then(rank(a.1, a.2).cmp(&rank(b.1, b.2))));
-        self.patterns.dedup_by(|later, first| later.0 == first.0);
+        let text = &self.text;
+        let same = |a: &Pattern, b: &Pattern| a.head == b.head && a.bytes(text) == b.bytes(text);
+        self.patterns.sort_unstable_by(|a, b| {
+            a.head
+                .cmp(&b.head)
+                .then_with(|| a.bytes(text).cmp(b.bytes(text)))
+                .then(rank(a.kind, a.category).cmp(&rank(b.kind, b.category)))
+        });
+        self.patterns.dedup_by(|later, first| same(later, first));
     }
 
     /// Adds the identifying values of `other` (another object of the same patient). Both
     /// sets are sorted: one pass merges them, keeping for a pattern found in both the
     /// entry [`Identifying::settle`] would keep.
     pub fn merge(&mut self, other: &Identifying) {
-        self.merge_sorted(other.patterns.iter().cloned());
+        let mine = std::mem::take(self);
+        *self = Identifying::merged(mine.patterns(), other.patterns());
     }
 
-    /// Merges sorted, duplicate-free patterns into this set (see [`Identifying::merge`]).
-    fn merge_sorted(&mut self, theirs: impl Iterator<Item = (String, Kind, Category)>) {
-        use std::cmp::Ordering;
-        let rank = |e: &(String, Kind, Category)| rank(e.1, e.2);
-        let mut out = Vec::with_capacity(self.patterns.len() + theirs.size_hint().0);
-        let mut mine = std::mem::take(&mut self.patterns).into_iter().peekable();
-        let mut theirs = theirs.peekable();
+    /// One set of two sorted, duplicate-free lists of patterns (see [`Identifying::merge`]).
+    fn merged<'x>(
+        mine: impl Iterator<Item = (&'x str, Kind, Category)>,
+        theirs: impl Iterator<Item = (&'x str, Kind, Category)>,
+    ) -> Identifying {
+        let mut out = Identifying::default();
+        let (mut mine, mut theirs) = (mine.peekable(), theirs.peekable());
         loop {
-            match (mine.peek(), theirs.peek()) {
-                (Some(a), Some(b)) => match a.0.cmp(&b.0) {
-                    Ordering::Less => out.extend(mine.next()),
-                    Ordering::Greater => out.extend(theirs.next()),
+            let next = match (mine.peek(), theirs.peek()) {
+                (Some(a), Some(b)) => match a.0.cmp(b.0) {
+                    Ordering::Less => mine.next(),
+                    Ordering::Greater => theirs.next(),
                     Ordering::Equal => {
-                        let (a, b) = (mine.next().expect("peeked"), theirs.next().expect("peeked"));
-                        out.push(if rank(&b) < rank(&a) { b } else { a });
+                        let (a, b) = (mine.next(), theirs.next());
+                        let (a, b) = (a.expect("peeked"), b.expect("peeked"));
+                        Some(if rank(b.1, b.2) < rank(a.1, a.2) {
+                            b
+                        } else {
+                            a
+                        })
                     }
                 },
-                (Some(_), None) => {
-                    out.extend(mine);
-                    break;
-                }
-                (None, Some(_)) => {
-                    out.extend(theirs);
-                    break;
-                }
+                (Some(_), None) => mine.next(),
+                (None, Some(_)) => theirs.next(),
                 (None, None) => break,
-            }
+            };
+            let (p, k, c) = next.expect("one side has more");
+            out.insert(p, k, c);
         }
-        self.patterns = out;
+        out
     }
 
     /// These values with those of `related` (the same patient's other files), borrowed
@@ -284,22 +346,46 @@ impl Identifying {
 
     /// Whether `other` holds no pattern this set lacks.
     pub fn covers(&self, other: &Identifying) -> bool {
-        other.patterns.iter().all(|(p, _, _)| self.has(p))
+        other.patterns().all(|(p, _, _)| self.has(p))
     }
 
     pub(crate) fn patterns(&self) -> impl Iterator<Item = (&str, Kind, Category)> {
-        self.patterns.iter().map(|(p, k, c)| (p.as_str(), *k, *c))
+        self.patterns
+            .iter()
+            .map(|e| (e.of(&self.text), e.kind, e.category))
     }
 
     fn has(&self, pattern: &str) -> bool {
         self.patterns
-            .binary_search_by(|(p, _, _)| p.as_str().cmp(pattern))
+            .binary_search_by(|e| e.bytes(&self.text).cmp(pattern.as_bytes()))
             .is_ok()
     }
 
     /// Adds a pattern; [`Identifying::settle`] sorts them once all are in.
     fn insert(&mut self, pattern: &str, kind: Kind, category: Category) {
-        self.patterns.push((pattern.to_string(), kind, category));
+        self.insert_parts(std::iter::once(pattern), kind, category);
+    }
+
+    /// Adds the pattern that `parts` make together, written straight into the buffer.
+    fn insert_parts<'p>(
+        &mut self,
+        parts: impl Iterator<Item = &'p str>,
+        kind: Kind,
+        category: Category,
+    ) {
+        let start = self.text.len();
+        parts.for_each(|p| self.text.push_str(p));
+        let mut head = [0u8; 8];
+        let written = &self.text.as_bytes()[start..];
+        let n = written.len().min(8);
+        head[..n].copy_from_slice(&written[..n]);
+        self.patterns.push(Pattern {
+            head: u64::from_be_bytes(head),
+            start: start as u32,
+            len: (self.text.len() - start) as u32,
+            kind,
+            category,
+        });
     }
 
     /// Adds the patterns of one value; `scratch` is a buffer reused across values.
@@ -322,15 +408,17 @@ impl Identifying {
                 }
             }
             Category::Id => {
-                let squeezed: String = spaced.split(' ').collect();
-                match squeezed.chars().count() {
-                    n if n >= 5 && !is_in(PLACEHOLDERS, &squeezed) => {
-                        self.insert(&squeezed, Kind::Squeezed, category)
+                let chars = spaced.chars().filter(|c| *c != ' ').count();
+                let squeezed = || spaced.split(' ');
+                let placeholder = || is_in(PLACEHOLDERS, &squeezed().collect::<String>());
+                match chars {
+                    n if n >= 5 && (!spaced.contains(' ') || !placeholder()) => {
+                        self.insert_parts(squeezed(), Kind::Squeezed, category)
                     }
                     // Short IDs only as whole words, and only with a digit: Study ID "1"
                     // or "CT" would otherwise match everywhere.
-                    3 | 4 if squeezed.bytes().any(|b| b.is_ascii_digit()) => {
-                        self.insert(&squeezed, Kind::Words, category)
+                    3 | 4 if spaced.bytes().any(|b| b.is_ascii_digit()) => {
+                        self.insert_parts(squeezed(), Kind::Words, category)
                     }
                     _ => {}
                 }
@@ -341,27 +429,20 @@ impl Identifying {
                 });
             }
             Category::Phone => {
-                let digits: String = value.chars().filter(char::is_ascii_digit).collect();
-                if digits.len() >= 7 {
-                    self.insert(&digits, Kind::Squeezed, category);
+                let digits = value.split(|c: char| !c.is_ascii_digit());
+                if value.bytes().filter(u8::is_ascii_digit).count() >= 7 {
+                    self.insert_parts(digits, Kind::Squeezed, category);
                 }
             }
             Category::Address => {
-                let whole = spaced.to_string();
-                self.phrase(&whole, category);
+                self.phrase(spaced, category);
                 for part in value.split(['^', ',', '\\', '\n', '\r', ';']) {
                     scratch.clear();
                     normalise_into(part, scratch);
-                    let part = std::mem::take(scratch);
-                    self.phrase(&part, category);
-                    *scratch = part;
+                    self.phrase(scratch, category);
                 }
             }
-            Category::Institution | Category::Station => {
-                let whole = std::mem::take(scratch);
-                self.phrase(&whole, category);
-                *scratch = whole;
-            }
+            Category::Institution | Category::Station => self.phrase(spaced, category),
         }
     }
 
@@ -394,16 +475,17 @@ impl Pool {
     /// Adds the values of one object, keeping for a pattern seen before the entry
     /// [`Identifying::settle`] would keep.
     pub fn add(&mut self, ids: Identifying) {
-        for (pattern, kind, category) in ids.patterns {
-            match self.patterns.entry(pattern) {
-                Entry::Vacant(e) => {
-                    e.insert((kind, category));
-                }
-                Entry::Occupied(mut e) => {
-                    let (k, c) = *e.get();
-                    if rank(kind, category) < rank(k, c) {
-                        e.insert((kind, category));
+        for (pattern, kind, category) in ids.patterns() {
+            // Most patterns of a patient's file are in the pool already: looked up
+            // borrowed, copied only when new.
+            match self.patterns.get_mut(pattern) {
+                Some(e) => {
+                    if rank(kind, category) < rank(e.0, e.1) {
+                        *e = (kind, category);
                     }
+                }
+                None => {
+                    self.patterns.insert(pattern.to_string(), (kind, category));
                 }
             }
         }
@@ -427,7 +509,14 @@ impl Pool {
             .map(|(p, (k, c))| (p, k, c))
             .collect();
         patterns.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Identifying { patterns }
+        let mut ids = Identifying {
+            text: String::with_capacity(patterns.iter().map(|p| p.0.len()).sum()),
+            patterns: Vec::with_capacity(patterns.len()),
+        };
+        for (p, k, c) in &patterns {
+            ids.insert(p, *k, *c);
+        }
+        ids
     }
 }
 
@@ -509,7 +598,9 @@ mod tests {
             let mut merged = x.clone();
             merged.merge(y);
             let mut union = x.clone();
-            union.patterns.extend(y.patterns.iter().cloned());
+            for (p, k, c) in y.patterns() {
+                union.insert(p, k, c);
+            }
             union.settle();
             assert_eq!(merged, union);
             let mut pool = Pool::default();
@@ -611,13 +702,6 @@ mod tests {
         ]);
         let ids = collect(&obj, &Plan::builtin(ProfileId::Basic));
         assert!(!has(&ids, "toshiba") && has(&ids, "wenceslasct7"));
-    }
-
-    #[test]
-    fn word_lists_are_sorted_for_binary_search() {
-        for list in [NOT_NAME_PARTS, PLACEHOLDERS] {
-            assert!(list.windows(2).all(|w| w[0] < w[1]), "{list:?}");
-        }
     }
 
     #[test]
