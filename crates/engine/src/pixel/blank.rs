@@ -6,17 +6,18 @@ use crate::record::PixelBox;
 use dicom_core::value::Value;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
+use dicom_dictionary_std::uids;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
 use dicom_pixeldata::PlanarConfiguration;
 
 /// Explicit VR Little Endian, the transfer syntax of every cleaned object.
-pub const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
-const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
-const ENCAPSULATED_UNCOMPRESSED: &str = "1.2.840.10008.1.2.1.98";
+pub const EXPLICIT_VR_LE: &str = uids::EXPLICIT_VR_LITTLE_ENDIAN;
+const RLE_LOSSLESS: &str = uids::RLE_LOSSLESS;
+const ENCAPSULATED_UNCOMPRESSED: &str = uids::ENCAPSULATED_UNCOMPRESSED_EXPLICIT_VR_LITTLE_ENDIAN;
 /// Transfer syntaxes that are always lossy (JPEG baseline and extended).
 const ALWAYS_LOSSY: [(&str, &str); 2] = [
-    ("1.2.840.10008.1.2.4.50", "ISO_10918_1"),
-    ("1.2.840.10008.1.2.4.51", "ISO_10918_1"),
+    (uids::JPEG_BASELINE8_BIT, "ISO_10918_1"),
+    (uids::JPEG_EXTENDED12_BIT, "ISO_10918_1"),
 ];
 
 /// The boxes clipped to a `rows` × `columns` image; empty boxes are dropped.

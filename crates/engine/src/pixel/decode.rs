@@ -21,7 +21,7 @@ pub const MAX_DECODED: u64 = 2 << 30;
 
 /// Deflated Image Frame Compression: each fragment is one deflated frame, which
 /// dicom-rs inflates to whatever length it holds, not to the frame's size.
-const DEFLATED_FRAMES: &str = "1.2.840.10008.1.2.8.1";
+const DEFLATED_FRAMES: &str = dicom_dictionary_std::uids::DEFLATED_IMAGE_FRAME_COMPRESSION;
 
 /// Every frame of the pixel data, decoded.
 pub fn all(obj: &DefaultDicomObject) -> Result<DecodedPixelData<'_>> {
@@ -121,10 +121,10 @@ fn check_deflated_frames(
 /// its SOF marker declares (65535 × 65535 in a damaged file: 12 GB), whatever the header
 /// says.
 const JPEG_DECODER: [&str; 4] = [
-    "1.2.840.10008.1.2.4.50",
-    "1.2.840.10008.1.2.4.51",
-    "1.2.840.10008.1.2.4.57",
-    "1.2.840.10008.1.2.4.70",
+    dicom_dictionary_std::uids::JPEG_BASELINE8_BIT,
+    dicom_dictionary_std::uids::JPEG_EXTENDED12_BIT,
+    dicom_dictionary_std::uids::JPEG_LOSSLESS,
+    dicom_dictionary_std::uids::JPEG_LOSSLESS_SV1,
 ];
 
 /// Every JPEG frame in the fragments must fit in Columns × Rows.

@@ -14,9 +14,9 @@ use dicom_encoding::transfer_syntax::{Codec, TransferSyntax};
 use dicom_encoding::NeverPixelAdapter;
 
 /// JPEG-LS Lossless Image Compression, the syntax the decoder is registered for.
-const JPEG_LS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
+const JPEG_LS_LOSSLESS: &str = dicom_dictionary_std::uids::JPEGLS_LOSSLESS;
 /// JPEG-LS Lossy (Near-Lossless) Image Compression, registered likewise.
-const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
+const JPEG_LS_NEAR_LOSSLESS: &str = dicom_dictionary_std::uids::JPEGLS_NEAR_LOSSLESS;
 
 /// The pure-Rust JPEG-LS decoder.
 #[derive(Debug, Clone, Copy)]
