@@ -12,7 +12,9 @@
 //! horizontal, so boxes are axis-aligned. Only the parts of a tile with sharp, strong
 //! edges are run: uniform background and smooth anatomy cannot hold text. A view with
 //! such edges over much of the image that no other view has (noise at the extremes) is
-//! left out.
+//! left out. Parts with high-contrast stripes (a test pattern's bar gratings), which the
+//! detector takes for background with the text over them, get a further pass with the
+//! stripes taken out (`stripes.rs`).
 //!
 //! Recognition (CTC): each box is cut out, resized to 48 px high, read by the recogniser,
 //! and decoded greedily (best class per step, repeats and blanks dropped) with the
@@ -29,6 +31,8 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
+
+mod stripes;
 
 /// The embedded models (`models/README.md`: package, version, sha256, licence).
 static DET_ONNX: &[u8] = include_bytes!("../models/ch_PP-OCRv4_det_infer.onnx");
@@ -67,6 +71,9 @@ pub struct DetParams {
     /// Up to three views of an image go through the detector in one pass, as its colour
     /// channels, instead of one pass each.
     pub combine: bool,
+    /// Parts of the first view with high-contrast stripes get a further pass with the
+    /// stripes taken out ([`stripes`]).
+    pub stripes: bool,
 }
 
 impl Default for DetParams {
@@ -78,6 +85,7 @@ impl Default for DetParams {
             box_thresh: 0.5,
             unclip: 1.5,
             combine: true,
+            stripes: true,
         }
     }
 }
@@ -161,10 +169,25 @@ impl Ocr {
             views.iter().map(|&v| vec![v]).collect()
         };
         let mut prob = vec![0f32; w * h];
-        for (tx, ty, tw, th) in tiles(w, h) {
+        let mut join = |map: &[f32], (px, py, pw, ph): (usize, usize, usize, usize)| {
+            for y in 0..ph {
+                let row = &mut prob[(py + y) * w + px..(py + y) * w + px + pw];
+                for (p, &v) in row.iter_mut().zip(&map[y * pw..(y + 1) * pw]) {
+                    *p = p.max(v);
+                }
+            }
+        };
+        for tile in tiles(w, h) {
             for group in &groups {
-                for part in text_parts(group, (tx, ty, tw, th)) {
-                    self.detect_tile(group, part, &mut prob)?;
+                for part in text_parts(group, tile) {
+                    join(&self.detect_tile(group, part)?, part);
+                }
+            }
+            if self.params.stripes {
+                for part in striped_parts(views[0], tile) {
+                    let flat = stripes::destriped(views[0], part);
+                    let whole = (0, 0, part.2, part.3);
+                    join(&self.detect_tile(&[&flat], whole)?, part);
                 }
             }
         }
@@ -172,13 +195,12 @@ impl Ocr {
     }
 
     /// One detector pass over a tile of up to three views (as the R, G, B channels; one
-    /// view fills all three), its probabilities joined into `prob`.
+    /// view fills all three): the tile's probabilities, row by row.
     fn detect_tile(
         &self,
         views: &[&GrayImage],
         (tx, ty, tw, th): (usize, usize, usize, usize),
-        prob: &mut [f32],
-    ) -> Result<()> {
+    ) -> Result<Vec<f32>> {
         let w = views[0].width as usize;
         let (pw, ph) = (tw.div_ceil(32) * 32, th.div_ceil(32) * 32);
         let mut input = vec![0f32; 3 * ph * pw];
@@ -206,16 +228,9 @@ impl Ocr {
         let map = map.to_contiguous();
         let map = map.data();
         let mw = map.len() / ph;
-        for y in 0..th {
-            let src = &map[y * mw..y * mw + tw];
-            for (p, &v) in prob[(ty + y) * w + tx..(ty + y) * w + tx + tw]
-                .iter_mut()
-                .zip(src)
-            {
-                *p = p.max(v);
-            }
-        }
-        Ok(())
+        Ok((0..th)
+            .flat_map(|y| map[y * mw..y * mw + tw].iter().copied())
+            .collect())
     }
 
     /// Reads one line: its text, mean confidence (0–1) and, per character, its column
@@ -335,9 +350,24 @@ const GROW: usize = 2;
 /// The blocks of [`BLOCK`] pixels of a part of a view (row by row) with the step edges
 /// glyphs make: neighbouring pixels differing by more than a fifth of the range, at
 /// least four times across and four times down.
-fn edge_blocks(v: &GrayImage, (tx, ty, tw, th): (usize, usize, usize, usize)) -> Vec<bool> {
-    const STEP: i16 = 48;
+fn edge_blocks(v: &GrayImage, tile: (usize, usize, usize, usize)) -> Vec<bool> {
     const NEEDED: u16 = 4;
+    let (across, down) = edge_counts(v, tile);
+    across
+        .iter()
+        .zip(&down)
+        .map(|(&a, &d)| a >= NEEDED && d >= NEEDED)
+        .collect()
+}
+
+/// Per block of [`BLOCK`] pixels of a part of a view (row by row), the steps between
+/// horizontal and between vertical neighbours: pixels differing by more than a fifth of
+/// the range.
+fn edge_counts(
+    v: &GrayImage,
+    (tx, ty, tw, th): (usize, usize, usize, usize),
+) -> (Vec<u16>, Vec<u16>) {
+    const STEP: i16 = 48;
     let w = v.width as usize;
     let (bw, bh) = (tw.div_ceil(BLOCK), th.div_ceil(BLOCK));
     let (mut across, mut down) = (vec![0u16; bw * bh], vec![0u16; bw * bh]);
@@ -357,11 +387,7 @@ fn edge_blocks(v: &GrayImage, (tx, ty, tw, th): (usize, usize, usize, usize)) ->
             }
         }
     }
-    across
-        .iter()
-        .zip(&down)
-        .map(|(&a, &d)| a >= NEEDED && d >= NEEDED)
-        .collect()
+    (across, down)
 }
 
 /// A view whose edges no other view has cover more than this share of an image's
@@ -416,6 +442,32 @@ fn text_parts(
             *m |= e;
         }
     }
+    grown_parts(&marked, (tx, ty, tw, th))
+}
+
+/// The parts of a tile of a view with high-contrast stripes ([`stripes::striped`]
+/// blocks), grown and joined as [`text_parts`] does.
+fn striped_parts(
+    v: &GrayImage,
+    tile: (usize, usize, usize, usize),
+) -> Vec<(usize, usize, usize, usize)> {
+    let (across, down) = edge_counts(v, tile);
+    let marked: Vec<bool> = across
+        .iter()
+        .zip(&down)
+        .map(|(&a, &d)| stripes::striped(a, d))
+        .collect();
+    grown_parts(&marked, tile)
+}
+
+/// The marked blocks of a tile grown by [`GROW`] blocks on every side, joined into the
+/// bounding rectangles of connected blocks, in pixels; the whole tile when they would
+/// cover most of it.
+fn grown_parts(
+    marked: &[bool],
+    (tx, ty, tw, th): (usize, usize, usize, usize),
+) -> Vec<(usize, usize, usize, usize)> {
+    let (bw, bh) = (tw.div_ceil(BLOCK), th.div_ceil(BLOCK));
     let mut grown = vec![false; bw * bh];
     for by in 0..bh {
         for bx in 0..bw {

@@ -401,3 +401,62 @@ fn rgb_cine_three_frames() {
         window: None,
     });
 }
+
+/// A test pattern's corner: black-and-white bar gratings (vertical bars above,
+/// horizontal below) on grey, a name and a date drawn at the maximum across them and
+/// running off them onto the grey.
+fn gratings() -> (dcmask_engine::pixel::GrayImage, Vec<[usize; 4]>) {
+    let mut v: Vec<i32> = (0..W * H)
+        .map(|i| {
+            let (x, y) = (i % W, i / W);
+            let bars = if y < 64 { x / 3 % 2 } else { y / 2 % 2 };
+            if (8..136).contains(&x) && (8..120).contains(&y) {
+                255 * bars as i32
+            } else {
+                110
+            }
+        })
+        .collect();
+    let boxes = vec![
+        draw(&mut v, 1, "KOWALSKI FATIMA", 40, 24, 13.0, 255),
+        draw(&mut v, 1, "03/10/1956", 70, 84, 13.0, 255),
+    ];
+    let image = dcmask_engine::pixel::GrayImage {
+        width: W as u32,
+        height: H as u32,
+        pixels: v.into_iter().map(|g| g as u8).collect(),
+    };
+    (image, boxes)
+}
+
+#[test]
+fn text_over_bar_gratings_is_found_with_the_stripes_taken_out() {
+    let (image, boxes) = gratings();
+    // Covered by the detector's boxes once padded as the engine pads a line's box (a
+    // sixth of its height above and below, a line height more on the sides).
+    let covered = |found: &[crate::ocr::TextBox], b: &[usize; 4]| {
+        (b[1]..b[3]).all(|y| {
+            (b[0]..b[2]).all(|x| {
+                found.iter().any(|&(x0, y0, x1, y1, _)| {
+                    let h = (y1 - y0) as usize;
+                    let (pad, side) = ((h / 6).max(2), (h / 6).max(2) + h);
+                    x + side >= x0 as usize
+                        && x < x1 as usize + side
+                        && y + pad >= y0 as usize
+                        && y < y1 as usize + pad
+                })
+            })
+        })
+    };
+    let mut plain = Ocr::embedded().unwrap();
+    plain.params.stripes = false;
+    let without = plain.detect(std::slice::from_ref(&image)).unwrap();
+    assert!(
+        boxes.iter().all(|b| !covered(&without, b)),
+        "over the gratings the detector alone finds neither line: {without:?}"
+    );
+    let with = ocr().detect(std::slice::from_ref(&image)).unwrap();
+    for (i, b) in boxes.iter().enumerate() {
+        assert!(covered(&with, b), "line {i} {b:?} not covered: {with:?}");
+    }
+}
