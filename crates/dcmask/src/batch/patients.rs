@@ -181,12 +181,13 @@ mod tests {
     fn only_files_whose_text_holds_another_files_values_are_redone() {
         let key = Key::from_file_contents(b"00112233445566778899aabbccddeeff").unwrap();
         let p = Patients::default();
-        // Same patient: file 0 knew only the name, file 1 also the birth name.
+        // Same patient: file 0 knew only the name, file 1 also the birth name. Texts are
+        // as a guard keeps them: normalised (lower case, words one space apart).
         p.note(
             0,
             Some("P1"),
             ids("Doe^Jane"),
-            Some("CT of Roe".into()),
+            Some("ct of roe".into()),
             None,
         );
         p.note(
@@ -196,11 +197,11 @@ mod tests {
             Some("".into()),
             None,
         );
-        p.note(2, Some("P1"), ids("Doe^Jane"), Some("CT head".into()), None);
+        p.note(2, Some("P1"), ids("Doe^Jane"), Some("ct head".into()), None);
         p.note(3, Some("P1"), ids("Doe^Jane"), None, None);
         // Another patient with one file, and a file without a Patient ID.
-        p.note(4, Some("P2"), ids("Poe^Ed"), Some("Roe".into()), None);
-        p.note(5, None, ids("Roe^Ann"), Some("Doe".into()), None);
+        p.note(4, Some("P2"), ids("Poe^Ed"), Some("roe".into()), None);
+        p.note(5, None, ids("Roe^Ann"), Some("doe".into()), None);
         let redo: Vec<usize> = p.into_redo(&key).iter().map(|r| r.idx).collect();
         // 0 holds "Roe"; 3's text is unknown; 2 holds nothing of the pool.
         assert_eq!(redo, [0, 3]);

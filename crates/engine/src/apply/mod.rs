@@ -49,9 +49,10 @@ pub struct Outcome {
     /// The original Patient ID, which groups files by patient for the guard. An original
     /// value: never write it outside the linkage.
     pub patient: Option<String>,
-    /// The text the leak guard checked, as written (what the guard let through): a
-    /// batch that learns more identifying values of the patient from later files looks
-    /// for them here ([`guard::holds_any`]) instead of reading the output again.
+    /// The text the leak guard checked, as written (what the guard let through),
+    /// normalised as the guard compares text: a batch that learns more identifying values
+    /// of the patient from later files looks for them here ([`guard::holds_any`]) instead
+    /// of reading the output again.
     pub guarded_text: Option<String>,
 }
 

@@ -19,7 +19,7 @@
 //! range of the original character it came from, so a match is a byte range of the
 //! original value, which the caller removes.
 
-use super::values::{normalise_into, Identifying, Kind};
+use super::values::{append_normalised, normalise_into, Identifying, Kind};
 use crate::profile::vocab::Category;
 use std::cell::RefCell;
 use std::ops::Range;
@@ -48,16 +48,11 @@ pub struct Matcher<'a> {
     /// ruled out by it before any binary search.
     firsts: Filter,
     /// Buffers reused from value to value: most values hold nothing identifying, and
-    /// finding that out should allocate nothing.
-    scratch: RefCell<Scratch>,
-}
-
-#[derive(Default)]
-struct Scratch {
-    spaced: String,
-    squeezed: Vec<u8>,
-    /// Position in `spaced` of each byte of `squeezed`.
-    at: Vec<u32>,
+    /// finding that out should allocate nothing. A value's normalised form...
+    spaced: RefCell<String>,
+    /// ... and its letters and digits run together, each with its position in the
+    /// normalised form.
+    run_together: RefCell<(Vec<u8>, Vec<u32>)>,
 }
 
 /// Where each byte of a value's spaced form ([`normalise_into`]) came from in the
@@ -137,21 +132,27 @@ fn ascii(b: u8) -> char {
 
 impl<'a> Matcher<'a> {
     pub fn new(ids: &'a Identifying) -> Matcher<'a> {
-        let (mut words, mut phrases, mut squeezed) = (Vec::new(), Vec::new(), Vec::new());
+        let n = ids.len();
+        let (mut words, mut phrases, mut squeezed) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
         for (p, kind, category) in ids.patterns() {
             match kind {
-                Kind::Words => match p.split_once(' ') {
+                Kind::Words => match p.bytes().position(|b| b == b' ') {
                     None => words.push((p, category)),
-                    Some((first, _)) => phrases.push((first, p, category)),
+                    Some(space) => phrases.push((&p[..space], p, category)),
                 },
                 Kind::Squeezed if p.len() >= 4 => squeezed.push((key(p.as_bytes()), p, category)),
                 // Never made (squeezed values have five characters or more); whole words then.
                 Kind::Squeezed => words.push((p, category)),
             }
         }
-        words.sort_unstable();
-        phrases.sort_unstable();
-        squeezed.sort_unstable();
+        // A set's patterns are sorted (see `Identifying::settle`), which sorts the words
+        // and the phrases (by their first word: a space sorts before any letter or digit).
+        debug_assert!(words.is_sorted() && phrases.is_sorted());
+        squeezed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
         let mut keys = Filter::new(squeezed.len());
         for (k, _, _) in &squeezed {
             keys.insert(u64::from(*k));
@@ -167,45 +168,71 @@ impl<'a> Matcher<'a> {
             squeezed,
             keys,
             firsts,
-            scratch: RefCell::default(),
+            // A header's values are short: buffers this size rarely grow.
+            spaced: RefCell::new(String::with_capacity(256)),
+            run_together: RefCell::new((Vec::with_capacity(256), Vec::with_capacity(256))),
         }
     }
 
     /// Byte ranges of `text` that hold identifying values, merged and in order, with the
     /// category of each.
     pub fn find(&self, text: &str, look: Look) -> Vec<(Range<usize>, Category)> {
-        let spans = self.find_normalised(|out| normalise_into(text, out), look);
+        let mut spaced = self.spaced.borrow_mut();
+        spaced.clear();
+        normalise_into(text, &mut spaced);
+        let spans = self.search(&spaced, look);
+        self.on(text, spans)
+    }
+
+    /// Like [`Matcher::find`], with the normalised value appended to `out` (one space
+    /// after what it holds): the text a batch keeps to check again is made by the check.
+    pub fn find_into(
+        &self,
+        text: &str,
+        look: Look,
+        out: &mut String,
+    ) -> Vec<(Range<usize>, Category)> {
+        let start = append_normalised(text, out);
+        let spans = self.search(out.get(start..).unwrap_or_default(), look);
+        self.on(text, spans)
+    }
+
+    /// Spans of a value's normalised form as byte ranges of the value.
+    fn on(
+        &self,
+        text: &str,
+        spans: Vec<(Range<usize>, Category)>,
+    ) -> Vec<(Range<usize>, Category)> {
         if spans.is_empty() {
             return spans;
         }
         to_original(spans, &origins(text.char_indices()))
     }
 
-    /// Whether `text` holds any pattern (where, is not needed).
-    pub fn holds(&self, text: &str) -> bool {
-        !self
-            .find_normalised(|out| normalise_into(text, out), Look::All)
-            .is_empty()
+    /// Whether a text already normalised ([`normalise_into`], values joined by spaces)
+    /// holds any pattern.
+    pub fn holds_normalised(&self, text: &str) -> bool {
+        !self.search(text, Look::All).is_empty()
     }
 
     /// Like [`Matcher::find`] over bytes that may be binary: ASCII letters and digits
     /// count, every other byte separates words.
     pub fn find_bytes(&self, bytes: &[u8]) -> Vec<(Range<usize>, Category)> {
-        let spans = self.find_normalised(
-            |out| {
-                for c in bytes.iter().map(|&b| ascii(b)) {
-                    if c != ' ' {
-                        out.push(c.to_ascii_lowercase());
-                    } else if !out.is_empty() && !out.ends_with(' ') {
-                        out.push(' ');
-                    }
+        let spans = {
+            let mut spaced = self.spaced.borrow_mut();
+            spaced.clear();
+            for c in bytes.iter().map(|&b| ascii(b)) {
+                if c != ' ' {
+                    spaced.push(c.to_ascii_lowercase());
+                } else if !spaced.is_empty() && !spaced.ends_with(' ') {
+                    spaced.push(' ');
                 }
-                if out.ends_with(' ') {
-                    out.pop();
-                }
-            },
-            Look::All,
-        );
+            }
+            if spaced.ends_with(' ') {
+                spaced.pop();
+            }
+            self.search(&spaced, Look::All)
+        };
         if spans.is_empty() {
             return spans;
         }
@@ -223,26 +250,15 @@ impl<'a> Matcher<'a> {
             .map(|i| self.words[i].1)
     }
 
-    /// Matches, as byte ranges of the spaced form that `normalise` writes.
-    fn find_normalised(
-        &self,
-        normalise: impl FnOnce(&mut String),
-        look: Look,
-    ) -> Vec<(Range<usize>, Category)> {
-        let mut scratch = self.scratch.borrow_mut();
-        let Scratch {
-            spaced,
-            squeezed,
-            at,
-        } = &mut *scratch;
-        spaced.clear();
-        normalise(spaced);
-        let text = spaced.as_bytes();
+    /// Matches in a normalised text, as its byte ranges.
+    fn search(&self, text: &str, look: Look) -> Vec<(Range<usize>, Category)> {
+        let text = text.as_bytes();
         let mut spans = Vec::new();
         if look != Look::BirthDate {
             self.find_words(text, look, &mut spans);
         }
         if !self.squeezed.is_empty() {
+            let (squeezed, at) = &mut *self.run_together.borrow_mut();
             squeezed.clear();
             at.clear();
             for (i, &b) in text.iter().enumerate() {

@@ -20,6 +20,7 @@
 mod matcher;
 mod values;
 
+use values::append_normalised;
 pub use values::{Identifying, Pool};
 
 use crate::profile::vocab::{Category, Outcome};
@@ -43,9 +44,11 @@ pub struct Finding {
 /// The identifying values of one object, checking its elements one by one.
 pub struct Guard<'a> {
     matcher: Option<Matcher<'a>>,
-    /// The text values written after the check, for [`holds_any`] once more identifying
-    /// values of the patient are known (a batch learns them from later files). `None`
-    /// once longer than [`WRITTEN_LIMIT`]: the caller then de-identifies the file again.
+    /// The text values written after the check, normalised as patterns are and one space
+    /// apart, for [`holds_any`] once more identifying values of the patient are known (a
+    /// batch learns them from later files). A value the check let through is noted as
+    /// the check normalised it. `None` once longer than [`WRITTEN_LIMIT`]: the caller
+    /// then de-identifies the file again.
     written: Option<String>,
 }
 
@@ -81,11 +84,11 @@ pub fn pooled<'a>(
         .collect()
 }
 
-/// A test of whether a text holds any of `ids` (text kept by [`Guard::into_written`]),
-/// built once for the texts of several files.
+/// A test of whether a text kept by [`Guard::into_written`] holds any of `ids`, built
+/// once for the texts of several files.
 pub fn holds_any(ids: &Identifying) -> impl Fn(&str) -> bool + '_ {
     let matcher = (!ids.is_empty()).then(|| Matcher::new(ids));
-    move |text| matcher.as_ref().is_some_and(|m| m.holds(text))
+    move |text| matcher.as_ref().is_some_and(|m| m.holds_normalised(text))
 }
 
 /// Binary values are searched in windows of this many bytes, overlapping by
@@ -103,13 +106,13 @@ impl<'a> Guard<'a> {
         }
     }
 
-    /// The text values written after the check, newline-separated (binary values by their
-    /// printable runs); `None` when there was too much of it to keep.
+    /// The text values written after the check, normalised and one space apart (binary
+    /// values by their printable runs); `None` when there was too much of it to keep.
     pub fn into_written(self) -> Option<String> {
         self.written
     }
 
-    /// Notes what is written for an element the guard looked at.
+    /// Notes what is written for an element the check did not note as it looked.
     fn note_written(&mut self, elem: &InMemElement) {
         let Some(w) = &mut self.written else {
             return;
@@ -121,20 +124,17 @@ impl<'a> Guard<'a> {
             VR::OB | VR::UN => {
                 let bytes = p.to_bytes();
                 for run in bytes.split(|b| !b.is_ascii_graphic() && *b != b' ') {
-                    if run.len() >= 4 {
-                        w.extend(run.iter().map(|&b| b as char));
-                        w.push('\n');
+                    if let Ok(run) = std::str::from_utf8(run).map(str::trim) {
+                        if run.len() >= 4 {
+                            append_normalised(run, w);
+                        }
                     }
                 }
             }
             vr if is_text(vr) => {
-                w.push_str(&text_of(p));
-                w.push('\n');
+                append_normalised(&text_of(p), w);
             }
             _ => {}
-        }
-        if w.len() > WRITTEN_LIMIT {
-            self.written = None;
         }
     }
 
@@ -145,66 +145,88 @@ impl<'a> Guard<'a> {
         elem: InMemElement,
         custom_keep: bool,
     ) -> (InMemElement, Option<Finding>) {
-        let (elem, finding) = self.find(elem, custom_keep);
-        // What a custom keep writes is the expert's word, not the guard's to check again.
-        if !custom_keep && !is_bulk(elem.tag()) {
+        let mark = self.written.as_ref().map(String::len);
+        let tag = elem.tag();
+        let (elem, finding, noted) = find(
+            self.matcher.as_ref(),
+            self.written.as_mut(),
+            elem,
+            custom_keep,
+        );
+        // What a custom keep writes is the expert's word, not the guard's to check again;
+        // a changed value is noted as it is written.
+        if noted && (custom_keep || finding.is_some()) {
+            if let (Some(w), Some(mark)) = (&mut self.written, mark) {
+                w.truncate(mark);
+            }
+        }
+        let noted_as_written = noted && finding.is_none();
+        if !(custom_keep || is_bulk(tag) || noted_as_written) {
             self.note_written(&elem);
+        }
+        if self
+            .written
+            .as_ref()
+            .is_some_and(|w| w.len() > WRITTEN_LIMIT)
+        {
+            self.written = None;
         }
         (elem, finding)
     }
+}
 
-    fn find(&self, elem: InMemElement, custom_keep: bool) -> (InMemElement, Option<Finding>) {
-        let Some(m) = &self.matcher else {
-            return (elem, None);
-        };
-        let (tag, vr) = (elem.tag(), elem.vr());
-        let Value::Primitive(p) = elem.value() else {
-            return (elem, None);
-        };
-        if is_bulk(tag) {
-            return (elem, None);
+/// Checks one element: the element to write, what was found and done, and whether the
+/// value was noted in `written` as it was looked at.
+fn find(
+    matcher: Option<&Matcher>,
+    written: Option<&mut String>,
+    elem: InMemElement,
+    custom_keep: bool,
+) -> (InMemElement, Option<Finding>, bool) {
+    let Some(m) = matcher else {
+        return (elem, None, false);
+    };
+    let (tag, vr) = (elem.tag(), elem.vr());
+    let Value::Primitive(p) = elem.value() else {
+        return (elem, None, false);
+    };
+    if is_bulk(tag) {
+        return (elem, None, false);
+    }
+    let noted = written.is_some() && is_text(vr);
+    let checked = match vr {
+        _ if !is_text(vr) && !matches!(vr, VR::OB | VR::UN) => None,
+        // The CS values of standard attributes are defined terms (`PRIMARY`, `TEXT`):
+        // a name part that happens to be one is not a leak, an ID or date would be.
+        VR::CS if tag.0 % 2 == 0 => clean_strings(m, p, vr, Look::NoNameWords, written),
+        VR::AE | VR::CS | VR::LO | VR::LT | VR::PN | VR::SH | VR::ST | VR::UC | VR::UR | VR::UT => {
+            clean_strings(m, p, vr, Look::All, written)
         }
-        let checked = match vr {
-            _ if !is_text(vr) && !matches!(vr, VR::OB | VR::UN) => None,
-            // The CS values of standard attributes are defined terms (`PRIMARY`, `TEXT`):
-            // a name part that happens to be one is not a leak, an ID or date would be.
-            VR::CS if tag.0 % 2 == 0 => clean_strings(m, p, vr, Look::NoNameWords),
-            VR::AE
-            | VR::CS
-            | VR::LO
-            | VR::LT
-            | VR::PN
-            | VR::SH
-            | VR::ST
-            | VR::UC
-            | VR::UR
-            | VR::UT => clean_strings(m, p, vr, Look::All),
-            VR::DA | VR::DT => clean_strings(m, p, vr, Look::BirthDate),
-            VR::OB | VR::UN => clean_bytes(m, &p.to_bytes()),
-            _ => None,
-        };
-        let Some((new, mut categories)) = checked else {
-            return (elem, None);
-        };
-        categories.sort();
-        categories.dedup();
-        if custom_keep {
-            let f = Finding {
-                categories,
-                outcome: Outcome::KeptByCustomRule,
-            };
-            return (elem, Some(f));
-        }
-        let (value, outcome) = match new {
-            Some(v) => (v, Outcome::Cleaned),
-            None => (dummy(vr), Outcome::Dummied),
-        };
+        VR::DA | VR::DT => clean_strings(m, p, vr, Look::BirthDate, written),
+        VR::OB | VR::UN => clean_bytes(m, &p.to_bytes()),
+        _ => None,
+    };
+    let Some((new, mut categories)) = checked else {
+        return (elem, None, noted);
+    };
+    categories.sort();
+    categories.dedup();
+    if custom_keep {
         let f = Finding {
             categories,
-            outcome,
+            outcome: Outcome::KeptByCustomRule,
         };
-        (DataElement::new(tag, vr, value), Some(f))
+        return (elem, Some(f), noted);
     }
+    let (value, outcome) = match new {
+        Some(v) => (v, Outcome::Cleaned),
+        None => (dummy(vr), Outcome::Dummied),
+    };
+    let f = Finding {
+        categories,
+        outcome,
+    };
+    (DataElement::new(tag, vr, value), Some(f), noted)
 }
 
 /// A value's text as written, multiple values joined by `\`: borrowed for the usual
@@ -252,6 +274,7 @@ fn clean_strings(
     p: &PrimitiveValue,
     vr: VR,
     look: Look,
+    mut written: Option<&mut String>,
 ) -> Option<(Option<PrimitiveValue>, Vec<Category>)> {
     // A value built in memory may hold its multiple values joined by `\`; the free-text
     // VRs have a single value, in which `\` is an ordinary character. Most values hold
@@ -266,8 +289,21 @@ fn clean_strings(
         };
         whole.into_iter().chain(split.into_iter().flatten())
     };
-    let found: Vec<_> = parts().map(|v| m.find(v, look)).collect();
-    if found.iter().all(Vec::is_empty) {
+    // The matches of each part, gathered only from the first part that has any.
+    let mut found = Vec::new();
+    for (i, v) in parts().enumerate() {
+        let spans = match written.as_deref_mut() {
+            Some(w) => m.find_into(v, look, w),
+            None => m.find(v, look),
+        };
+        if found.is_empty() && !spans.is_empty() {
+            found.resize_with(i, Vec::new);
+        }
+        if !found.is_empty() || !spans.is_empty() {
+            found.push(spans);
+        }
+    }
+    if found.is_empty() {
         return None;
     }
     let mut categories = Vec::new();
@@ -394,6 +430,33 @@ mod tests {
     fn check(g: &mut Guard, tag: Tag, vr: VR, v: &str) -> (String, Option<Outcome>) {
         let (e, f) = g.check(DataElement::new(tag, vr, v), false);
         (e.to_str().unwrap().to_string(), f.map(|f| f.outcome))
+    }
+
+    #[test]
+    fn the_text_let_through_is_kept_normalised_as_written() {
+        let ids = ids();
+        let mut g = Guard::new(&ids);
+        check(&mut g, tags::STUDY_DESCRIPTION, VR::LO, "Head CT, Smith");
+        check(&mut g, tags::SERIES_DESCRIPTION, VR::LO, "Abernathy scan");
+        g.check(
+            DataElement::new(tags::PROTOCOL_NAME, VR::LO, "Douglas"),
+            true,
+        );
+        let bytes = PrimitiveValue::from(b"\x01\x02VENDOR HDR\x00ab".to_vec());
+        g.check(DataElement::new(Tag(0x0009, 0x1010), VR::OB, bytes), false);
+        let written = g.into_written().expect("short text is kept");
+        // The cleaned value as written, not the original; nothing of the custom keep.
+        assert_eq!(written, "head ct smith scan vendor hdr");
+        let other = |name: &str| {
+            let obj = InMemDicomObject::from_element_iter([DataElement::new(
+                tags::PATIENT_NAME,
+                VR::PN,
+                name,
+            )]);
+            Identifying::collect(&obj, &Decider::new(&Plan::builtin(ProfileId::Basic)))
+        };
+        assert!(holds_any(&other("Smith^Ann"))(&written));
+        assert!(!holds_any(&other("Zeta^Ann"))(&written));
     }
 
     #[test]

@@ -66,6 +66,14 @@ impl Pattern {
         &text.as_bytes()[self.range()]
     }
 
+    /// The order of two patterns of two sets (`self`'s text in `mine`), as
+    /// [`Identifying::settle`] sorts them: the heads decide most comparisons.
+    fn order(&self, mine: &str, other: &Pattern, theirs: &str) -> Ordering {
+        self.head
+            .cmp(&other.head)
+            .then_with(|| self.bytes(mine).cmp(other.bytes(theirs)))
+    }
+
     fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.start as usize + self.len as usize
     }
@@ -98,9 +106,24 @@ struct Row {
     reason: String,
 }
 
-/// The table, sorted by tag: it is looked up for every element of every object.
-fn table() -> &'static [(Tag, Category)] {
-    static TABLE: OnceLock<Vec<(Tag, Category)>> = OnceLock::new();
+/// The table, sorted by tag, and a 256-bit filter of its tags: it is looked up for every
+/// element of every object, and most elements are not in it.
+struct Table {
+    rows: Vec<(Tag, Category)>,
+    filter: [u64; 4],
+}
+
+/// A tag's bit in [`Table::filter`].
+fn filter_bit(tag: Tag) -> (usize, u64) {
+    let h = u32::from(tag.0)
+        .wrapping_mul(31)
+        .wrapping_add(u32::from(tag.1));
+    let h = ((h ^ (h >> 8)) & 255) as usize;
+    (h / 64, 1 << (h % 64))
+}
+
+fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut rows: Vec<(Tag, Category)> = csv::Reader::from_reader(TABLE_CSV.as_bytes())
             .deserialize::<Row>()
@@ -111,15 +134,25 @@ fn table() -> &'static [(Tag, Category)] {
             })
             .collect();
         rows.sort_unstable();
-        rows
+        let mut filter = [0; 4];
+        for (tag, _) in &rows {
+            let (word, bit) = filter_bit(*tag);
+            filter[word] |= bit;
+        }
+        Table { rows, filter }
     })
 }
 
 fn category_of(tag: Tag) -> Option<Category> {
     let t = table();
-    t.binary_search_by_key(&tag, |(t, _)| *t)
+    let (word, bit) = filter_bit(tag);
+    if t.filter[word] & bit == 0 {
+        return None;
+    }
+    t.rows
+        .binary_search_by_key(&tag, |(t, _)| *t)
         .ok()
-        .map(|i| t[i].1)
+        .map(|i| t.rows[i].1)
 }
 
 /// Manufacturer and Manufacturer's Model Name: what the device is, never who the patient
@@ -167,26 +200,49 @@ fn is_in(list: &[&str], word: &str) -> bool {
 /// Most DICOM text is ASCII, which takes the fast path.
 pub(crate) fn normalise_into(text: &str, out: &mut String) {
     let start = out.len();
+    // A separator is written only once a letter or digit follows it.
+    let mut gap = false;
     if text.is_ascii() {
+        out.reserve(text.len());
         for b in text.bytes() {
             if b.is_ascii_alphanumeric() {
+                if gap {
+                    out.push(' ');
+                    gap = false;
+                }
                 out.push(b.to_ascii_lowercase() as char);
-            } else if out.len() > start && !out.ends_with(' ') {
-                out.push(' ');
+            } else {
+                gap = out.len() > start;
             }
         }
     } else {
         for c in text.chars() {
             if c.is_alphanumeric() {
+                if gap {
+                    out.push(' ');
+                    gap = false;
+                }
                 out.extend(c.to_lowercase());
-            } else if out.len() > start && !out.ends_with(' ') {
-                out.push(' ');
+            } else {
+                gap = out.len() > start;
             }
         }
     }
-    if out.len() > start && out.ends_with(' ') {
+}
+
+/// Appends `text` normalised to `out`, one space after what `out` holds when it adds
+/// anything; returns where the addition starts.
+pub(crate) fn append_normalised(text: &str, out: &mut String) -> usize {
+    let joined = !out.is_empty();
+    if joined {
+        out.push(' ');
+    }
+    let start = out.len();
+    normalise_into(text, out);
+    if joined && out.len() == start {
         out.pop();
     }
+    start
 }
 
 impl Identifying {
@@ -200,8 +256,9 @@ impl Identifying {
             text: String::with_capacity(512),
             patterns: Vec::with_capacity(64),
         };
-        let mut scratch = String::new();
-        let mut makers: Vec<String> = Vec::new();
+        let mut scratch = String::with_capacity(64);
+        // The normalised makers and models, one per line.
+        let mut makers = String::with_capacity(64);
         // An explicit stack instead of recursion: nesting depth is the input's to choose.
         let mut stack: Vec<&InMemDicomObject> = vec![obj];
         while let Some(ds) = stack.pop() {
@@ -213,9 +270,8 @@ impl Identifying {
                 }
                 if MAKERS.contains(&tag) {
                     if let Ok(v) = elem.value().to_str() {
-                        let mut m = String::new();
-                        normalise_into(&v, &mut m);
-                        makers.push(m);
+                        normalise_into(&v, &mut makers);
+                        makers.push('\n');
                     }
                     continue;
                 }
@@ -251,19 +307,17 @@ impl Identifying {
     /// A site or station named like the device's maker or model (`TOSHIBA` beside
     /// Manufacturer `TOSHIBA_MEC`, test objects do it) names the maker, not where the
     /// patient was: cleaning it out of Manufacturer would only damage the data.
-    fn forget_makers(&mut self, makers: &[String]) {
+    fn forget_makers(&mut self, makers: &str) {
         if makers.is_empty() {
             return;
         }
         let text = &self.text;
+        // A site whose every word is a word of one maker's name.
         self.patterns.retain(|e| {
-            let p = e.of(text);
             !matches!(e.category, Category::Institution | Category::Station)
-                || !makers.iter().any(|m| {
-                    m == p
-                        || m.split(' ').any(|w| w == p)
-                        || p.split(' ').all(|w| m.split(' ').any(|x| x == w))
-                })
+                || !makers
+                    .lines()
+                    .any(|m| e.of(text).split(' ').all(|w| m.split(' ').any(|x| x == w)))
         });
     }
 
@@ -276,7 +330,7 @@ impl Identifying {
             a.head
                 .cmp(&b.head)
                 .then_with(|| a.bytes(text).cmp(b.bytes(text)))
-                .then(rank(a.kind, a.category).cmp(&rank(b.kind, b.category)))
+                .then_with(|| rank(a.kind, a.category).cmp(&rank(b.kind, b.category)))
         });
         self.patterns.dedup_by(|later, first| same(later, first));
     }
@@ -466,18 +520,36 @@ fn rank(kind: Kind, category: Category) -> (Category, bool) {
 /// gathered one object at a time. A hash map: adding an object costs its own values
 /// whatever the size of the pool, where merging sorted sets walks the whole pool for
 /// every object (quadratic in the files of a patient whose files differ).
+///
+/// Hashed with foldhash: a patient's values are hashed for every file, and SipHash cost a
+/// third of the pooling; its per-process random seed still keeps collisions out of an
+/// input's reach.
 #[derive(Debug, Default)]
 pub struct Pool {
-    patterns: HashMap<String, (Kind, Category)>,
+    patterns: HashMap<String, (Kind, Category), foldhash::fast::RandomState>,
+    /// The set added last. A patient's files mostly hold the same values: a new set is
+    /// first walked beside it (both are sorted), and only what it lacks is looked up.
+    last: Identifying,
 }
 
 impl Pool {
     /// Adds the values of one object, keeping for a pattern seen before the entry
     /// [`Identifying::settle`] would keep.
     pub fn add(&mut self, ids: Identifying) {
-        for (pattern, kind, category) in ids.patterns() {
-            // Most patterns of a patient's file are in the pool already: looked up
-            // borrowed, copied only when new.
+        let last = std::mem::take(&mut self.last);
+        let mut before = last.patterns.iter().peekable();
+        for e in &ids.patterns {
+            while before
+                .next_if(|b| b.order(&last.text, e, &ids.text).is_lt())
+                .is_some()
+            {}
+            let same = before.next_if(|b| b.order(&last.text, e, &ids.text).is_eq());
+            let (pattern, kind, category) = (e.of(&ids.text), e.kind, e.category);
+            // In the last set, so in the map with that rank or a lower one.
+            if same.is_some_and(|b| rank(kind, category) >= rank(b.kind, b.category)) {
+                continue;
+            }
+            // Looked up borrowed, copied only when new.
             match self.patterns.get_mut(pattern) {
                 Some(e) => {
                     if rank(kind, category) < rank(e.0, e.1) {
@@ -489,6 +561,7 @@ impl Pool {
                 }
             }
         }
+        self.last = ids;
     }
 
     /// Number of distinct patterns.
@@ -503,19 +576,14 @@ impl Pool {
 
     /// The pooled values as one sorted set (one sort, once every object is in).
     pub fn into_identifying(self) -> Identifying {
-        let mut patterns: Vec<(String, Kind, Category)> = self
-            .patterns
-            .into_iter()
-            .map(|(p, (k, c))| (p, k, c))
-            .collect();
-        patterns.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut ids = Identifying {
-            text: String::with_capacity(patterns.iter().map(|p| p.0.len()).sum()),
-            patterns: Vec::with_capacity(patterns.len()),
+            text: String::with_capacity(self.patterns.keys().map(String::len).sum()),
+            patterns: Vec::with_capacity(self.patterns.len()),
         };
-        for (p, k, c) in &patterns {
+        for (p, (k, c)) in &self.patterns {
             ids.insert(p, *k, *c);
         }
+        ids.settle();
         ids
     }
 }
